@@ -1,0 +1,67 @@
+"""The user-item bipartite graph of LightGCN (paper Eq. 6).
+
+The adjacency is ``A = [[0, R], [R^T, 0]]`` over ``n_users + n_items`` nodes, normalised
+symmetrically as ``D^{-1/2} A D^{-1/2}``, so that entry ``(j, k)`` is ``1 / sqrt(|N_j| |N_k|)``
+exactly as in Eq. 6. Isolated nodes (no training edge) get a zero row.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from .utils import resolve_device
+
+
+def normalized_adjacency_scipy(train_csr: sp.spmatrix) -> sp.csr_matrix:
+    """``D^{-1/2} A D^{-1/2}`` of the bipartite graph, as a SciPy CSR matrix (float32)."""
+    r = sp.csr_matrix(train_csr, dtype=np.float32)
+    r.data[:] = 1.0
+    a = sp.bmat([[None, r], [r.T, None]], format="csr", dtype=np.float32)
+    deg = np.asarray(a.sum(axis=1)).ravel()
+    with np.errstate(divide="ignore"):
+        inv_sqrt = np.where(deg > 0, deg ** -0.5, 0.0).astype(np.float32)
+    d = sp.diags(inv_sqrt)
+    out = (d @ a @ d).tocsr()
+    out.sort_indices()
+    return out.astype(np.float32)
+
+
+def to_torch_sparse(m: sp.spmatrix, device=None, layout: str = "csr") -> torch.Tensor:
+    """A SciPy sparse matrix as a torch sparse tensor (``csr`` or ``coo`` layout) on ``device``."""
+    device = resolve_device(device)
+    if layout == "csr":
+        m = sp.csr_matrix(m)
+        t = torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int64)),
+                                    torch.from_numpy(m.indices.astype(np.int64)),
+                                    torch.from_numpy(m.data.astype(np.float32)), size=m.shape)
+    elif layout == "coo":
+        m = sp.coo_matrix(m)
+        idx = torch.from_numpy(np.vstack([m.row, m.col]).astype(np.int64))
+        t = torch.sparse_coo_tensor(idx, torch.from_numpy(m.data.astype(np.float32)), size=m.shape).coalesce()
+    else:
+        raise ValueError(f"layout must be 'csr' or 'coo', got {layout!r}")
+    return t.to(device)
+
+
+def normalized_adjacency(train_csr: sp.spmatrix, device=None, layout: str = "csr") -> torch.Tensor:
+    """Eq. 6's normalised bipartite adjacency as a torch sparse tensor on ``device``."""
+    return to_torch_sparse(normalized_adjacency_scipy(train_csr), device, layout)
+
+
+class _SymmetricSpMM(torch.autograd.Function):
+    """``A @ X`` for a fixed symmetric sparse ``A``; the backward is ``A^T G = A G``."""
+
+    @staticmethod
+    def forward(ctx, adj, x):
+        ctx.adj = adj
+        return adj @ x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, ctx.adj @ grad
+
+
+def propagate(adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """One LightGCN layer ``A_hat @ X`` (Eq. 6), differentiable in ``X``; ``adj`` must be symmetric."""
+    return _SymmetricSpMM.apply(adj, x)

@@ -1,0 +1,116 @@
+"""Full-ranking evaluation: Recall@K and NDCG@K over all items (paper Sec. 4.1.2).
+
+Definitions follow MMRec (``src/utils/metrics.py``) exactly. For a user ``u`` with held-out set
+``T_u`` and top-K list ``r_1..r_K`` (after excluding the user's known items):
+
+* ``Recall@K = |{r_k in T_u}| / |T_u|`` -- divided by the number of held-out items, *not*
+  ``min(K, |T_u|)``;
+* ``NDCG@K = DCG@K / IDCG@K`` with ``DCG@K = sum_k 1[r_k in T_u] / log2(k + 1)`` and
+  ``IDCG@K = sum_{k=1}^{min(K, |T_u|)} 1 / log2(k + 1)``.
+
+Both are averaged over the users that have at least one held-out item. Ranking is over all items;
+each user's training items are excluded, and when scoring ``test`` the valid items are excluded too
+(``exclude_valid_in_test``; MMRec itself excludes only the training items -- pass ``False`` to match).
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from .utils import resolve_device
+
+KS = (10, 20)
+
+
+def metrics_from_hits(hits: torch.Tensor, n_pos: torch.Tensor, ks=KS) -> dict[str, torch.Tensor]:
+    """Per-user Recall@K/NDCG@K from a ``[n_users, maxK]`` 0/1 hit matrix and held-out counts."""
+    hits = hits.float()
+    n_pos = n_pos.to(hits.dtype)
+    maxk = hits.shape[1]
+    disc = 1.0 / torch.log2(torch.arange(2, maxk + 2, device=hits.device, dtype=hits.dtype))
+    cum_disc = torch.cumsum(disc, 0)
+    out = {}
+    for k in ks:
+        if k > maxk:
+            raise ValueError(f"K={k} larger than the ranked list ({maxk})")
+        out[f"recall@{k}"] = hits[:, :k].sum(1) / n_pos
+        dcg = (hits[:, :k] * disc[:k]).sum(1)
+        ideal = torch.clamp(n_pos, max=k).long() - 1
+        out[f"ndcg@{k}"] = dcg / cum_disc[ideal]
+    return out
+
+
+def _rows_to_mask(csr: sp.csr_matrix, rows: np.ndarray, n_cols: int, device) -> torch.Tensor:
+    sub = csr[rows]
+    r = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
+    mask = torch.zeros(len(rows), n_cols, dtype=torch.bool, device=device)
+    if len(r):
+        mask[torch.from_numpy(r).to(device), torch.from_numpy(sub.indices.astype(np.int64)).to(device)] = True
+    return mask
+
+
+@torch.no_grad()
+def rank_topk(user_emb: torch.Tensor, item_emb: torch.Tensor, users: np.ndarray,
+              exclude: list[sp.csr_matrix], k: int, batch_size: int = 4096) -> torch.Tensor:
+    """Top-``k`` item ids ``[len(users), k]`` by ``e_u^T e_i`` with the ``exclude`` matrices masked."""
+    device = user_emb.device
+    n_items = item_emb.shape[0]
+    out = []
+    for start in range(0, len(users), batch_size):
+        rows = users[start:start + batch_size]
+        scores = user_emb[torch.from_numpy(rows).to(device)] @ item_emb.T
+        for m in exclude:
+            scores.masked_fill_(_rows_to_mask(m, rows, n_items, device), float("-inf"))
+        out.append(torch.topk(scores, k, dim=1).indices)
+    return torch.cat(out) if out else torch.empty(0, k, dtype=torch.long, device=device)
+
+
+@torch.no_grad()
+def evaluate_embeddings(user_emb: torch.Tensor, item_emb: torch.Tensor, dataset, split: str = "valid",
+                        ks=KS, batch_size: int = 4096, exclude_valid_in_test: bool = True,
+                        per_user: bool = False) -> dict:
+    """Recall@K and NDCG@K on ``split`` ("valid" or "test"); see the module docstring.
+
+    Returns ``{"recall@10": float, ...}``; with ``per_user=True`` also ``"users"`` and the
+    per-user values (``"per_user": {metric: np.ndarray}``) for paired significance tests.
+    """
+    if split not in ("valid", "test"):
+        raise ValueError(f"split must be 'valid' or 'test', got {split!r}")
+    held = dataset.csr(split)
+    users = np.flatnonzero(np.diff(held.indptr) > 0)
+    exclude = [dataset.train_csr]
+    if split == "test" and exclude_valid_in_test:
+        exclude.append(dataset.valid_csr)
+    maxk = max(ks)
+    device = user_emb.device
+    sums = {f"{m}@{k}": 0.0 for m in ("recall", "ndcg") for k in ks}
+    collected = {name: [] for name in sums}
+    for start in range(0, len(users), batch_size):
+        rows = users[start:start + batch_size]
+        top = rank_topk(user_emb, item_emb, rows, exclude, maxk, batch_size)
+        truth = _rows_to_mask(held, rows, dataset.n_items, device)
+        hits = torch.gather(truth, 1, top)
+        n_pos = truth.sum(1)
+        for name, vals in metrics_from_hits(hits, n_pos, ks).items():
+            sums[name] += float(vals.double().sum())
+            if per_user:
+                collected[name].append(vals.cpu().numpy())
+    result = {name: (s / len(users) if len(users) else float("nan")) for name, s in sums.items()}
+    result = {k: result[k] for k in sorted(result, key=lambda x: (x.split("@")[0], int(x.split("@")[1])))}
+    if per_user:
+        result["users"] = users
+        result["per_user"] = {k: np.concatenate(v) if v else np.array([]) for k, v in collected.items()}
+    return result
+
+
+@torch.no_grad()
+def evaluate(model, dataset, split: str = "valid", ks=KS, batch_size: int = 4096, **kwargs) -> dict:
+    """Evaluate a model exposing ``forward() -> (user_emb, item_emb)``; see :func:`evaluate_embeddings`."""
+    was_training = model.training
+    model.eval()
+    try:
+        u, i = model()
+        return evaluate_embeddings(u, i, dataset, split, ks, batch_size, **kwargs)
+    finally:
+        model.train(was_training)
