@@ -6,6 +6,8 @@ exactly as in Eq. 6. Isolated nodes (no training edge) get a zero row.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -32,13 +34,17 @@ def to_torch_sparse(m: sp.spmatrix, device=None, layout: str = "csr") -> torch.T
     device = resolve_device(device)
     if layout == "csr":
         m = sp.csr_matrix(m)
-        t = torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int64)),
-                                    torch.from_numpy(m.indices.astype(np.int64)),
-                                    torch.from_numpy(m.data.astype(np.float32)), size=m.shape)
+        with warnings.catch_warnings():  # "CSR support is in beta": CSR @ dense is what we use, and it is tested
+            warnings.simplefilter("ignore", UserWarning)
+            t = torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int64)),
+                                        torch.from_numpy(m.indices.astype(np.int64)),
+                                        torch.from_numpy(m.data.astype(np.float32)), size=m.shape,
+                                        check_invariants=False)
     elif layout == "coo":
         m = sp.coo_matrix(m)
         idx = torch.from_numpy(np.vstack([m.row, m.col]).astype(np.int64))
-        t = torch.sparse_coo_tensor(idx, torch.from_numpy(m.data.astype(np.float32)), size=m.shape).coalesce()
+        t = torch.sparse_coo_tensor(idx, torch.from_numpy(m.data.astype(np.float32)), size=m.shape,
+                                    check_invariants=False).coalesce()
     else:
         raise ValueError(f"layout must be 'csr' or 'coo', got {layout!r}")
     return t.to(device)

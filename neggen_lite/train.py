@@ -96,7 +96,7 @@ def _rng_state(gen: torch.Generator) -> torch.Tensor:
 
 def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None = None,
         progress: bool = True, mode: str = "custom", log: Callable[[str], None] | None = None,
-        threads: int | None = None) -> dict[str, Any]:
+        threads: int | None = None, log_every: int = 10) -> dict[str, Any]:
     """Train ``config.model`` on ``dataset`` with BPR and early stopping; return the result record.
 
     The record has the fields every run in this project keeps: ``dataset``, ``model``, ``sampler``,
@@ -118,7 +118,7 @@ def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None
     state = {"epoch": 0, "best_epoch": 0, "best_score": -math.inf, "best_valid": None, "bad_epochs": 0,
              "history": [], "seconds": 0.0, "best_state": None}
     ckpt_path = Path(checkpoint) if checkpoint else None
-    say = log or (lambda s: tqdm.write(s) if progress else None)
+    say = log or (tqdm.write if progress else (lambda s: print(s, flush=True)))
     if ckpt_path and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=device, weights_only=False)
         if ck["config_key"] != config.key() or ck["dataset"] != dataset.name:
@@ -181,6 +181,10 @@ def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None
         bar.update(1)
         bar.set_postfix(loss=f"{rec['loss']:.4f}", r20=f"{rec.get('valid', {}).get('recall@20', float('nan')):.4f}",
                         best=f"{state['best_score']:.4f}@{state['best_epoch']}")
+        if not progress and log_every and (epoch % log_every == 0 or done):
+            say(f"{config.model}/{dataset.name} epoch {epoch}: loss {rec['loss']:.4f}, "
+                f"{config.valid_metric} {rec.get('valid', {}).get(config.valid_metric, float('nan')):.4f}, "
+                f"best {state['best_score']:.4f}@{state['best_epoch']}, {state['seconds']:.0f}s")
     bar.close()
 
     if state["best_state"] is not None:

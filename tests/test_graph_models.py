@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+import torch
+
+from neggen_lite.graph import normalized_adjacency, normalized_adjacency_scipy, propagate
+from neggen_lite.models import BPRMF, LightGCN, build_model
+
+
+def dense_adjacency(ds):
+    n = ds.n_users + ds.n_items
+    a = np.zeros((n, n))
+    for u, i in ds.train:
+        a[u, ds.n_users + i] = a[ds.n_users + i, u] = 1
+    deg = a.sum(1)
+    with np.errstate(divide="ignore"):
+        d = np.where(deg > 0, deg ** -0.5, 0)
+    return a * d[:, None] * d[None, :]
+
+
+def test_adjacency_is_eq6(toy):
+    a = normalized_adjacency_scipy(toy.train_csr).toarray()
+    np.testing.assert_allclose(a, dense_adjacency(toy), rtol=1e-6)
+    np.testing.assert_allclose(a, a.T)
+    u, i = toy.train[0]
+    du, di = (toy.train[:, 0] == u).sum(), (toy.train[:, 1] == i).sum()
+    assert a[u, toy.n_users + i] == pytest.approx(1 / np.sqrt(du * di))
+    for layout in ("csr", "coo"):
+        t = normalized_adjacency(toy.train_csr, "cpu", layout)
+        np.testing.assert_allclose(t.to_dense().numpy(), a, rtol=1e-6)
+
+
+def test_lightgcn_matches_dense_propagation(toy):
+    torch.manual_seed(0)
+    model = build_model("lightgcn", toy, "cpu", dim=16, n_layers=3)
+    a = torch.tensor(dense_adjacency(toy), dtype=torch.float64)
+    x = torch.cat([model.user_emb, model.item_emb]).detach().double()
+    layers = [x]
+    for _ in range(3):
+        layers.append(a @ layers[-1])
+    want = torch.stack(layers).mean(0)  # Eq. 7
+    u, i = model()
+    torch.testing.assert_close(torch.cat([u, i]).double(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_zero_layers_is_matrix_factorisation(toy):
+    model = build_model("lightgcn", toy, "cpu", n_layers=0)
+    u, i = model()
+    assert torch.equal(u, model.user_emb) and torch.equal(i, model.item_emb)
+
+
+def test_propagate_gradient_matches_dense_autograd(toy):
+    adj = normalized_adjacency(toy.train_csr, "cpu")
+    dense = torch.tensor(dense_adjacency(toy), dtype=torch.float32)
+    x1 = torch.randn(dense.shape[0], 5, requires_grad=True)
+    x2 = x1.detach().clone().requires_grad_(True)
+    w = torch.randn(dense.shape[0], 5)
+    (propagate(adj, propagate(adj, x1)) * w).sum().backward()
+    (dense @ (dense @ x2) * w).sum().backward()
+    torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_xavier_init_and_dimension(toy):
+    torch.manual_seed(0)
+    m = BPRMF(1000, 500, 64)
+    bound = np.sqrt(6 / (1000 + 64))
+    assert m.user_emb.shape == (1000, 64)
+    assert m.user_emb.abs().max() <= bound and m.user_emb.abs().max() > 0.9 * bound
+    assert torch.allclose(m.score(torch.tensor([0, 1])), m.user_emb[[0, 1]] @ m.item_emb.T)
+
+
+def test_bad_arguments(toy):
+    adj = normalized_adjacency(toy.train_csr, "cpu")
+    with pytest.raises(ValueError, match="adjacency shape"):
+        LightGCN(toy.n_users + 1, toy.n_items, adj)
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("ngcf", toy, "cpu")
