@@ -1,0 +1,41 @@
+# Two commands do all the set-up on a fresh machine (each creates .venv when it is missing):
+#   make book   -- execute the notebooks on the embedded defaults and build the HTML book (_build/html)
+#   make test   -- run pytest, which also executes every notebook with papermill in smoke mode
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# torch comes first and pinned, so that nothing later pulls a CUDA build (on this kind of machine
+# pip finds the CPU wheel of torch 2.13.0 locally; elsewhere add e.g. TORCH_PIP_ARGS="--index-url <cpu index>")
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+STAMP := $(VENV)/.installed
+
+.PHONY: install book test bench clean-book
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e .
+	@if $(PY) -m pip list 2>/dev/null | grep -qi '^nvidia-'; then \
+	  echo "error: CUDA packages (nvidia-*) were installed into $(VENV); the CPU build of torch was expected" >&2; exit 1; fi
+	$(PY) -c "import torch, neggen_lite; print('torch', torch.__version__, '| neggen_lite', neggen_lite.__version__)"
+	@touch $(STAMP)
+
+book: $(STAMP)
+	rm -rf _build/html
+	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
+	$(PY) book/check_html.py _build/html
+	@echo "book: $$(pwd)/_build/html/index.html"
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_train.py
+
+clean-book:
+	rm -rf _build

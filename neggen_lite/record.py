@@ -1,0 +1,62 @@
+"""Record a notebook's key numbers so the prose can cite them and tests can read them back.
+
+``record(name, value)`` stores the value with myst-nb's ``glue`` (so the book can write
+``{glue:}`name``` in prose); ``read_records(notebook)`` returns ``{name: value}`` from an executed
+notebook. Values are plain Python literals (numbers, strings, lists, dicts).
+"""
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+GLUE_PREFIX = "application/papermill.record/"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if hasattr(value, "item") and callable(value.item):  # torch scalars
+        return value.item()
+    return value
+
+
+def record(name: str, value: Any, display: bool = False) -> Any:
+    """Glue ``value`` under ``name`` into the executing notebook; returns the plain value."""
+    from myst_nb import glue
+
+    value = _plain(value)
+    glue(name, value, display=display)
+    return value
+
+
+def read_records(notebook: str | Path | dict) -> dict[str, Any]:
+    """``{name: value}`` of everything recorded in an executed notebook (path or nbformat dict)."""
+    nb = json.loads(Path(notebook).read_text()) if not isinstance(notebook, dict) else notebook
+    out: dict[str, Any] = {}
+    for cell in nb.get("cells", []):
+        for o in cell.get("outputs", []):
+            meta = o.get("metadata", {}).get("scrapbook")
+            if not meta:
+                continue
+            data = o.get("data", {})
+            text = data.get(meta.get("mime_prefix", "") + "text/plain")
+            if text is None:
+                continue
+            text = "".join(text) if isinstance(text, list) else text
+            try:
+                out[meta["name"]] = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                out[meta["name"]] = text
+    return out
