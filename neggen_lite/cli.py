@@ -33,6 +33,14 @@ def _stats(args) -> int:
     return 0
 
 
+def _table(args) -> int:
+    from . import results
+
+    md = results.markdown_table(results.load_results(args.results_dir or results.RESULTS_DIR, mode="full"))
+    print(md, end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m neggen_lite", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -64,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("datasets", nargs="*")
     s.add_argument("--data-root", default=None)
     s.set_defaults(func=_stats)
+
+    tb = sub.add_parser("table", help="print our full-mode test metrics beside the paper's Table 2 (markdown)")
+    tb.add_argument("--results-dir", default=None)
+    tb.set_defaults(func=_table)
 
     args = p.parse_args(argv)
     try:

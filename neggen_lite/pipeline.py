@@ -1,0 +1,244 @@
+"""The negative-generation pipeline (paper Sec. 3.2.1-3.2.3) with a resumable, append-only cache.
+
+For every item with text: *description generation* (offline there are no images, so the description is
+written from the item's textual attributes -- this replaces the paper's image step), *attribute
+masking* of that description, *attribute completion* of the masked text. Each output is validated
+(:mod:`neggen_lite.validation`); a failed output is retried with another seed (sampling) up to
+``retries`` times, then replaced by the rule-based fallback, and the record says which.
+
+The cache is a gzip file made of one gzip *member* per flushed batch: appending a member is a single
+``write`` + ``fsync``, a rerun skips every (item, step) already done, and a crash loses at most the batch
+in flight (a truncated last member is detected and cut off on the next run).
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import time
+import zlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from tqdm.auto import tqdm
+
+from .attributes import item_attributes
+from .prompts import ATTRIBUTE_COMPLETION, ATTRIBUTE_MASKING, DESCRIPTION_GENERATION, DIRECT_GENERATION, Prompt, prompt_hash
+from .validation import (Check, Vocabulary, check_completion, check_description, check_masked, rule_complete,
+                         rule_mask)
+
+DONE = ("ok", "fallback")
+
+
+class CacheError(RuntimeError):
+    pass
+
+
+class GenerationCache:
+    """Append-only JSONL records in a multi-member gzip file (see the module docstring)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.records: list[dict] = []
+        self.final: dict[tuple[int, str], dict] = {}
+        self.attempts: Counter = Counter()
+        self.truncated_bytes = 0
+        if self.path.exists():
+            self._load()
+
+    def _load(self) -> None:
+        data = self.path.read_bytes()
+        view = memoryview(data)
+        pos = good = 0
+        while pos < len(data):
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            try:
+                chunk = d.decompress(view[pos:])
+            except zlib.error:
+                break
+            if not d.eof:
+                break
+            end = len(data) - len(d.unused_data)
+            lines = chunk.decode("utf-8").splitlines()
+            try:
+                recs = [json.loads(x) for x in lines if x.strip()]
+            except json.JSONDecodeError as exc:
+                raise CacheError(f"{self.path}: bad JSON in the member at byte {pos}: {exc}") from exc
+            for r in recs:
+                self._index(r)
+            pos = good = end
+        if good < len(data):  # a batch cut off mid-write: drop it, keep everything before
+            self.truncated_bytes = len(data) - good
+            with open(self.path, "r+b") as fh:
+                fh.truncate(good)
+
+    def _index(self, r: dict) -> None:
+        missing = [k for k in ("item", "step", "status", "output") if k not in r]
+        if missing:
+            raise CacheError(f"{self.path}: record without {missing}: {r}")
+        self.records.append(r)
+        key = (int(r["item"]), r["step"])
+        self.attempts[key] += 1
+        if r["status"] in DONE:
+            self.final[key] = r
+
+    def append(self, records: list[dict]) -> None:
+        if not records:
+            return
+        payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+        blob = gzip.compress(payload, compresslevel=6, mtime=0)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "ab") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+        for r in records:
+            self._index(r)
+
+    def done(self, item: int, step: str) -> bool:
+        return (item, step) in self.final
+
+    def output(self, item: int, step: str) -> str | None:
+        r = self.final.get((item, step))
+        return r["output"] if r else None
+
+
+@dataclass(frozen=True)
+class Step:
+    prompt: Prompt
+    source: Callable[[int, dict], str]            # the step's input text for an item
+    check: Callable[[str, int, dict], Check]      # validate a raw output
+    fallback: Callable[[int, dict, int], str]     # rule-based output
+
+
+def _steps(vocab: Vocabulary, cache: GenerationCache, attrs: dict[int, str]) -> list[Step]:
+    desc = lambda i: cache.output(i, "description_generation")  # noqa: E731
+    masked = lambda i: cache.output(i, "attribute_masking")  # noqa: E731
+    return [
+        Step(DESCRIPTION_GENERATION, lambda i, _: attrs[i],
+             lambda out, i, _: check_description(out, attrs[i]),
+             lambda i, _, s: attrs[i]),
+        Step(ATTRIBUTE_MASKING, lambda i, _: desc(i),
+             lambda out, i, _: check_masked(out, desc(i)),
+             lambda i, _, s: rule_mask(desc(i), vocab)),
+        Step(ATTRIBUTE_COMPLETION, lambda i, _: masked(i),
+             lambda out, i, _: check_completion(out, masked(i), desc(i)),
+             lambda i, _, s: rule_complete(masked(i), vocab, desc(i), seed=s * 1_000_003 + i)),
+    ]
+
+
+def _direct_steps(vocab: Vocabulary, attrs: dict[int, str]) -> list[Step]:
+    return [Step(DIRECT_GENERATION, lambda i, _: attrs[i],
+                 lambda out, i, _: check_completion(out, attrs[i], attrs[i]),
+                 lambda i, _, s: rule_complete(rule_mask(attrs[i], vocab), vocab, attrs[i], seed=s * 1_000_003 + i))]
+
+
+def default_cache_path(dataset: str, generator_name: str, direct: bool = False):
+    from .utils import REPO_ROOT
+
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in generator_name)
+    return REPO_ROOT / "results" / "generations" / dataset / f"{safe}{'.direct' if direct else ''}.jsonl.gz"
+
+
+def run(ds, generator, cache_path: str | Path, items: Iterable[int] | None = None, limit: int | None = None,
+        retries: int = 2, batch_size: int = 8, seed: int = 0, direct: bool = False, progress: bool = True,
+        temperature: float = 0.7) -> dict:
+    """Run the pipeline (or, with ``direct=True``, the Direct Generation prompt of Sec. 2.1) for the
+    items of ``ds`` that have text; returns :func:`summarize` of the cache for those items."""
+    attrs_all = item_attributes(ds)
+    with_text = [i for i, a in enumerate(attrs_all) if a is not None]
+    chosen = list(items) if items is not None else with_text
+    no_text = [i for i in chosen if attrs_all[i] is None]
+    if no_text:
+        raise ValueError(f"{ds.name}: items {no_text[:10]} have no text to generate from "
+                         f"({len(no_text)} in all); see attributes.coverage()")
+    if limit is not None:
+        chosen = chosen[:limit]
+    attrs = {i: attrs_all[i].render() for i in chosen}
+    vocab = Vocabulary([a.render() for a in attrs_all if a is not None])
+    cache = GenerationCache(cache_path)
+    steps = _direct_steps(vocab, attrs) if direct else _steps(vocab, cache, attrs)
+    last = steps[-1].prompt.name
+    todo = [i for i in chosen if not cache.done(i, last)]
+    t_start = time.perf_counter()
+    bar = tqdm(total=len(chosen), initial=len(chosen) - len(todo), unit="item", disable=not progress,
+               desc=f"{ds.name}/{generator.name}", dynamic_ncols=True)
+    for b in range(0, len(todo), batch_size):
+        chunk = todo[b:b + batch_size]
+        for step in steps:
+            name = step.prompt.name
+            pending = [i for i in chunk if not cache.done(i, name)]
+            while pending:
+                attempt = min(cache.attempts[(i, name)] for i in pending)
+                group = [i for i in pending if cache.attempts[(i, name)] == attempt]
+                if attempt > retries:
+                    cache.append([_record(i, name, generator.name, step, attrs, step.fallback(i, attrs, seed),
+                                          "fallback", attempt, seed, 0.0, "") for i in group])
+                else:
+                    s = seed + attempt
+                    t0 = time.perf_counter()
+                    outs = generator.generate([step.prompt.render(step.source(i, attrs)) for i in group],
+                                              max_new_tokens=step.prompt.max_new_tokens, seed=s,
+                                              temperature=0.0 if attempt == 0 else temperature)
+                    dt = (time.perf_counter() - t0) / max(1, len(group))
+                    recs = []
+                    for i, out in zip(group, outs):
+                        c = step.check(out, i, attrs)
+                        recs.append(_record(i, name, generator.name, step, attrs, c.text if c.ok else out,
+                                            "ok" if c.ok else "invalid", attempt, s, dt, c.reason))
+                    cache.append(recs)
+                pending = [i for i in chunk if not cache.done(i, name)]
+        bar.update(len(chunk))
+    bar.close()
+    summary = summarize(cache, chosen, [s.prompt.name for s in steps])
+    summary["seconds_this_run"] = time.perf_counter() - t_start
+    summary["truncated_bytes_recovered"] = cache.truncated_bytes
+    return summary
+
+
+def _record(item, step_name, model, step: Step, attrs, output, status, attempt, seed, seconds, reason) -> dict:
+    src = step.source(item, attrs)
+    return {"item": int(item), "step": step_name, "model": model, "prompt_hash": prompt_hash(step.prompt, src),
+            "output": output, "status": status, "attempt": int(attempt), "seed": int(seed),
+            "seconds": round(float(seconds), 3), "reason": reason}
+
+
+def summarize(cache: GenerationCache, items: list[int], steps: list[str]) -> dict:
+    """Outcome rates: per step, the share of items accepted at the first try, after a retry, or by
+    fallback; ``valid_rate`` = items whose every step passed validation (no fallback anywhere)."""
+    items = [i for i in items if all(cache.done(i, s) for s in steps)]
+    per_step = {}
+    for s in steps:
+        c: Counter = Counter()
+        for i in items:
+            r = cache.final[(i, s)]
+            c["fallback" if r["status"] == "fallback" else "first_try" if r["attempt"] == 0 else "after_retry"] += 1
+        n = max(1, len(items))
+        per_step[s] = {k: c[k] / n for k in ("first_try", "after_retry", "fallback")}
+    any_fb = sum(1 for i in items if any(cache.final[(i, s)]["status"] == "fallback" for s in steps))
+    seconds = sum(r.get("seconds", 0.0) for r in cache.records if r["item"] in set(items))
+    reasons: dict[str, Counter] = defaultdict(Counter)
+    for r in cache.records:
+        if r["status"] == "invalid":
+            reasons[r["step"]][r.get("reason", "").split(" (")[0]] += 1
+    return {"items": len(items), "valid_rate": 1 - any_fb / max(1, len(items)),
+            "fallback_rate": any_fb / max(1, len(items)), "steps": per_step,
+            "generation_seconds": seconds, "invalid_reasons": {k: dict(v) for k, v in reasons.items()}}
+
+
+def negatives(cache: GenerationCache | str | Path, ds, direct: bool = False) -> dict[int, dict]:
+    """Per item with a finished pipeline: original attributes, description, masked and generated text."""
+    cache = cache if isinstance(cache, GenerationCache) else GenerationCache(cache)
+    attrs = item_attributes(ds)
+    out = {}
+    for (i, step), r in cache.final.items():
+        if step != ("direct_generation" if direct else "attribute_completion"):
+            continue
+        rec = {"original": attrs[i].render() if attrs[i] else None, "negative": r["output"], "status": r["status"]}
+        if not direct:
+            rec["description"] = cache.output(i, "description_generation")
+            rec["masked"] = cache.output(i, "attribute_masking")
+        out[i] = rec
+    return dict(sorted(out.items()))

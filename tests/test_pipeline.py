@@ -1,0 +1,182 @@
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from neggen_lite import attributes, prompts, validation as V
+from neggen_lite.data import Dataset
+from neggen_lite.pipeline import GenerationCache, negatives, run
+
+TITLES = ["Soft cotton baby blanket, blue, 30 x 40 inches", "Stainless steel baby bottle with silicone nipple",
+          None, "Wooden crib mobile with &amp; felt animals", "Organic bamboo hooded bath towel"]
+
+
+def text_dataset():
+    tr = np.array([[0, 0], [0, 1], [1, 2], [1, 3], [2, 4], [2, 0]])
+    ds = Dataset("baby", 3, 5, tr, np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64))
+    ds.side = {"title": list(TITLES), "description": [None] * 5, "image_url": [None] * 5}
+    return ds
+
+
+class ScriptedGenerator:
+    """Stands in for an LLM: a function of (prompt name, input text, attempt seed) -> output."""
+
+    name = "scripted"
+
+    def __init__(self, fn):
+        self.fn, self.calls = fn, []
+
+    def generate(self, conversations, max_new_tokens=96, seed=0, temperature=0.0):
+        outs = []
+        for conv in conversations:
+            system, user = conv[0]["content"], conv[1]["content"]
+            step = next(p.name for p in prompts.PROMPTS.values() if system.startswith(f"Task Overview: {p.task}"))
+            text = user.split(": ", 1)[1].rsplit("\nOutput:", 1)[0]
+            self.calls.append((step, text, seed, temperature))
+            outs.append(self.fn(step, text, seed))
+        return outs
+
+
+def good(step, text, seed):
+    if step == "description_generation":
+        return "Output: " + text.replace("Title: ", "A lovely ") + " for everyday use."
+    if step == "attribute_masking":
+        w = text.split()
+        return " ".join(["[MASK]" if j in (1, 2) else x for j, x in enumerate(w)])
+    return text.replace("[MASK]", "red")
+
+
+def test_attributes_decode_html_and_list_items_without_text():
+    ds = text_dataset()
+    attrs = attributes.item_attributes(ds)
+    assert attrs[2] is None
+    assert attrs[3].title == "Wooden crib mobile with & felt animals"
+    cov = attributes.coverage(ds, attrs)
+    assert cov["with_text"] == 4 and cov["items_without_text"] == [2]
+
+
+def test_beauty_brand_and_categories_are_split():
+    ds = Dataset("beauty", 1, 3, np.array([[0, 0]]), np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64))
+    ds.side = {"title": ["t0", "t1", "t2"],
+               "attributes": [["OPI", "Makeup", "Nails"], ["Makeup", "Nails"], ["Unknown", "Skin Care", "Makeup"]]}
+    a = attributes.item_attributes(ds)
+    assert (a[0].brand, a[0].categories) == ("OPI", ["Makeup", "Nails"])
+    assert (a[1].brand, a[1].categories) == (None, ["Makeup", "Nails"])
+    assert (a[2].brand, a[2].categories) == (None, ["Skin Care", "Makeup"])
+    assert a[0].render() == "Title: t0\nBrand: OPI\nCategories: Makeup; Nails"
+
+
+def test_prompts_keep_the_paper_wording_and_render_as_chat():
+    m = prompts.ATTRIBUTE_MASKING.render("Title: x")
+    assert [x["role"] for x in m] == ["system", "user"]
+    assert "Transform the given item description by masking key feature words with [MASK]." in m[0]["content"]
+    assert "- Only output the masked description." in m[0]["content"]
+    assert m[1]["content"] == "Input: Title: x\nOutput:"
+    assert "different from the ones" not in prompts.ATTRIBUTE_COMPLETION.system(firm=False)
+    assert prompts.prompt_hash(prompts.ATTRIBUTE_MASKING, "a") != prompts.prompt_hash(prompts.ATTRIBUTE_MASKING, "b")
+    assert set(prompts.PROMPTS) == {"direct_generation", "description_generation", "attribute_masking",
+                                    "attribute_completion"}
+
+
+SRC = "Soft cotton baby blanket in light blue with satin trim"
+
+
+@pytest.mark.parametrize("out,ok,reason", [
+    ("Soft [MASK] baby blanket in light [MASK] with satin trim", True, ""),
+    ("Output: Soft [mask] baby blanket in light blue with [ MASK ] trim", True, ""),
+    ("Soft cotton baby blanket in light blue with satin trim", False, "no [MASK]"),
+    ("", False, "empty"),
+    ("Task Overview: Transform the given item description by masking ... [MASK]", False, "echoes the prompt"),
+    ("Hard [MASK] toy truck made of plastic wheels", False, "changes the non-masked words"),
+    ("[MASK] [MASK] [MASK] [MASK] blanket", False, "masks too much"),
+])
+def test_check_masked(out, ok, reason):
+    c = V.check_masked(out, SRC)
+    assert c.ok == ok and c.reason.startswith(reason)
+
+
+@pytest.mark.parametrize("out,ok,reason", [
+    ("Soft wool baby blanket in dark green with satin trim", True, ""),
+    ("Soft [MASK] baby blanket", False, "still contains [MASK]"),
+    ("soft cotton baby blanket in light blue with satin trim.", False, "identical to the original"),
+    ("Input (masked description): Soft wool blanket", False, "echoes the prompt"),
+    ("   ", False, "empty"),
+    ("word " * 200, False, "too long"),
+])
+def test_check_completion(out, ok, reason):
+    c = V.check_completion(out, "Soft [MASK] baby blanket in light [MASK] with satin trim", SRC)
+    assert c.ok == ok and c.reason.startswith(reason)
+
+
+def test_rule_based_fallbacks_use_the_dataset_vocabulary():
+    vocab = V.Vocabulary([SRC, "Hard plastic toy truck", "Wooden crib mobile with felt animals", "cotton socks"])
+    masked = V.rule_mask(SRC, vocab)
+    assert V.check_masked(masked, SRC).ok
+    done = V.rule_complete(masked, vocab, SRC, seed=1)
+    assert V.check_completion(done, masked, SRC).ok
+    new = set(V.words(done.lower())) - set(V.words(SRC.lower()))
+    assert new and new <= set(vocab.content_words)
+    assert V.rule_complete(masked, vocab, SRC, seed=1) == done
+
+
+def test_pipeline_runs_and_resumes_without_duplicates(tmp_path):
+    ds = text_dataset()
+    path = tmp_path / "gen.jsonl.gz"
+    gen = ScriptedGenerator(good)
+    s = run(ds, gen, path, batch_size=2, progress=False, limit=2)
+    assert s["items"] == 2 and s["valid_rate"] == 1.0 and len(gen.calls) == 6
+    # a rerun with a larger limit only generates for the new items
+    gen2 = ScriptedGenerator(good)
+    s = run(ds, gen2, path, batch_size=2, progress=False)
+    assert s["items"] == 4 and len(gen2.calls) == 6
+    recs = [json.loads(x) for x in gzip.open(path).read().decode().splitlines()]
+    keys = [(r["item"], r["step"]) for r in recs]
+    assert len(keys) == len(set(keys)) == 12
+    negs = negatives(path, ds)
+    assert sorted(negs) == [0, 1, 3, 4]
+    assert "[MASK]" not in negs[0]["negative"] and negs[0]["masked"].count("[MASK]") == 2
+    assert negs[0]["description"].startswith("A lovely Soft cotton")
+
+
+def test_crash_mid_write_loses_only_the_batch_in_flight(tmp_path):
+    ds = text_dataset()
+    path = tmp_path / "gen.jsonl.gz"
+    run(ds, ScriptedGenerator(good), path, batch_size=2, progress=False, limit=2)
+    size = path.stat().st_size
+    with open(path, "ab") as fh:  # simulate a crash while the next batch was being written
+        fh.write(gzip.compress(b'{"item": 3, "step": "description_generation", "status": "ok"}\n')[:15])
+    cache = GenerationCache(path)
+    assert cache.truncated_bytes == 15 and path.stat().st_size == size
+    assert len(cache.final) == 6
+    gen = ScriptedGenerator(good)
+    s = run(ds, gen, path, batch_size=2, progress=False)
+    assert s["items"] == 4 and len(gen.calls) == 6 and s["truncated_bytes_recovered"] == 0
+
+
+def test_retries_then_fallback_are_recorded(tmp_path):
+    ds = text_dataset()
+
+    def flaky(step, text, seed):
+        if step == "attribute_masking":
+            return text if seed < 2 else good(step, text, seed)  # no [MASK] on the first two attempts
+        if step == "attribute_completion":
+            return text  # always invalid: still contains [MASK]
+        return good(step, text, seed)
+
+    gen = ScriptedGenerator(flaky)
+    s = run(ds, gen, tmp_path / "g.jsonl.gz", retries=2, batch_size=4, progress=False, seed=0)
+    assert s["steps"]["description_generation"]["first_try"] == 1.0
+    assert s["steps"]["attribute_masking"]["after_retry"] == 1.0
+    assert s["steps"]["attribute_completion"]["fallback"] == 1.0
+    assert s["valid_rate"] == 0.0 and s["fallback_rate"] == 1.0
+    temps = [t for step, _, _, t in gen.calls if step == "attribute_masking"]
+    assert temps[:4] == [0.0] * 4 and set(temps[4:]) == {0.7}  # retries sample with another seed
+    negs = negatives(tmp_path / "g.jsonl.gz", ds)
+    assert all("[MASK]" not in n["negative"] and n["status"] == "fallback" for n in negs.values())
+    assert s["invalid_reasons"]["attribute_completion"]["still contains [MASK]"] == 12
+
+
+def test_items_without_text_are_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"items \[2\] have no text"):
+        run(text_dataset(), ScriptedGenerator(good), tmp_path / "g.jsonl.gz", items=[0, 2], progress=False)
