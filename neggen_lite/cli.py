@@ -33,6 +33,31 @@ def _stats(args) -> int:
     return 0
 
 
+def _generate(args) -> int:
+    from . import pipeline
+    from .generation import build_generator
+    from .prompts import prompts_hash
+    from .utils import atomic_write_json, git_commit, set_threads
+
+    set_threads(args.threads)
+    ds = data.load(args.dataset, args.data_root)
+    gen = build_generator(args.generator, device=args.device, batch_size=args.batch_size, threads=args.threads)
+    path = Path(args.out) if args.out else pipeline.default_cache_path(ds.name, gen.name, args.direct)
+    summary = pipeline.run(ds, gen, path, limit=args.limit, retries=args.retries, batch_size=args.batch_size,
+                           seed=args.seed, direct=args.direct, progress=not args.quiet)
+    manifest = {"dataset": ds.name, "generator": gen.name,
+                "package_version": getattr(gen, "package_version", None), "prompts_hash": prompts_hash(),
+                "pipeline": "direct_generation" if args.direct else "description>masking>completion",
+                "items": summary["items"], "valid_rate": summary["valid_rate"],
+                "fallback_rate": summary["fallback_rate"], "seconds": summary["generation_seconds"],
+                "steps": summary["steps"], "invalid_reasons": summary["invalid_reasons"],
+                "retries": args.retries, "seed": args.seed, "commit": git_commit(), "cache": path.name}
+    atomic_write_json(path.with_name(path.name.replace(".jsonl.gz", "") + ".manifest.json"), manifest)
+    print(f"{ds.name}/{gen.name}: {summary['items']} items, valid {summary['valid_rate']:.1%}, "
+          f"fallback {summary['fallback_rate']:.1%}, {summary['seconds_this_run']:.0f}s this run -> {path}")
+    return 0
+
+
 def _table(args) -> int:
     from . import results
 
@@ -72,6 +97,22 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("datasets", nargs="*")
     s.add_argument("--data-root", default=None)
     s.set_defaults(func=_stats)
+
+    g = sub.add_parser("generate", help="run the negative-generation pipeline (Sec. 3.2), resumable")
+    g.add_argument("--dataset", required=True, choices=data.DATASETS)
+    g.add_argument("--generator", default="smollm2",
+                   help="embedded offline model name, a Hugging Face id or directory, or http://host:port/v1[#model]")
+    g.add_argument("--limit", type=int, default=None, help="only the first N items with text")
+    g.add_argument("--direct", action="store_true", help="the Direct Generation prompt of Sec. 2.1 instead")
+    g.add_argument("--retries", type=int, default=2)
+    g.add_argument("--batch-size", type=int, default=8)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--device", default="cpu")
+    g.add_argument("--threads", type=int, default=None)
+    g.add_argument("--out", default=None, help="cache file (default results/generations/<dataset>/<generator>.jsonl.gz)")
+    g.add_argument("--data-root", default=None)
+    g.add_argument("--quiet", action="store_true")
+    g.set_defaults(func=_generate)
 
     tb = sub.add_parser("table", help="print our full-mode test metrics beside the paper's Table 2 (markdown)")
     tb.add_argument("--results-dir", default=None)

@@ -91,3 +91,21 @@ def encode_negatives(ds, negatives: dict[int, dict], generator_name: str, encode
         out[field] = encode_cached(f"{ds.name}-{generator_name}-{field}", texts, encoder_name, device, batch_size,
                                    progress, encoder=enc)
     return out
+
+
+def hardness(encoded: dict[str, np.ndarray], seed: int = 0) -> dict[str, float]:
+    """How hard the generated negatives are: mean cosine similarity between each item's original
+    attributes and its generated negative, against the same for a uniformly drawn other item."""
+    a, b = encoded["original"], encoded["negative"]
+    if len(a) < 2:
+        raise ValueError("need at least two items")
+    unit = lambda x: x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)  # noqa: E731
+    a, b = unit(a), unit(b)
+    rng = np.random.default_rng(seed)
+    perm = (np.arange(len(a)) + rng.integers(1, len(a), len(a))) % len(a)  # another item, never itself
+    out = {"cos_original_generated": float((a * b).sum(1).mean()),
+           "cos_original_random_item": float((a * a[perm]).sum(1).mean())}
+    if "description" in encoded:
+        d = unit(encoded["description"])
+        out["cos_description_generated"] = float((d * b).sum(1).mean())
+    return out

@@ -41,34 +41,42 @@ def metrics_from_hits(hits: torch.Tensor, n_pos: torch.Tensor, ks=KS) -> dict[st
     return out
 
 
-def _rows_to_mask(csr: sp.csr_matrix, rows: np.ndarray, n_cols: int, device) -> torch.Tensor:
+def _flat_keys(csr: sp.csr_matrix, rows: np.ndarray, n_cols: int) -> np.ndarray:
+    """Sorted ``row_in_batch * n_cols + col`` of the non-zeros of ``csr[rows]``."""
     sub = csr[rows]
-    r = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
-    mask = torch.zeros(len(rows), n_cols, dtype=torch.bool, device=device)
-    if len(r):
-        mask[torch.from_numpy(r).to(device), torch.from_numpy(sub.indices.astype(np.int64)).to(device)] = True
-    return mask
+    return (np.repeat(np.arange(len(rows), dtype=np.int64) * n_cols, np.diff(sub.indptr))
+            + sub.indices.astype(np.int64))
+
+
+def _scores(user_emb: torch.Tensor, item_emb_t, rows: np.ndarray) -> torch.Tensor:
+    """``e_u^T e_i`` for the batch. On CPU the product runs in NumPy: its OpenBLAS is 2-4x faster than
+    torch's bundled BLAS for this skinny (K=64) product on the machines we measured."""
+    if user_emb.device.type == "cpu":
+        return torch.from_numpy(user_emb.numpy()[rows] @ item_emb_t)
+    return user_emb[torch.from_numpy(rows).to(user_emb.device)] @ item_emb_t
 
 
 @torch.no_grad()
 def rank_topk(user_emb: torch.Tensor, item_emb: torch.Tensor, users: np.ndarray,
-              exclude: list[sp.csr_matrix], k: int, batch_size: int = 4096) -> torch.Tensor:
+              exclude: list[sp.csr_matrix], k: int, batch_size: int = 1024) -> torch.Tensor:
     """Top-``k`` item ids ``[len(users), k]`` by ``e_u^T e_i`` with the ``exclude`` matrices masked."""
     device = user_emb.device
     n_items = item_emb.shape[0]
+    item_t = np.ascontiguousarray(item_emb.numpy().T) if device.type == "cpu" else item_emb.T.contiguous()
     out = []
     for start in range(0, len(users), batch_size):
         rows = users[start:start + batch_size]
-        scores = user_emb[torch.from_numpy(rows).to(device)] @ item_emb.T
+        scores = _scores(user_emb, item_t, rows)
         for m in exclude:
-            scores.masked_fill_(_rows_to_mask(m, rows, n_items, device), float("-inf"))
+            flat = torch.from_numpy(_flat_keys(m, rows, n_items)).to(device)
+            scores.view(-1).index_fill_(0, flat, float("-inf"))
         out.append(torch.topk(scores, k, dim=1).indices)
     return torch.cat(out) if out else torch.empty(0, k, dtype=torch.long, device=device)
 
 
 @torch.no_grad()
 def evaluate_embeddings(user_emb: torch.Tensor, item_emb: torch.Tensor, dataset, split: str = "valid",
-                        ks=KS, batch_size: int = 4096, exclude_valid_in_test: bool = True,
+                        ks=KS, batch_size: int = 1024, exclude_valid_in_test: bool = True,
                         per_user: bool = False) -> dict:
     """Recall@K and NDCG@K on ``split`` ("valid" or "test"); see the module docstring.
 
@@ -77,21 +85,26 @@ def evaluate_embeddings(user_emb: torch.Tensor, item_emb: torch.Tensor, dataset,
     """
     if split not in ("valid", "test"):
         raise ValueError(f"split must be 'valid' or 'test', got {split!r}")
+    user_emb, item_emb = user_emb.detach().float(), item_emb.detach().float()
     held = dataset.csr(split)
-    users = np.flatnonzero(np.diff(held.indptr) > 0)
+    n_held = np.diff(held.indptr)
+    users = np.flatnonzero(n_held > 0)
     exclude = [dataset.train_csr]
     if split == "test" and exclude_valid_in_test:
         exclude.append(dataset.valid_csr)
     maxk = max(ks)
     device = user_emb.device
+    n_items = dataset.n_items
     sums = {f"{m}@{k}": 0.0 for m in ("recall", "ndcg") for k in ks}
     collected = {name: [] for name in sums}
     for start in range(0, len(users), batch_size):
         rows = users[start:start + batch_size]
         top = rank_topk(user_emb, item_emb, rows, exclude, maxk, batch_size)
-        truth = _rows_to_mask(held, rows, dataset.n_items, device)
-        hits = torch.gather(truth, 1, top)
-        n_pos = truth.sum(1)
+        keys = torch.from_numpy(_flat_keys(held, rows, n_items)).to(device)
+        q = top + torch.arange(len(rows), device=device).unsqueeze(1) * n_items
+        pos = torch.searchsorted(keys, q).clamp_(max=len(keys) - 1)
+        hits = keys[pos] == q
+        n_pos = torch.from_numpy(n_held[rows]).to(device)
         for name, vals in metrics_from_hits(hits, n_pos, ks).items():
             sums[name] += float(vals.double().sum())
             if per_user:
@@ -105,7 +118,7 @@ def evaluate_embeddings(user_emb: torch.Tensor, item_emb: torch.Tensor, dataset,
 
 
 @torch.no_grad()
-def evaluate(model, dataset, split: str = "valid", ks=KS, batch_size: int = 4096, **kwargs) -> dict:
+def evaluate(model, dataset, split: str = "valid", ks=KS, batch_size: int = 1024, **kwargs) -> dict:
     """Evaluate a model exposing ``forward() -> (user_emb, item_emb)``; see :func:`evaluate_embeddings`."""
     was_training = model.training
     model.eval()

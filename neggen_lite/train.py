@@ -49,7 +49,7 @@ class TrainConfig:
     epochs: int = 1000
     patience: int = 20
     eval_every: int = 1
-    eval_batch_size: int = 4096
+    eval_batch_size: int = 1024
     ks: tuple[int, ...] = KS
     valid_metric: str = "recall@20"
     exclude_valid_in_test: bool = True

@@ -38,6 +38,12 @@ def set_threads(threads: int | None) -> int:
     """Set torch's intra-op threads explicitly (other processes fight for cores otherwise)."""
     n = threads or int(os.environ.get("NEGGEN_THREADS", 0)) or (os.cpu_count() or 1)
     torch.set_num_threads(n)
+    try:  # NumPy's BLAS (used by the CPU evaluator) gets the same budget
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)
+    except ImportError:
+        pass
     return n
 
 
