@@ -74,5 +74,5 @@ def markdown_table(records: list[dict]) -> str:
     lines = [head, "|" + "---|" * (4 + len(METRICS))]
     for (dataset, model), r in df.iterrows():
         cells = " | ".join(f"{r[f'ours {m}']:.4f} / {r[f'paper {m}']:.4f}" for m in METRICS)
-        lines.append(f"| {dataset} | {model} | {r['seeds']} | {r['best epoch']:.0f} | {cells} |")
+        lines.append(f"| {dataset} | {model} | {int(r['seeds'])} | {r['best epoch']:.0f} | {cells} |")
     return "\n".join(lines) + "\n"
