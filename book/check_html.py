@@ -1,4 +1,5 @@
-"""Check a built book: every page of the table of contents exists, and no page shows an error output.
+"""Check a built book: every page of the table of contents exists, no page shows an error output,
+every chapter notebook has a figure, and MathJax is bundled (math renders offline).
 
 Usage: python book/check_html.py _build/html
 """
@@ -27,6 +28,9 @@ def main(html_dir: str) -> int:
         problems += [f"{f}: contains {m!r}" for m in ERROR_MARKERS if m in text]
         if page.startswith("notebooks/") and "<img" not in text:
             problems.append(f"{f}: a chapter notebook without any figure")
+    mathjax = html / "_static" / "mathjax" / "tex-chtml.js"
+    if not mathjax.exists():
+        problems.append(f"{mathjax}: missing (math would need the internet to render)")
     for p in problems:
         print("book check:", p, file=sys.stderr)
     print(f"book check: {len(pages)} pages, {len(problems)} problems")

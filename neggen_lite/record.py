@@ -32,13 +32,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def record(name: str, value: Any, display: bool = False) -> Any:
-    """Glue ``value`` under ``name`` into the executing notebook; returns the plain value."""
+def record(name: str, value: Any, display: bool = False) -> None:
+    """Glue ``value`` under ``name`` into the executing notebook (shown only with ``display=True``)."""
     from myst_nb import glue
 
-    value = _plain(value)
-    glue(name, value, display=display)
-    return value
+    glue(name, _plain(value), display=display)
 
 
 def read_records(notebook: str | Path | dict) -> dict[str, Any]:
