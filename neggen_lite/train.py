@@ -90,10 +90,6 @@ def batch_loss(model, users, pos, neg, reg: float) -> tuple[torch.Tensor, torch.
     return bpr, bpr
 
 
-def _rng_state(gen: torch.Generator) -> torch.Tensor:
-    return gen.get_state()
-
-
 def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None = None,
         progress: bool = True, mode: str = "custom", log: Callable[[str], None] | None = None,
         threads: int | None = None, log_every: int = 10) -> dict[str, Any]:
@@ -136,7 +132,7 @@ def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None
         if ckpt_path:
             atomic_torch_save({"config_key": config.key(), "config": asdict(config), "dataset": dataset.name,
                                "model": model.state_dict(), "optimizer": opt.state_dict(),
-                               "sampler": sampler.state_dict(), "shuffle_rng": _rng_state(shuffle_gen),
+                               "sampler": sampler.state_dict(), "shuffle_rng": shuffle_gen.get_state(),
                                "state": state}, ckpt_path)
 
     done = state["bad_epochs"] >= config.patience or state["epoch"] >= config.epochs
