@@ -80,7 +80,13 @@ def bpr_loss(u: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Ten
 
 
 def batch_loss(model, users, pos, neg, reg: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """BPR loss and L2 penalty on one batch; returns ``(total, bpr)``."""
+    """BPR loss and L2 penalty on one batch; returns ``(total, bpr)``.
+
+    A model with its own objective (NegGen, Eq. 19-21) defines ``batch_loss(users, pos, neg, reg)``
+    returning the same pair, and is trained through this same loop.
+    """
+    if hasattr(model, "batch_loss"):
+        return model.batch_loss(users, pos, neg, reg)
     ue, ie = model()
     bpr = bpr_loss(ue[users], ie[pos], ie[neg])
     if reg:
