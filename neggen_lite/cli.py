@@ -9,7 +9,75 @@ from . import data
 from .train import MODES, config_for_mode, default_out, fit, save_result
 
 
+def _neggen_config(args, **override):
+    from .causal import NegGenConfig
+
+    kw = dict(lam=args.lam, alpha=args.alpha, tau=args.tau, variant=args.variant, align=args.align, base=args.base)
+    kw.update(override)
+    return NegGenConfig(**{k: v for k, v in kw.items() if v is not None})
+
+
+def _train_overrides(args) -> dict:
+    return dict(epochs=args.epochs, patience=args.patience, lr=args.lr, reg=args.reg, n_layers=args.layers,
+                dim=args.dim, batch_size=args.batch_size)
+
+
+def _report(ds_name, result, out) -> None:
+    t = result["test"]
+    name = "/".join(str(x) for x in (result["model"], result["sampler"], result.get("variant")) if x)
+    print(f"{ds_name} {name} seed {result['seed']}: best epoch {result['best_epoch']} of "
+          f"{result['epochs']}, test " + " ".join(f"{k}={v:.4f}" for k, v in t.items())
+          + f" ({result['seconds']:.0f}s) -> {out}")
+    if "base" in result:
+        sig = result["significance"]["test"]["recall@20"]
+        print(f"  same-seed LightGCN base: recall@20={result['base']['test']['recall@20']:.4f}; "
+              f"paired t-test over {sig['n_users']} users: diff {sig['mean_diff']:+.4f}, p={sig['p']:.3g}")
+
+
+def _train_neggen(args, ds) -> int:
+    from . import neggen
+
+    ng = _neggen_config(args)
+    seed = args.seed if args.seed is not None else config_for_mode(args.mode).seed
+    out = Path(args.out) if args.out else default_out(ds.name, "neggen", "generated" if ng.generated else "uniform",
+                                                      seed, args.mode, ng.variant)
+    ckpt = None if args.no_checkpoint else (Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt"))
+    result = neggen.train(ds, args.mode, args.device, args.generator, args.encoder, ng, seed, ckpt,
+                          not args.quiet, args.threads, **_train_overrides(args))
+    save_result(result, out)
+    _report(ds.name, result, out)
+    if ckpt and not args.keep_checkpoint and ckpt.exists():
+        ckpt.unlink()
+    return 0
+
+
+def _sweep(args) -> int:
+    from . import neggen
+
+    ds = _load(args)
+    values = args.values or neggen.SWEEPS[args.param]
+    seed = args.seed if args.seed is not None else config_for_mode(args.mode).seed
+    feats = None
+    for v in values:
+        out = neggen.sweep_out(ds.name, args.param, v, seed, args.mode)
+        if out.exists() and not args.force:
+            print(f"{out} exists; skipped (--force to rerun)")
+            continue
+        ng = _neggen_config(args, **{args.param: v})
+        if feats is None:
+            feats = neggen.build_features(ds, args.generator, args.encoder, ng.modalities, args.device,
+                                          progress=not args.quiet)
+        result = neggen.train(ds, args.mode, args.device, args.generator, args.encoder, ng, seed, None,
+                              not args.quiet, args.threads, features=feats, **_train_overrides(args))
+        result["sweep"] = {"param": args.param, "value": v}
+        save_result(result, out)
+        _report(ds.name, result, out)
+    return 0
+
+
 def _train(args) -> int:
+    if args.model == "neggen":
+        return _train_neggen(args, _load(args))
     ds = data.load(args.dataset, args.data_root, side_info=False)
     cfg = config_for_mode(args.mode, model=args.model, sampler=args.sampler, seed=args.seed, epochs=args.epochs,
                           patience=args.patience, lr=args.lr, reg=args.reg, n_layers=args.layers, dim=args.dim,
@@ -66,13 +134,36 @@ def _table(args) -> int:
     return 0
 
 
+def _load(args):
+    ds = data.load(args.dataset, args.data_root)
+    return ds.subset(args.subset_users, seed=0) if args.subset_users else ds
+
+
+def _neggen_args(p) -> None:
+    from .causal import ALIGN_FORMS, BASE_MODES, VARIANTS
+    from .encoding import DEFAULT_ENCODER
+
+    g = p.add_argument_group("NegGen (--model neggen; Sec. 3.3-3.4)")
+    g.add_argument("--variant", default="full", choices=VARIANTS)
+    g.add_argument("--lam", type=float, default=None, help="weight of the causal score (default 0.5)")
+    g.add_argument("--alpha", type=float, default=None, help="weight of L_align (default 1e-2)")
+    g.add_argument("--tau", type=float, default=None, help="temperature of L_align (default 0.1)")
+    g.add_argument("--align", default=None, choices=ALIGN_FORMS, help="Eq. 20: bounded (default) or printed")
+    g.add_argument("--base", default=None, choices=BASE_MODES, help="pre-trained LightGCN frozen (default) or fine-tuned")
+    g.add_argument("--generator", default="auto", help="generation cache to read, or 'rule' (default auto: "
+                   "the offline Qwen2.5-Coder-1.5B cache where it exists, rule-based negatives elsewhere)")
+    g.add_argument("--encoder", default=DEFAULT_ENCODER)
+    g.add_argument("--subset-users", type=int, default=None,
+                   help="train on N random users only (smoke runs and tests; never for reported numbers)")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m neggen_lite", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
 
     t = sub.add_parser("train", help="train a recommender with BPR and write one result JSON")
     t.add_argument("--dataset", required=True, choices=data.DATASETS)
-    t.add_argument("--model", default="lightgcn", choices=["lightgcn", "bpr"])
+    t.add_argument("--model", default="lightgcn", choices=["lightgcn", "bpr", "neggen"])
     t.add_argument("--sampler", default="uniform")
     t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
     t.add_argument("--mode", default="full", choices=MODES, help="full: paper settings; smoke: 3 epochs")
@@ -91,7 +182,25 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--threads", type=int, default=None)
     t.add_argument("--data-root", default=None)
     t.add_argument("--quiet", action="store_true")
+    _neggen_args(t)
     t.set_defaults(func=_train)
+
+    w = sub.add_parser("sweep", help="NegGen hyper-parameter sweep (Fig. 7): one run per value")
+    w.add_argument("--dataset", required=True, choices=data.DATASETS)
+    w.add_argument("--param", required=True, choices=["lam", "alpha", "tau"])
+    w.add_argument("--values", type=float, nargs="*", default=None, help="default: the paper's grid")
+    w.add_argument("--device", default="cpu")
+    w.add_argument("--mode", default="full", choices=MODES)
+    w.add_argument("--seed", type=int, default=None)
+    w.add_argument("--force", action="store_true", help="rerun values whose result exists")
+    for name in ("epochs", "patience", "layers", "dim", "batch-size", "threads"):
+        w.add_argument(f"--{name}", type=int, default=None)
+    for name in ("lr", "reg"):
+        w.add_argument(f"--{name}", type=float, default=None)
+    w.add_argument("--data-root", default=None)
+    w.add_argument("--quiet", action="store_true")
+    _neggen_args(w)
+    w.set_defaults(func=_sweep)
 
     s = sub.add_parser("stats", help="print the paper's Table 3 computed from the files")
     s.add_argument("datasets", nargs="*")

@@ -130,6 +130,23 @@ class Dataset:
             "side_info": ", ".join(f"{k} ({self.side_coverage(k)})" for k in self.side) or "none",
         }
 
+    def subset(self, n_users: int, seed: int = 0) -> "Dataset":
+        """``n_users`` random users with all their interactions, items re-indexed to those they touch
+        (side information follows the items). For smoke runs and tests, never for reported numbers."""
+        if not 0 < n_users <= self.n_users:
+            raise ValueError(f"n_users must be in 1..{self.n_users}, got {n_users}")
+        users = np.sort(np.random.default_rng(seed).choice(self.n_users, n_users, replace=False))
+        umap = np.full(self.n_users, -1, dtype=np.int64)
+        umap[users] = np.arange(n_users)
+        parts = {k: getattr(self, k)[umap[getattr(self, k)[:, 0]] >= 0] for k in ("train", "valid", "test")}
+        items = np.unique(np.concatenate([v[:, 1] for v in parts.values()]))
+        imap = np.full(self.n_items, -1, dtype=np.int64)
+        imap[items] = np.arange(len(items))
+        remap = {k: np.stack([umap[v[:, 0]], imap[v[:, 1]]], axis=1) for k, v in parts.items()}
+        side = {k: [v[i] for i in items] for k, v in self.side.items()}
+        return Dataset(f"{self.name}-{n_users}u", n_users, len(items), remap["train"], remap["valid"],
+                       remap["test"], side, self.path)
+
     def side_coverage(self, key: str) -> int:
         """Number of items with a non-empty value for side-information field ``key``."""
         return sum(1 for v in self.side.get(key, []) if v)

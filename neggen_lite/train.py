@@ -56,6 +56,7 @@ class TrainConfig:
     seed: int = 2025
     checkpoint_every: int = 5
     sampler_kwargs: dict = field(default_factory=dict)
+    model_kwargs: dict = field(default_factory=dict)
 
     def key(self) -> str:
         """Hash of the settings that change the numbers (used to refuse resuming a different run)."""
@@ -98,17 +99,20 @@ def batch_loss(model, users, pos, neg, reg: float) -> tuple[torch.Tensor, torch.
 
 def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None = None,
         progress: bool = True, mode: str = "custom", log: Callable[[str], None] | None = None,
-        threads: int | None = None, log_every: int = 10) -> dict[str, Any]:
+        threads: int | None = None, log_every: int = 10, model=None) -> dict[str, Any]:
     """Train ``config.model`` on ``dataset`` with BPR and early stopping; return the result record.
 
     The record has the fields every run in this project keeps: ``dataset``, ``model``, ``sampler``,
     ``variant``, ``seed``, ``mode``, ``config``, ``commit``, ``epochs``, ``best_epoch``, ``seconds``,
     ``valid``, ``test`` and the per-epoch ``history`` (loss, seconds, valid metrics).
+    ``model``: an already built model (e.g. NegGen around a pre-trained base) instead of ``config.model``.
     """
     device = resolve_device(device)
     set_threads(threads)
     seed_everything(config.seed)
-    model = build_model(config.model, dataset, device, config.dim, config.n_layers)
+    if model is None:
+        model = build_model(config.model, dataset, device, config.dim, config.n_layers)
+    model = model.to(device)
     sampler = build_sampler(config.sampler, dataset, device, seed=config.seed + 1, **config.sampler_kwargs)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     shuffle_gen = torch.Generator(device="cpu")
@@ -196,8 +200,8 @@ def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None
     return {
         "dataset": dataset.name,
         "model": config.model,
-        "sampler": config.sampler,
-        "variant": None,
+        "sampler": getattr(model, "sampler_name", config.sampler),
+        "variant": getattr(model, "variant", None),
         "seed": config.seed,
         "mode": mode,
         "config": asdict(config),
@@ -225,6 +229,8 @@ def save_result(result: dict, path: str | Path) -> Path:
 def default_out(dataset: str, model: str, sampler: str, seed: int, mode: str, variant: str | None = None) -> Path:
     from .utils import REPO_ROOT
 
+    if variant:
+        variant = variant.replace("w/o ", "wo-").replace("&", "").replace(" ", "-")
     stem = "-".join(x for x in (model, sampler, variant, f"seed{seed}") if x)
     sub = "smoke" if mode == "smoke" else ""
     return REPO_ROOT / "results" / sub / dataset / f"{stem}.json"

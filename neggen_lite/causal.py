@@ -1,0 +1,246 @@
+"""NegGen's causal learning module and training objective (paper Sec. 3.3-3.4, Eq. 12-21).
+
+For an item with modality tokens ``e_m`` (original attributes, Eq. 8) and ``e_m*`` (its generated
+negative, Eq. 9), each ``[M, d_enc]`` (one token per modality):
+
+* Eq. 13-15: ``~e = softmax(Q K^T / sqrt(d)) V`` with learnable ``W_q, W_k, W_v`` shared by ``e_m`` and ``e_m*``;
+* Eq. 16: total effect ``e_t = ~e_m - ~e_m*``;
+* Eq. 17-18: ``e_c = MLP(e_t)``, ``e_c* = MLP(~e_m*)`` with ``MLP(x) = ReLU(x W1 + b1) W2 + b2`` to dim 64;
+* Eq. 19: ``L_rec = -log sigma(lambda e_u.e_c + e_u.e_i - e_u.e_c*)``;
+* Eq. 20: ``L_align``; Eq. 21: ``L = L_rec + alpha L_align``; inference score ``y = e_u.e_i + lambda e_u.e_c``.
+
+What the paper leaves open, and the reading we chose:
+
+1. *What attention runs over.* Eq. 13 applies ``W_q`` to "the multi-modal embeddings" of one item. We
+   attend over the item's modality tokens (visual description, textual attributes) and mean-pool the
+   attended tokens into one vector. With one modality (offline we have text only: the "visual"
+   description would be written from text, see :mod:`neggen_lite.pipeline`) the softmax is 1 and the
+   module degenerates cleanly to ``~e = W_v e``.
+2. *Frozen or fine-tuned base.* Sec. 3.4 calls ``e_i`` "the item embedding learned by the pre-trained
+   recommender". Default ``base="frozen"``: LightGCN is pre-trained with uniform BPR (same seed), then
+   frozen, and Eq. 19-21 train the causal module. ``base="finetune"`` also updates LightGCN with Eq. 19
+   as printed -- which has no collaborative negative, so ``e_u.e_i`` is only ever pushed up.
+3. *Eq. 20 as printed* has no positive term in its denominator: ``-log exp(a)/exp(b) = b - a`` is linear
+   and unbounded below. Default ``align="bounded"``: the two-way softmax
+   ``-log exp(a)/(exp(a)+exp(b)) = softplus(b - a)``; ``align="printed"`` keeps the paper's form. Their
+   difference is exactly ``softplus(a - b) >= 0`` (``a = e_c.e_i/tau``, ``b = e_c*.e_i/tau``).
+4. *Items without text* have no ``e_m``: their tokens are zero, so ``e_t = 0`` and ``e_c = MLP(0)`` -- the
+   same causal vector for all of them; their ranking is left to the collaborative score. Items with text
+   but no model generation get the rule-based negative of :mod:`neggen_lite.validation` (counted in
+   the result under ``negatives``).
+5. *w/o NEG* replaces ``e_m*`` by the attributes of a uniformly sampled item (fresh each batch in
+   training; one fixed seeded draw per item at inference). *w/o CF* drops attention and the
+   difference: ``e_c = MLP(mean e_m)``, ``e_c* = MLP(mean e_m*)``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+VARIANTS = ("full", "w/o NEG", "w/o CF", "w/o both", "V", "T", "V&T")
+MODALITIES_OF_VARIANT = {"V": ("v",), "T": ("t",), "V&T": ("v", "t")}
+ALIGN_FORMS = ("bounded", "printed")
+BASE_MODES = ("frozen", "finetune")
+
+
+class CausalModule(nn.Module):
+    """Eq. 13-18: shared self-attention over modality tokens, total effect, two-layer projection.
+
+    ``causal=False`` is the *w/o CF* ablation: no attention, no difference, project ``e_m``/``e_m*``.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int = 64, hidden: int = 256, causal: bool = True):
+        super().__init__()
+        self.in_dim, self.causal = in_dim, causal
+        self.w_q = nn.Linear(in_dim, in_dim, bias=False)
+        self.w_k = nn.Linear(in_dim, in_dim, bias=False)
+        self.w_v = nn.Linear(in_dim, in_dim, bias=False)
+        self.proj = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def attend(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Eq. 13-14 on ``[B, M, d]`` tokens, mean-pooled over the ``M`` attended tokens -> ``[B, d]``."""
+        q, k, v = self.w_q(tokens), self.w_k(tokens), self.w_v(tokens)
+        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.in_dim), dim=-1)
+        return (att @ v).mean(dim=1)
+
+    def forward(self, e_m: torch.Tensor, e_m_star: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(e_c, e_c*)`` for tokens ``e_m``, ``e_m*`` of shape ``[B, M, d_enc]`` (Eq. 16-18)."""
+        if e_m.dim() != 3 or e_m.shape != e_m_star.shape or e_m.shape[-1] != self.in_dim:
+            raise ValueError(f"expected e_m and e_m* of equal shape [B, M, {self.in_dim}], "
+                             f"got {tuple(e_m.shape)} and {tuple(e_m_star.shape)}")
+        if not self.causal:
+            return self.proj(e_m.mean(1)), self.proj(e_m_star.mean(1))
+        pos, neg = self.attend(e_m), self.attend(e_m_star)
+        return self.proj(pos - neg), self.proj(neg)
+
+
+def rec_loss(e_u: torch.Tensor, e_i: torch.Tensor, e_c: torch.Tensor, e_c_star: torch.Tensor,
+             lam: float) -> torch.Tensor:
+    """Eq. 19, batch mean: ``-log sigma(lambda e_u.e_c + e_u.e_i - e_u.e_c*)``."""
+    x = lam * (e_u * e_c).sum(-1) + (e_u * e_i).sum(-1) - (e_u * e_c_star).sum(-1)
+    return -F.logsigmoid(x).mean()
+
+
+def align_loss(e_c: torch.Tensor, e_c_star: torch.Tensor, e_i: torch.Tensor, tau: float,
+               form: str = "bounded") -> torch.Tensor:
+    """Eq. 20, batch mean, with ``a = e_c.e_i / tau`` and ``b = e_c*.e_i / tau``.
+
+    ``printed``: ``-log(exp(a) / exp(b)) = b - a`` (as in the paper; unbounded below).
+    ``bounded``: ``-log(exp(a) / (exp(a) + exp(b))) = softplus(b - a)`` (>= 0); bounded - printed = softplus(a - b).
+    """
+    a = (e_c * e_i).sum(-1) / tau
+    b = (e_c_star * e_i).sum(-1) / tau
+    if form == "printed":
+        return (b - a).mean()
+    if form == "bounded":
+        return F.softplus(b - a).mean()
+    raise ValueError(f"align form must be one of {ALIGN_FORMS}, got {form!r}")
+
+
+@dataclass
+class NegGenConfig:
+    """NegGen's own settings (saved in the result's ``config.model_kwargs``); defaults from Sec. 4.1.4/4.6."""
+
+    lam: float = 0.5
+    alpha: float = 1e-2
+    tau: float = 0.1
+    variant: str = "full"
+    align: str = "bounded"
+    base: str = "frozen"
+    hidden: int = 256
+    modalities: tuple[str, ...] = ("t",)
+
+    def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.align not in ALIGN_FORMS:
+            raise ValueError(f"align must be one of {ALIGN_FORMS}, got {self.align!r}")
+        if self.base not in BASE_MODES:
+            raise ValueError(f"base must be one of {BASE_MODES}, got {self.base!r}")
+        if self.variant in MODALITIES_OF_VARIANT:
+            self.modalities = MODALITIES_OF_VARIANT[self.variant]
+        self.modalities = tuple(self.modalities)
+
+    @property
+    def generated(self) -> bool:
+        """False for *w/o NEG* and *w/o both*: negatives are a uniformly sampled item's attributes."""
+        return self.variant not in ("w/o NEG", "w/o both")
+
+    @property
+    def causal(self) -> bool:
+        """False for *w/o CF* and *w/o both*: no attention and no total-effect difference."""
+        return self.variant not in ("w/o CF", "w/o both")
+
+
+@dataclass
+class Features:
+    """Encoded modality tokens for every item: ``original``/``negative`` ``[n_items, M, d_enc]`` (zeros
+    for items without text), with where each item's negative came from."""
+
+    original: torch.Tensor
+    negative: torch.Tensor
+    has_text: torch.Tensor
+    modalities: tuple[str, ...]
+    generator: str
+    encoder: str
+    sources: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.original.shape != self.negative.shape or self.original.dim() != 3:
+            raise ValueError(f"original {tuple(self.original.shape)} and negative {tuple(self.negative.shape)} "
+                             "must both be [n_items, M, d]")
+        if self.original.shape[1] != len(self.modalities):
+            raise ValueError(f"{self.original.shape[1]} tokens per item but modalities {self.modalities}")
+
+
+class NegGen(nn.Module):
+    """A base recommender plus the causal module; scores ``y = e_u.e_i + lambda e_u.e_c`` (Sec. 3.4).
+
+    Trained through :func:`neggen_lite.train.fit` like every other model: it exposes ``forward()``
+    (final user and item embeddings, the item side already carrying ``lambda e_c``) and its own
+    ``batch_loss`` (Eq. 19-21). ``neg`` from the trainer's uniform sampler is used only by *w/o NEG*.
+    """
+
+    def __init__(self, base: nn.Module, features: Features, cfg: NegGenConfig, seed: int = 0):
+        super().__init__()
+        if features.original.shape[0] != base.n_items:
+            raise ValueError(f"features for {features.original.shape[0]} items, model has {base.n_items}")
+        self.base, self.cfg = base, cfg
+        self.n_users, self.n_items, self.dim = base.n_users, base.n_items, base.dim
+        self.variant = cfg.variant
+        self.sampler_name = "generated" if cfg.generated else "uniform"
+        self.register_buffer("orig", features.original.float(), persistent=False)
+        self.register_buffer("neg", features.negative.float(), persistent=False)
+        g = torch.Generator().manual_seed(seed)
+        other = (torch.arange(self.n_items) + torch.randint(1, max(2, self.n_items), (self.n_items,), generator=g))
+        self.register_buffer("other", other % self.n_items, persistent=False)  # w/o NEG at inference
+        self.module = CausalModule(features.original.shape[-1], base.dim, cfg.hidden, cfg.causal)
+        self._frozen = None
+        if cfg.base == "frozen":
+            base.requires_grad_(False)
+
+    def base_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.cfg.base == "finetune":
+            return self.base()
+        dev = self.base.user_emb.device
+        if self._frozen is None or self._frozen[0].device != dev:
+            with torch.no_grad():
+                self._frozen = tuple(x.detach() for x in self.base())
+        return self._frozen
+
+    def causal_embeddings(self, items: torch.Tensor, neg_items: torch.Tensor | None = None):
+        """``(e_c, e_c*)`` for ``items``; ``neg_items`` gives the *w/o NEG* stand-in negatives."""
+        e_m = self.orig[items]
+        if self.cfg.generated:
+            e_m_star = self.neg[items]
+        else:
+            e_m_star = self.orig[self.other[items] if neg_items is None else neg_items]
+        return self.module(e_m, e_m_star)
+
+    def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
+        ue, ie = self.base_embeddings()
+        e_c = torch.cat([self.causal_embeddings(idx)[0]
+                         for idx in torch.arange(self.n_items, device=ie.device).split(8192)])
+        return ue, ie + self.cfg.lam * e_c
+
+    def ego_users(self, users):
+        return self.base.ego_users(users)
+
+    def ego_items(self, items):
+        return self.base.ego_items(items)
+
+    def batch_loss(self, users, pos, neg, reg: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eq. 21 on one batch: ``L_rec + alpha L_align``; returns ``(total, L_rec)``."""
+        ue, ie = self.base_embeddings()
+        e_u, e_i = ue[users], ie[pos]
+        e_c, e_c_star = self.causal_embeddings(pos, neg)
+        l_rec = rec_loss(e_u, e_i, e_c, e_c_star, self.cfg.lam)
+        total = l_rec + self.cfg.alpha * align_loss(e_c, e_c_star, e_i, self.cfg.tau, self.cfg.align)
+        if reg and self.cfg.base == "finetune":
+            total = total + reg * (self.base.ego_users(users).pow(2).sum()
+                                   + self.base.ego_items(pos).pow(2).sum()) / (2 * len(users))
+        return total, l_rec
+
+
+def paired_ttest(a: dict, b: dict) -> dict:
+    """Paired t-test over users of per-user metrics ``a`` vs ``b`` (from ``evaluate_embeddings(per_user=True)``)."""
+    from scipy import stats
+
+    if not np.array_equal(a["users"], b["users"]):
+        raise ValueError("per-user metrics are over different users")
+    out = {}
+    for k in a["per_user"]:
+        x, y = np.asarray(a["per_user"][k]), np.asarray(b["per_user"][k])
+        t, p = stats.ttest_rel(x, y)
+        out[k] = {"mean_diff": float((x - y).mean()), "t": float(t), "p": float(p), "n_users": int(len(x))}
+    return out
