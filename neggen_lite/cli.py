@@ -126,6 +126,21 @@ def _generate(args) -> int:
     return 0
 
 
+def _quality(args) -> int:
+    from . import neggen
+    from .utils import atomic_write_json
+
+    ds = data.load(args.dataset, args.data_root)
+    rep = neggen.quality_report(ds, args.generator, args.encoder)
+    out = neggen.generation_cache(ds.name, args.generator).with_name(f"{rep['generator']}.quality.json")
+    atomic_write_json(out, rep)
+    h, r = rep["hardness_model"], rep["hardness_rule_same_items"]
+    print(f"{ds.name}/{rep['generator']}: {rep['items']} items, valid {rep['valid_rate']:.1%}; cosine to the "
+          f"original: generated {h['cos_original_generated']:.3f}, rule-based {r['cos_original_generated']:.3f}, "
+          f"random item {h['cos_original_random_item']:.3f} -> {out}")
+    return 0
+
+
 def _table(args) -> int:
     from . import results
 
@@ -222,6 +237,13 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--data-root", default=None)
     g.add_argument("--quiet", action="store_true")
     g.set_defaults(func=_generate)
+
+    q = sub.add_parser("quality", help="validity rates and hardness (cosine) of a generation cache")
+    q.add_argument("--dataset", required=True, choices=data.DATASETS)
+    q.add_argument("--generator", default="qwen2.5-coder-1.5b")
+    q.add_argument("--encoder", default="all-MiniLM-L6-v2")
+    q.add_argument("--data-root", default=None)
+    q.set_defaults(func=_quality)
 
     tb = sub.add_parser("table", help="print our full-mode test metrics beside the paper's Table 2 (markdown)")
     tb.add_argument("--results-dir", default=None)

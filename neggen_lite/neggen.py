@@ -178,3 +178,30 @@ def sweep_out(ds_name: str, param: str, value: float, seed: int, mode: str) -> P
 
 def load_json(path) -> dict:
     return json.loads(Path(path).read_text())
+
+
+def quality_report(ds, generator: str = "qwen2.5-coder-1.5b", encoder: str = DEFAULT_ENCODER, seed: int = 0) -> dict:
+    """Validity rates of a generation cache and how hard its negatives are (Sec. 3.2, issue report).
+
+    ``hardness`` (mean cosine, :func:`neggen_lite.encoding.hardness`) for the model's negatives, for the
+    rule-based negatives of the same items, and for a random other item -- the uniform-sampling baseline.
+    """
+    from .encoding import encode, encode_negatives, hardness, load_encoder
+    from .pipeline import GenerationCache, negatives, summarize
+
+    path = generation_cache(ds.name, generator)
+    if path is None:
+        raise FileNotFoundError(f"no generation cache for {ds.name} by {generator!r}")
+    cache = GenerationCache(path)
+    negs = negatives(cache, ds)
+    items = sorted(negs)
+    summary = summarize(cache, items, ["description_generation", "attribute_masking", "attribute_completion"])
+    enc_model = load_encoder(encoder)
+    name = path.name.replace(".jsonl.gz", "")
+    model = hardness(encode_negatives(ds, negs, name, encoder), seed=seed)
+    original, rule, _ = negative_texts(ds, "rule", seed)
+    rule_h = hardness({"original": encode([original[i] for i in items], enc_model),
+                       "negative": encode([rule[i] for i in items], enc_model)}, seed=seed)
+    return {"dataset": ds.name, "generator": name, "encoder": encoder, "items": len(items),
+            "valid_rate": summary["valid_rate"], "fallback_rate": summary["fallback_rate"], "steps": summary["steps"],
+            "hardness_model": model, "hardness_rule_same_items": rule_h}

@@ -222,3 +222,12 @@ def test_cli_smoke_run_on_a_baby_slice(tmp_path):
     sig = r["significance"]["test"]["recall@20"]
     assert sig["n_users"] > 0 and (math.isnan(sig["p"]) or 0 <= sig["p"] <= 1)
     assert "paired t-test" in proc.stdout
+
+
+def test_quality_report_of_the_shipped_generations():
+    rep = neggen.quality_report(data.load("baby"), "qwen2.5-coder-1.5b")
+    assert rep["items"] >= 50 and 0 <= rep["valid_rate"] <= 1
+    h, r = rep["hardness_model"], rep["hardness_rule_same_items"]
+    for d in (h, r):
+        assert -1 <= d["cos_original_random_item"] < d["cos_original_generated"] <= 1
+    assert h["cos_original_random_item"] == r["cos_original_random_item"]  # same items, same draw
