@@ -68,7 +68,12 @@ class CausalModule(nn.Module):
                     nn.init.zeros_(m.bias)
 
     def attend(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Eq. 13-14 on ``[B, M, d]`` tokens, mean-pooled over the ``M`` attended tokens -> ``[B, d]``."""
+        """Eq. 13-14 on ``[B, M, d]`` tokens, mean-pooled over the ``M`` attended tokens -> ``[B, d]``.
+
+        With one token the softmax is exactly 1 (and its gradient w.r.t. Q and K exactly 0), so only
+        ``W_v`` is applied: the same numbers at a third of the cost."""
+        if tokens.shape[1] == 1:
+            return self.w_v(tokens[:, 0])
         q, k, v = self.w_q(tokens), self.w_k(tokens), self.w_v(tokens)
         att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.in_dim), dim=-1)
         return (att @ v).mean(dim=1)
