@@ -54,3 +54,20 @@ def clustered_dataset(n_users=120, n_items=80, n_clusters=4, per_user=10, seed=0
             splits[lab].append((u, int(it)))
     arr = {k: np.array(v, dtype=np.int64) for k, v in splits.items()}
     return Dataset(name, n_users, n_items, arr[0], arr[1], arr[2])
+
+
+def crash_on_evaluate(monkeypatch, at: int = 3):
+    """Make ``neggen_lite.train.evaluate`` raise KeyboardInterrupt on its ``at``-th call (a simulated crash
+    in epoch ``at``); returns a function that restores it."""
+    from neggen_lite import train as train_mod
+
+    real, calls = train_mod.evaluate, {"n": 0}
+
+    def crashing(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == at:
+            raise KeyboardInterrupt(f"simulated crash in epoch {at}")
+        return real(*a, **k)
+
+    monkeypatch.setattr(train_mod, "evaluate", crashing)
+    return lambda: monkeypatch.setattr(train_mod, "evaluate", real)

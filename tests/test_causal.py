@@ -14,7 +14,7 @@ from neggen_lite.causal import CausalModule, Features, NegGen, NegGenConfig, ali
 from neggen_lite.models import build_model
 from neggen_lite.train import config_for_mode, fit
 
-from conftest import clustered_dataset
+from conftest import clustered_dataset, crash_on_evaluate
 
 
 def features_for(ds, d=16, seed=0, no_text=(0,)):
@@ -157,26 +157,16 @@ def test_frozen_base_does_not_move(base):
 
 
 def test_neggen_trains_through_common_trainer_and_resumes(tmp_path, monkeypatch):
-    from neggen_lite import train as train_mod
-
     ds = clustered_dataset()
     cfg = config_for_mode("smoke", epochs=4, patience=4, dim=8, n_layers=2, model="neggen", batch_size=128)
     full = fit(ds, cfg, "cpu", progress=False, model=_neggen(ds, seed=3))
     assert full["variant"] == "full" and full["sampler"] == "generated" and full["epochs"] == 4
     assert all(math.isfinite(h["loss"]) for h in full["history"])
     ck = tmp_path / "ng.ckpt"
-    real_eval, calls = train_mod.evaluate, {"n": 0}
-
-    def crashing(*a, **k):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt("simulated crash in epoch 3")
-        return real_eval(*a, **k)
-
-    monkeypatch.setattr(train_mod, "evaluate", crashing)
+    restore = crash_on_evaluate(monkeypatch, at=3)
     with pytest.raises(KeyboardInterrupt):
         fit(ds, cfg, "cpu", checkpoint=ck, progress=False, model=_neggen(ds, seed=3))
-    monkeypatch.setattr(train_mod, "evaluate", real_eval)
+    restore()
     resumed = fit(ds, cfg, "cpu", checkpoint=ck, progress=False, model=_neggen(ds, seed=3))
     assert [h["loss"] for h in resumed["history"]] == [h["loss"] for h in full["history"]]
     assert resumed["test"] == full["test"]

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-import neggen_lite.train as train_mod
 from neggen_lite.train import TrainConfig, config_for_mode, fit, save_result
 
-from conftest import clustered_dataset, random_dataset
+from conftest import clustered_dataset, crash_on_evaluate, random_dataset
 
 FIELDS = {"dataset", "model", "sampler", "variant", "seed", "mode", "config", "commit", "epochs",
           "best_epoch", "seconds", "valid", "test", "history"}
@@ -65,19 +64,10 @@ def test_resume_after_interruption_equals_uninterrupted(ds, tmp_path, monkeypatc
     cfg = small(epochs=5)
     want = fit(ds, cfg, progress=False)
     ckpt = tmp_path / "run.ckpt"
-    real_eval = train_mod.evaluate
-    calls = {"n": 0}
-
-    def crashing(*a, **k):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt("simulated crash in epoch 3")
-        return real_eval(*a, **k)
-
-    monkeypatch.setattr(train_mod, "evaluate", crashing)
+    restore = crash_on_evaluate(monkeypatch, at=3)
     with pytest.raises(KeyboardInterrupt):
         fit(ds, cfg, checkpoint=ckpt, progress=False)
-    monkeypatch.setattr(train_mod, "evaluate", real_eval)
+    restore()
     assert torch.load(ckpt, weights_only=False)["state"]["epoch"] == 2
     logs = []
     got = fit(ds, cfg, checkpoint=ckpt, progress=False, log=logs.append)
