@@ -221,3 +221,17 @@ def test_quality_report_of_the_shipped_generations():
     for d in (h, r):
         assert -1 <= d["cos_original_random_item"] < d["cos_original_generated"] <= 1
     assert h["cos_original_random_item"] == r["cos_original_random_item"]  # same items, same draw
+
+
+def test_same_seed_same_numbers_whatever_ran_before(tmp_path, monkeypatch):
+    """The first call pre-trains the base, the second loads it from the cache after other RNG use."""
+    monkeypatch.setattr(neggen, "BASE_CACHE", tmp_path)
+    ds, feats = clustered_dataset(), None
+    feats = features_for(ds)
+    kw = dict(features=feats, progress=False, threads=1, dim=8, n_layers=2, batch_size=128, epochs=3)
+    a = neggen.train(ds, "smoke", **kw)
+    torch.rand(1000)
+    b = neggen.train(ds, "smoke", **kw)
+    assert [h["loss"] for h in a["history"]] == [h["loss"] for h in b["history"]]
+    assert a["test"] == b["test"] and a["base"] == b["base"]
+    assert a["significance"]["test"]["recall@20"]["n_users"] == ds.n_users
