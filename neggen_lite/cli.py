@@ -75,13 +75,38 @@ def _sweep(args) -> int:
     return 0
 
 
+def _sampler_kwargs(items: list[str]) -> dict:
+    """``["M=100", "pick=rank", "baseline=true"]`` -> ``{"M": 100, "pick": "rank", "baseline": True}``."""
+    out = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"error: --sampler-arg expects KEY=VALUE, got {item!r}")
+        raw = raw.strip()
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        else:
+            for cast in (int, float, str):
+                try:
+                    value = cast(raw)
+                    break
+                except ValueError:
+                    continue
+        out[key.strip()] = value
+    return out
+
+
 def _train(args) -> int:
     if args.model == "neggen":
         return _train_neggen(args, _load(args))
+    if args.model in ("freedom", "vbpr"):
+        from .multimodal import cli_train
+
+        return cli_train(args)
     ds = data.load(args.dataset, args.data_root, side_info=False)
     cfg = config_for_mode(args.mode, model=args.model, sampler=args.sampler, seed=args.seed, epochs=args.epochs,
                           patience=args.patience, lr=args.lr, reg=args.reg, n_layers=args.layers, dim=args.dim,
-                          batch_size=args.batch_size)
+                          batch_size=args.batch_size, sampler_kwargs=_sampler_kwargs(args.sampler_arg) or None)
     out = Path(args.out) if args.out else default_out(ds.name, cfg.model, cfg.sampler, cfg.seed, args.mode)
     ckpt = Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt")
     result = fit(ds, cfg, device=args.device, checkpoint=None if args.no_checkpoint else ckpt,
@@ -178,8 +203,14 @@ def main(argv: list[str] | None = None) -> int:
 
     t = sub.add_parser("train", help="train a recommender with BPR and write one result JSON")
     t.add_argument("--dataset", required=True, choices=data.DATASETS)
-    t.add_argument("--model", default="lightgcn", choices=["lightgcn", "bpr", "neggen"])
-    t.add_argument("--sampler", default="uniform")
+    t.add_argument("--model", default="lightgcn", choices=["lightgcn", "bpr", "neggen", "freedom", "vbpr"])
+    t.add_argument("--modalities", default=None, help="freedom/vbpr: t, v or vt (default: every modality with "
+                   "features; offline that is t)")
+    t.add_argument("--features-dir", default=None, help="freedom/vbpr: folder with MMRec image_feat.npy/text_feat.npy")
+    t.add_argument("--sampler", default="uniform", help="uniform, dns, mixgcf, dens, ahns or irgan")
+    t.add_argument("--sampler-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="a sampler hyper-parameter, repeatable (e.g. --sampler dns --sampler-arg M=100 "
+                        "--sampler-arg N=2); defaults in neggen_lite/hard_samplers.py")
     t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
     t.add_argument("--mode", default="full", choices=MODES, help="full: paper settings; smoke: 3 epochs")
     t.add_argument("--seed", type=int, default=None)

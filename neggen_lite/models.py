@@ -73,6 +73,17 @@ class LightGCN(Recommender):
         out = acc / (self.n_layers + 1)
         return out[: self.n_users], out[self.n_users:]
 
+    def layer_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-layer embeddings ``e^(0..L)`` of Eq. 6, ``[n_users, L+1, d]`` and ``[n_items, L+1, d]``
+        (layer 0: the free embeddings). ``forward()`` is their mean (Eq. 7); used by MixGCF's hop mixing."""
+        x = torch.cat([self.user_emb, self.item_emb], dim=0)
+        layers = [x]
+        for _ in range(self.n_layers):
+            x = propagate(self.adj, x)
+            layers.append(x)
+        out = torch.stack(layers, dim=1)
+        return out[: self.n_users], out[self.n_users:]
+
 
 MODELS = {"bpr": BPRMF, "lightgcn": LightGCN}
 

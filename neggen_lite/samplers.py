@@ -1,9 +1,9 @@
 """Negative samplers behind one interface.
 
 A sampler is any object with ``name`` and ``sample(users, pos_items, model=None) -> neg_items``
-(all 1-D ``int64`` tensors on the sampler's device; ``model`` lets hard-negative samplers score
-candidates). Samplers never return a user's training positive. Later samplers (DNS, MixGCF, AHNS,
-NegGen's generated negatives, ...) implement the same interface.
+(1-D ``int64`` tensors on the sampler's device; ``model`` lets hard-negative samplers score
+candidates; samplers that synthesise negatives, MixGCF and DENS, return float embeddings ``[B, d]``). Samplers never return a user's training positive. The hard-negative baselines (DNS, MixGCF,
+DENS, AHNS, IRGAN) live in :mod:`neggen_lite.hard_samplers` and are registered in ``SAMPLERS``.
 """
 from __future__ import annotations
 
@@ -41,6 +41,16 @@ class PositiveIndex:
             return torch.zeros_like(q, dtype=torch.bool)
         pos = torch.searchsorted(self.keys, q).clamp_(max=self.keys.numel() - 1)
         return self.keys[pos] == q
+
+    def items_of(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training items of each of ``users`` as ``(row, item)`` pairs, ``row`` indexing ``users``."""
+        users = users.to(self.device)
+        counts = self.degree[users]
+        starts = (torch.cumsum(self.degree, 0) - self.degree)[users]
+        rows = torch.repeat_interleave(torch.arange(len(users), device=self.device), counts)
+        first = torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+        flat = torch.repeat_interleave(starts, counts) + torch.arange(len(rows), device=self.device) - first
+        return rows, self.keys[flat] - users[rows] * self.n_items
 
 
 class UniformSampler:
@@ -88,8 +98,19 @@ class UniformSampler:
 SAMPLERS = {"uniform": UniformSampler}
 
 
-def build_sampler(name: str, dataset, device, seed: int = 0, **kwargs) -> NegativeSampler:
+def build_sampler(name: str, dataset, device, seed: int = 0, dim: int | None = None, **kwargs) -> NegativeSampler:
+    """Sampler ``name`` for ``dataset``; ``kwargs`` are its hyper-parameters, ``dim`` the model's embedding
+    size (passed to samplers with their own layers over the embeddings, e.g. DENS's gates)."""
     key = name.lower()
     if key not in SAMPLERS:
         raise ValueError(f"unknown sampler {name!r}; choose one of {sorted(SAMPLERS)}")
-    return SAMPLERS[key](dataset.train_csr, device=device, seed=seed, **kwargs)
+    cls = SAMPLERS[key]
+    if dim is not None and getattr(cls, "wants_dim", False):
+        kwargs.setdefault("dim", dim)
+    try:
+        return cls(dataset.train_csr, device=device, seed=seed, **kwargs)
+    except TypeError as exc:
+        raise ValueError(f"sampler {name!r}: {exc}") from exc
+
+
+from . import hard_samplers as _hard_samplers  # noqa: E402,F401  (registers dns, mixgcf, dens, ahns, irgan)

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from . import __version__
 from .metrics import KS, evaluate
 from .models import build_model
-from .samplers import build_sampler
+from .samplers import PositiveIndex, build_sampler
 from .utils import atomic_torch_save, atomic_write_json, git_commit, resolve_device, seed_everything, set_threads
 
 MODES = ("smoke", "full")
@@ -57,12 +57,14 @@ class TrainConfig:
     checkpoint_every: int = 5
     sampler_kwargs: dict = field(default_factory=dict)
     model_kwargs: dict = field(default_factory=dict)
+    diagnostics: bool = True  # per-epoch score gap, Eq. 3 gradient norm, false-negative share (read-only)
 
     def key(self) -> str:
         """Hash of the settings that change the numbers (used to refuse resuming a different run)."""
         d = asdict(self)
         d.pop("checkpoint_every")
         d.pop("eval_batch_size")
+        d.pop("diagnostics")
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -80,21 +82,68 @@ def bpr_loss(u: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Ten
     return -F.logsigmoid((u * (pos - neg)).sum(-1)).mean()
 
 
-def batch_loss(model, users, pos, neg, reg: float) -> tuple[torch.Tensor, torch.Tensor]:
+def batch_loss(model, users, pos, neg, reg: float, neg_items=None, stats: dict | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
     """BPR loss and L2 penalty on one batch; returns ``(total, bpr)``.
 
+    ``neg``: item ids ``[B]``, or synthesised negative embeddings ``[B, d]`` (MixGCF, DENS); then the L2
+    term covers the ego embeddings of ``neg_items`` (``[B, k]``, the items the sampler mixed; averaged
+    over ``k``). ``stats``: filled with the per-pair score gap ``e_u^T(e_i - e_j)`` and Eq. 3's gradient
+    norm ``||dL/de_j|| = sigmoid(-gap) ||e_u||`` (detached).
     A model with its own objective (NegGen, Eq. 19-21) defines ``batch_loss(users, pos, neg, reg)``
     returning the same pair, and is trained through this same loop.
     """
     if hasattr(model, "batch_loss"):
         return model.batch_loss(users, pos, neg, reg)
     ue, ie = model()
-    bpr = bpr_loss(ue[users], ie[pos], ie[neg])
+    synthetic = neg.is_floating_point()
+    e_u, e_i, e_j = ue[users], ie[pos], (neg if synthetic else ie[neg])
+    bpr = bpr_loss(e_u, e_i, e_j)
+    if stats is not None:
+        with torch.no_grad():
+            gap = (e_u * (e_i - e_j)).sum(-1)
+            stats.update(score_gap=gap, neg_grad_norm=torch.sigmoid(-gap) * e_u.norm(dim=-1))
     if reg:
-        l2 = (model.ego_users(users).pow(2).sum() + model.ego_items(pos).pow(2).sum()
-              + model.ego_items(neg).pow(2).sum()) / (2 * len(users))
+        l2 = model.ego_users(users).pow(2).sum() + model.ego_items(pos).pow(2).sum()
+        if not synthetic:
+            l2 = l2 + model.ego_items(neg).pow(2).sum()
+        elif neg_items is not None:
+            l2 = l2 + model.ego_items(neg_items).pow(2).sum() * (len(users) / neg_items.numel())
+        l2 = l2 / (2 * len(users))
         return bpr + reg * l2, bpr
     return bpr, bpr
+
+
+class _BatchView:
+    """``model`` as one training batch sees it: ``forward()`` (and ``layer_embeddings()``) run at most once,
+    shared by a sampler that scores candidates and by the loss, so hard samplers add no propagation."""
+
+    def __init__(self, model):
+        self._model, self._out, self._layers = model, None, None
+
+    def __call__(self):
+        if self._out is None:
+            if self._layers is not None:  # forward() is the layer mean (Eq. 7), summed in its order
+                self._out = tuple(_layer_mean(x) for x in self._layers)
+            else:
+                self._out = self._model()
+        return self._out
+
+    def _cached_layers(self):
+        if self._layers is None:
+            self._layers = self._model.layer_embeddings()
+        return self._layers
+
+    def __getattr__(self, name):
+        attr = getattr(self._model, name)
+        return self._cached_layers if name == "layer_embeddings" else attr
+
+
+def _layer_mean(x: torch.Tensor) -> torch.Tensor:
+    acc = x[:, 0]
+    for k in range(1, x.shape[1]):
+        acc = acc + x[:, k]
+    return acc / x.shape[1]
 
 
 def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None = None,
@@ -113,8 +162,11 @@ def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None
     if model is None:
         model = build_model(config.model, dataset, device, config.dim, config.n_layers)
     model = model.to(device)
-    sampler = build_sampler(config.sampler, dataset, device, seed=config.seed + 1, **config.sampler_kwargs)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    sampler = build_sampler(config.sampler, dataset, device, seed=config.seed + 1, dim=config.dim,
+                            **config.sampler_kwargs)
+    sampler_params = list(sampler.parameters()) if hasattr(sampler, "parameters") else []  # e.g. DENS's gates
+    opt = torch.optim.Adam(list(model.parameters()) + sampler_params, lr=config.lr)
+    heldout = (PositiveIndex(dataset.valid_csr + dataset.test_csr, device) if config.diagnostics else None)
     shuffle_gen = torch.Generator(device="cpu")
     shuffle_gen.manual_seed(config.seed + 2)
     train_pairs = torch.from_numpy(dataset.train).to(device)
@@ -154,11 +206,31 @@ def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None
         model.train()
         perm = torch.randperm(n, generator=shuffle_gen).to(device)
         total = 0.0
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+        diag = torch.zeros(5, dtype=torch.float64, device=device)  # gap, grad norm, pairs, false neg., negatives
         for b in range(n_batches):
             idx = perm[b * config.batch_size:(b + 1) * config.batch_size]
             users, pos = train_pairs[idx, 0], train_pairs[idx, 1]
-            neg = sampler.sample(users, pos, model)
-            loss, _ = batch_loss(model, users, pos, neg, config.reg)
+            view = _BatchView(model)  # one propagation shared by the sampler and the loss
+            neg = sampler.sample(users, pos, view)
+            extras = getattr(sampler, "extras", None) or {}
+            stats = {} if heldout is not None else None
+            loss, _ = batch_loss(view, users, pos, neg, config.reg, extras.get("neg_items"), stats)
+            if extras.get("aux_loss") is not None:  # e.g. DENS's contrastive tasks
+                loss = loss + extras["aux_loss"]
+            if heldout is not None:
+                with torch.no_grad():
+                    if stats:
+                        diag[0] += stats["score_gap"].sum()
+                        diag[1] += stats["neg_grad_norm"].sum()
+                        diag[2] += len(users)
+                    ids = extras.get("neg_items") if neg.is_floating_point() else neg
+                    if ids is not None:
+                        ids = ids.reshape(len(users), -1)
+                        fn = heldout.contains(users.unsqueeze(1).expand_as(ids), ids)
+                        diag[3] += fn.sum()
+                        diag[4] += fn.numel()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -167,6 +239,14 @@ def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None
         if not math.isfinite(total):
             raise FloatingPointError(f"epoch {epoch}: loss is {total}; lower --lr")
         rec = {"epoch": epoch, "loss": total / n, "seconds": train_seconds}
+        if heldout is not None:  # means over the epoch's pairs, before each batch's update
+            d = diag.tolist()
+            if d[2]:
+                rec.update(score_gap=d[0] / d[2], neg_grad_norm=d[1] / d[2])
+            if d[4]:
+                rec["false_negatives"] = d[3] / d[4]  # share of negatives in the user's valid/test items
+        if hasattr(model, "pop_epoch_stats"):  # per-epoch model diagnostics (e.g. FREEDOM's Eq. 3 probe)
+            rec.update(model.pop_epoch_stats())
         if epoch % config.eval_every == 0 or epoch == config.epochs:
             t1 = time.perf_counter()
             valid = evaluate(model, dataset, "valid", config.ks, config.eval_batch_size)
@@ -201,6 +281,7 @@ def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None
         "dataset": dataset.name,
         "model": config.model,
         "sampler": getattr(model, "sampler_name", config.sampler),
+        "sampler_hparams": getattr(sampler, "hparams", {}),
         "variant": getattr(model, "variant", None),
         "seed": config.seed,
         "mode": mode,
