@@ -11,7 +11,8 @@ from .utils import REPO_ROOT
 RESULTS_DIR = REPO_ROOT / "results"
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 
-#: Table 2 of the paper (test metrics), the rows this project reproduces so far.
+#: Table 2 of the paper (test R@10, R@20, N@10, N@20), every row; keys ``(row, dataset)`` where ``row`` is
+#: the lower-case model name (``"dns"`` is the paper's DNS(M,N), ``"neggen"`` its NegGen).
 PAPER_TABLE2 = {
     ("bpr", "baby"): (0.0359, 0.0572, 0.0193, 0.0244),
     ("bpr", "beauty"): (0.0568, 0.0953, 0.0274, 0.0311),
@@ -21,7 +22,126 @@ PAPER_TABLE2 = {
     ("lightgcn", "beauty"): (0.0676, 0.1041, 0.0403, 0.0519),
     ("lightgcn", "clothing"): (0.0328, 0.0504, 0.0184, 0.0226),
     ("lightgcn", "sports"): (0.0547, 0.0819, 0.0305, 0.0381),
+    ("irgan", "baby"): (0.0441, 0.0673, 0.0268, 0.0322),
+    ("irgan", "beauty"): (0.0569, 0.0951, 0.0379, 0.0484),
+    ("irgan", "clothing"): (0.0312, 0.0481, 0.0186, 0.0245),
+    ("irgan", "sports"): (0.0477, 0.0715, 0.0322, 0.0390),
+    ("mixgcf", "baby"): (0.0456, 0.0691, 0.0281, 0.0341),
+    ("mixgcf", "beauty"): (0.0617, 0.0978, 0.0406, 0.0557),
+    ("mixgcf", "clothing"): (0.0321, 0.0492, 0.0199, 0.0277),
+    ("mixgcf", "sports"): (0.0529, 0.0773, 0.0339, 0.0435),
+    ("dens", "baby"): (0.0451, 0.0708, 0.0287, 0.0350),
+    ("dens", "beauty"): (0.0629, 0.0988, 0.0415, 0.0568),
+    ("dens", "clothing"): (0.0326, 0.0501, 0.0204, 0.0282),
+    ("dens", "sports"): (0.0537, 0.0784, 0.0343, 0.0446),
+    ("dns", "baby"): (0.0457, 0.0725, 0.0290, 0.0358),
+    ("dns", "beauty"): (0.0628, 0.0986, 0.0417, 0.0566),
+    ("dns", "clothing"): (0.0328, 0.0510, 0.0211, 0.0286),
+    ("dns", "sports"): (0.0540, 0.0785, 0.0337, 0.0431),
+    ("ahns", "baby"): (0.0465, 0.0737, 0.0292, 0.0361),
+    ("ahns", "beauty"): (0.0635, 0.0992, 0.0426, 0.0572),
+    ("ahns", "clothing"): (0.0335, 0.0528, 0.0237, 0.0291),
+    ("ahns", "sports"): (0.0554, 0.0851, 0.0352, 0.0462),
+    ("vbpr", "baby"): (0.0412, 0.0637, 0.0203, 0.0251),
+    ("vbpr", "beauty"): (0.0637, 0.1002, 0.0371, 0.0471),
+    ("vbpr", "clothing"): (0.0283, 0.0411, 0.0156, 0.0189),
+    ("vbpr", "sports"): (0.0558, 0.0853, 0.0298, 0.0375),
+    ("mmgcn", "baby"): (0.0441, 0.0685, 0.0192, 0.0264),
+    ("mmgcn", "beauty"): (0.0628, 0.1005, 0.0341, 0.0459),
+    ("mmgcn", "clothing"): (0.0227, 0.0360, 0.0121, 0.0154),
+    ("mmgcn", "sports"): (0.0380, 0.0631, 0.0201, 0.0272),
+    ("bm3", "baby"): (0.0542, 0.0873, 0.0296, 0.0365),
+    ("bm3", "beauty"): (0.0728, 0.1187, 0.0425, 0.0567),
+    ("bm3", "clothing"): (0.0451, 0.0672, 0.0242, 0.0297),
+    ("bm3", "sports"): (0.0663, 0.0981, 0.0354, 0.0438),
+    ("freedom", "baby"): (0.0614, 0.0973, 0.0306, 0.0398),
+    ("freedom", "beauty"): (0.0771, 0.1247, 0.0441, 0.0579),
+    ("freedom", "clothing"): (0.0617, 0.0904, 0.0317, 0.0409),
+    ("freedom", "sports"): (0.0714, 0.1073, 0.0368, 0.0457),
+    ("dragon", "baby"): (0.0643, 0.0996, 0.0325, 0.0412),
+    ("dragon", "beauty"): (0.0792, 0.1256, 0.0455, 0.0584),
+    ("dragon", "clothing"): (0.0621, 0.0915, 0.0322, 0.0418),
+    ("dragon", "sports"): (0.0732, 0.1085, 0.0389, 0.0482),
+    ("diffmm", "baby"): (0.0625, 0.0971, 0.0306, 0.0401),
+    ("diffmm", "beauty"): (0.0783, 0.1249, 0.0447, 0.0579),
+    ("diffmm", "clothing"): (0.0622, 0.0907, 0.0313, 0.0397),
+    ("diffmm", "sports"): (0.0715, 0.1043, 0.0350, 0.0431),
+    ("lgmrec", "baby"): (0.0631, 0.1002, 0.0327, 0.0422),
+    ("lgmrec", "beauty"): (0.0781, 0.1243, 0.0448, 0.0578),
+    ("lgmrec", "clothing"): (0.0531, 0.0817, 0.0296, 0.0364),
+    ("lgmrec", "sports"): (0.0723, 0.1066, 0.0385, 0.0477),
+    ("neggen", "baby"): (0.0701, 0.1065, 0.0342, 0.0438),
+    ("neggen", "beauty"): (0.0823, 0.1285, 0.0473, 0.0604),
+    ("neggen", "clothing"): (0.0654, 0.0961, 0.0350, 0.0441),
+    ("neggen", "sports"): (0.0763, 0.1114, 0.0411, 0.0506),
 }
+
+#: Table 2's last row: p-values of paired t-tests of NegGen against *the best baseline* (R@10, R@20, N@10, N@20).
+PAPER_TABLE2_PVALUES = {
+    "baby": (0.0093, 0.0080, 0.0028, 0.0263),
+    "beauty": (0.0221, 0.0101, 0.0017, 0.0003),
+    "clothing": (0.0098, 0.0068, 0.0423, 0.0062),
+    "sports": (0.0044, 0.0026, 0.0079, 0.0045),
+}
+
+#: The paper's names for the rows of Table 2.
+PAPER_ROW_NAMES = {"bpr": "BPR", "lightgcn": "LightGCN", "irgan": "IRGAN", "mixgcf": "MixGCF", "dens": "DENS",
+                   "dns": "DNS(M,N)", "ahns": "AHNS", "vbpr": "VBPR", "mmgcn": "MMGCN", "bm3": "BM3",
+                   "freedom": "FREEDOM", "dragon": "DRAGON", "diffmm": "DiffMM", "lgmrec": "LGMRec",
+                   "neggen": "NegGen"}
+
+#: Table 4 (modalities; test R@10, R@20, N@10, N@20); keys ``(dataset, variant)``. Note: Beauty's V&T R@10
+#: (0.0832) differs from NegGen's R@10 on Beauty in Table 2 (0.0823); both are copied as printed.
+PAPER_TABLE4 = {
+    ("baby", "V"): (0.0667, 0.0934, 0.0307, 0.0401),
+    ("baby", "T"): (0.0678, 0.0956, 0.0327, 0.0412),
+    ("baby", "V&T"): (0.0701, 0.1065, 0.0342, 0.0438),
+    ("beauty", "V"): (0.0794, 0.1213, 0.0426, 0.0548),
+    ("beauty", "T"): (0.0803, 0.1231, 0.0439, 0.0586),
+    ("beauty", "V&T"): (0.0832, 0.1285, 0.0473, 0.0604),
+    ("clothing", "V"): (0.0621, 0.0910, 0.0327, 0.0412),
+    ("clothing", "T"): (0.0632, 0.0930, 0.0338, 0.0426),
+    ("clothing", "V&T"): (0.0654, 0.0961, 0.0350, 0.0441),
+    ("sports", "V"): (0.0667, 0.0940, 0.0336, 0.0415),
+    ("sports", "T"): (0.0687, 0.1064, 0.0357, 0.0443),
+    ("sports", "V&T"): (0.0763, 0.1114, 0.0411, 0.0506),
+}
+
+#: Table 5 (module ablation; test R@10, R@20, N@10, N@20); keys ``(dataset, variant)``, ``"full"`` = NegGen.
+PAPER_TABLE5 = {
+    ("baby", "w/o NEG"): (0.0571, 0.0896, 0.0307, 0.0401),
+    ("baby", "w/o CF"): (0.0641, 0.0992, 0.0321, 0.0414),
+    ("baby", "w/o both"): (0.0466, 0.0684, 0.0235, 0.0317),
+    ("baby", "full"): (0.0701, 0.1065, 0.0342, 0.0438),
+    ("beauty", "w/o NEG"): (0.0714, 0.1165, 0.0416, 0.0538),
+    ("beauty", "w/o CF"): (0.0805, 0.1263, 0.0457, 0.0590),
+    ("beauty", "w/o both"): (0.0682, 0.1083, 0.0402, 0.0531),
+    ("beauty", "full"): (0.0832, 0.1285, 0.0473, 0.0604),
+    ("clothing", "w/o NEG"): (0.0626, 0.0910, 0.0327, 0.0420),
+    ("clothing", "w/o CF"): (0.0637, 0.0922, 0.0341, 0.0432),
+    ("clothing", "w/o both"): (0.0336, 0.0531, 0.0187, 0.0232),
+    ("clothing", "full"): (0.0654, 0.0961, 0.0350, 0.0441),
+    ("sports", "w/o NEG"): (0.0627, 0.0940, 0.0336, 0.0415),
+    ("sports", "w/o CF"): (0.0714, 0.1055, 0.0374, 0.0471),
+    ("sports", "w/o both"): (0.0539, 0.0813, 0.0304, 0.0375),
+    ("sports", "full"): (0.0763, 0.1114, 0.0411, 0.0506),
+}
+
+#: Fig. 7 gives no numbers in the text; these are the trends Sec. 4.6 states, quoted.
+PAPER_FIG7_TRENDS = {
+    "lam": ("performance improves as lambda increases from 0 to 0.4, but stabilizes or slightly declines when "
+            "lambda > 0.6 [...] the optimal range for lambda is between 0.4 and 0.6. [...] setting lambda to 0 "
+            "causes a significant performance drop"),
+    "alpha": ("NegGen performs stably and robustly across a wide range of alpha values, from 1e-4 to 1. However, "
+              "performance slightly degrades when alpha becomes too large"),
+    "tau": ("Varying tau across [0.07, 0.1, 0.2, 0.3, 1], we find that smaller values generally lead to better "
+            "performance. Specifically, when tau is set to 1, the logits distribution becomes overly smooth"),
+}
+
+#: NegGen's default settings (Sec. 4.1.4/4.6; :class:`neggen_lite.causal.NegGenConfig`), used to tell a main
+#: run from one with a changed setting.
+NEGGEN_DEFAULTS = {"lam": 0.5, "alpha": 1e-2, "tau": 0.1, "align": "bounded", "base": "frozen"}
+NEGGEN_VARIANTS = ("full", "w/o NEG", "w/o CF", "w/o both")
 
 
 def load_results(results_dir: str | Path = RESULTS_DIR, mode: str | None = "full") -> list[dict]:
@@ -40,17 +160,52 @@ def load_results(results_dir: str | Path = RESULTS_DIR, mode: str | None = "full
     return out
 
 
+def neggen_setting(rec: dict) -> str:
+    """``"default"`` for a NegGen run with the default settings (any variant), ``"sweep"`` for a Fig. 7 sweep
+    run, else the changed settings, e.g. ``"align=printed"`` or ``"base=finetune"``."""
+    if rec.get("sweep"):
+        return "sweep"
+    kw = rec.get("model_kwargs") or (rec.get("config") or {}).get("model_kwargs") or {}
+    changed = []
+    for k, default in NEGGEN_DEFAULTS.items():
+        v = kw.get(k, default)
+        same = (abs(float(v) - default) <= 1e-12 * max(1.0, abs(default))) if isinstance(default, float) else v == default
+        if not same:
+            changed.append(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}")
+    return ",".join(changed) or "default"
+
+
+def table_row(rec: dict) -> str | None:
+    """The Table 2 row a record belongs to: ``"bpr"``/``"lightgcn"`` (uniform sampling), the sampler's name
+    for LightGCN with another sampler (``"dns"``, ``"mixgcf"``, ...), ``"neggen"`` for NegGen's full variant
+    with default settings, ``None`` for runs that are not a Table 2 row (ablations, sweeps, changed settings)."""
+    model, sampler = str(rec.get("model", "")).lower(), str(rec.get("sampler", "uniform")).lower()
+    if model == "neggen":
+        ok = rec.get("variant", "full") in (None, "full") and neggen_setting(rec) == "default"
+        return "neggen" if ok else None
+    if sampler == "uniform":
+        return model
+    if model == "lightgcn":
+        return sampler
+    return f"{model}-{sampler}"
+
+
 def comparison_table(records: list[dict]) -> pd.DataFrame:
-    """Our test metrics (mean over seeds) beside the paper's Table 2, one row per (dataset, model)."""
+    """Our test metrics (mean and standard deviation over seeds) beside the paper's Table 2, one row per
+    (dataset, Table 2 row); records that are no Table 2 row (see :func:`table_row`) are left out."""
     rows = []
     for rec in records:
-        rows.append({"dataset": rec["dataset"], "model": rec["model"], "sampler": rec["sampler"], "seed": rec["seed"],
+        row = table_row(rec)
+        if row is None:
+            continue
+        rows.append({"dataset": rec["dataset"], "model": row, "seed": rec["seed"],
                      "epochs": rec["epochs"], "best_epoch": rec["best_epoch"], **{m: rec["test"][m] for m in METRICS}})
     if not rows:
         return pd.DataFrame()
     df = pd.DataFrame(rows)
     g = df.groupby(["dataset", "model"], sort=True)
     ours = g[list(METRICS)].mean()
+    spread = g[list(METRICS)].std(ddof=1)
     ours["seeds"] = g["seed"].nunique()
     ours["best_epoch"] = g["best_epoch"].mean()
     table = []
@@ -59,10 +214,94 @@ def comparison_table(records: list[dict]) -> pd.DataFrame:
         row = {"dataset": dataset, "model": model, "seeds": int(r["seeds"]), "best epoch": r["best_epoch"]}
         for j, m in enumerate(METRICS):
             row[f"ours {m}"] = r[m]
+            row[f"ours {m} std"] = spread.loc[(dataset, model), m]
             row[f"paper {m}"] = paper[j] if paper else float("nan")
         row["R@20 ours/paper"] = r["recall@20"] / paper[1] if paper else float("nan")
         table.append(row)
+    order = {m: k for k, m in enumerate(PAPER_ROW_NAMES)}  # rows in the paper's order, unknown ones last
+    table.sort(key=lambda r: (r["dataset"], order.get(r["model"], len(order)), r["model"]))
     return pd.DataFrame(table).set_index(["dataset", "model"])
+
+
+def runs_frame(records: list[dict]) -> pd.DataFrame:
+    """One tidy row per run record: identity, Table 2 row, convergence and the test metrics."""
+    cols = ["dataset", "model", "sampler", "variant", "row", "seed", "epochs", "best_epoch", "seconds", *METRICS, "path"]
+    rows = [{"dataset": r["dataset"], "model": r["model"], "sampler": r.get("sampler"), "variant": r.get("variant"),
+             "row": table_row(r), "seed": r["seed"], "epochs": r["epochs"], "best_epoch": r["best_epoch"],
+             "seconds": r.get("seconds", float("nan")), **{m: r["test"].get(m, float("nan")) for m in METRICS},
+             "path": r.get("_path")} for r in records]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def load_neggen(results_dir: str | Path = RESULTS_DIR, dataset: str | None = None, mode: str | None = "full",
+                records: list[dict] | None = None) -> pd.DataFrame:
+    """Every NegGen run under ``results_dir`` (sweeps included) as a tidy DataFrame, one row per run.
+
+    Columns: ``dataset, variant, seed, setting`` (:func:`neggen_setting`), ``param, value`` (the swept
+    hyper-parameter and its value; ``None``/NaN outside sweeps), ``lam, alpha, tau, align, base, generator``,
+    ``epochs, best_epoch, seconds``, the test metrics, ``base <metric>`` (the same-seed pre-trained
+    LightGCN's test metrics), ``base best_epoch``, ``diff <metric>`` and ``p <metric>`` (paired t-test over
+    test users against that base, from the record's ``significance``; NaN where absent),
+    ``model_negatives`` (items whose negative came from the language model) and ``path``.
+    """
+    recs = records if records is not None else load_results(results_dir, mode=mode)
+    rows = []
+    for r in recs:
+        if str(r.get("model")).lower() != "neggen" or (dataset is not None and r["dataset"] != dataset):
+            continue
+        kw = r.get("model_kwargs") or (r.get("config") or {}).get("model_kwargs") or {}
+        sweep = r.get("sweep") or {}
+        base = r.get("base") or {}
+        sig = (r.get("significance") or {}).get("test", {})
+        neg = r.get("negatives") or {}
+        row = {"dataset": r["dataset"], "variant": r.get("variant") or "full", "seed": r["seed"],
+               "setting": neggen_setting(r), "param": sweep.get("param"),
+               "value": float(sweep["value"]) if "value" in sweep else float("nan"),
+               **{k: kw.get(k, NEGGEN_DEFAULTS[k]) for k in NEGGEN_DEFAULTS},
+               "generator": kw.get("generator"), "epochs": r["epochs"], "best_epoch": r["best_epoch"],
+               "seconds": r.get("seconds", float("nan"))}
+        for m in METRICS:
+            row[m] = r["test"].get(m, float("nan"))
+        for m in METRICS:
+            row[f"base {m}"] = base.get("test", {}).get(m, float("nan"))
+        row["base best_epoch"] = base.get("best_epoch", float("nan"))
+        for m in METRICS:
+            row[f"diff {m}"] = sig.get(m, {}).get("mean_diff", float("nan"))
+            row[f"p {m}"] = sig.get(m, {}).get("p", float("nan"))
+        row["model_negatives"] = neg.get("model_ok", 0) + neg.get("model_fallback", 0) if neg else float("nan")
+        row["path"] = r.get("_path")
+        rows.append(row)
+    cols = ["dataset", "variant", "seed", "setting", "param", "value", *NEGGEN_DEFAULTS, "generator", "epochs",
+            "best_epoch", "seconds", *METRICS, *(f"base {m}" for m in METRICS), "base best_epoch",
+            *(f"{k} {m}" for k in ("diff", "p") for m in METRICS), "model_negatives", "path"]
+    df = pd.DataFrame(rows, columns=cols)
+    return df.sort_values(["dataset", "variant", "setting", "param", "value", "seed"], na_position="first",
+                          ignore_index=True) if len(df) else df
+
+
+def mean_std(df: pd.DataFrame, by, metrics=METRICS) -> pd.DataFrame:
+    """Per group of ``by``: ``n`` (runs), ``seeds`` (their seeds, sorted), and ``<metric> mean`` /
+    ``<metric> std`` (sample standard deviation, ddof=1; NaN for a single run) for each of ``metrics``."""
+    by = [by] if isinstance(by, str) else list(by)
+    metrics = [m for m in metrics if m in df.columns]
+    cols = ["n", "seeds", *(f"{m} {s}" for m in metrics for s in ("mean", "std"))]
+    if df.empty:
+        return pd.DataFrame(columns=by + cols).set_index(by)
+    g = df.groupby(by, sort=True, dropna=False)
+    out = pd.DataFrame({"n": g.size(), "seeds": g["seed"].agg(lambda s: sorted(int(x) for x in s))})
+    for m in metrics:
+        out[f"{m} mean"] = g[m].mean()
+        out[f"{m} std"] = g[m].std(ddof=1)
+    return out[cols]
+
+
+def fmt_mean_std(mean: float, std: float, n: int, digits: int = 4) -> str:
+    """``"0.0760 ± 0.0003 (3)"``; a single run is shown as ``"0.0760 (1 seed)"``, no run as ``"missing"``."""
+    if not n or mean != mean:
+        return "missing"
+    if n == 1 or std != std:
+        return f"{mean:.{digits}f} (1 seed)"
+    return f"{mean:.{digits}f} ± {std:.{digits}f} ({n})"
 
 
 def markdown_table(records: list[dict]) -> str:

@@ -47,3 +47,101 @@ def test_committed_full_results_have_the_common_fields():
         assert r["config"]["batch_size"] == 2048 and r["config"]["dim"] == 64
         # early stopping: ended 20 epochs after the best one, or at the 1000-epoch cap
         assert r["epochs"] - r["best_epoch"] == 20 or r["epochs"] == 1000
+
+
+def _neggen_rec(seed, r20, variant="full", sweep=None, p=0.03, **kw):
+    rec = _rec("baby", "neggen", seed, r20)
+    rec["sampler"] = "uniform" if variant in ("w/o NEG", "w/o both") else "generated"
+    rec["variant"] = variant
+    rec["model_kwargs"] = {"lam": 0.5, "alpha": 0.01, "tau": 0.1, "variant": variant, "align": "bounded",
+                           "base": "frozen", "generator": "auto", **kw}
+    rec["config"] = {"model_kwargs": rec["model_kwargs"]}
+    rec["base"] = {"test": {"recall@10": 0.05, "recall@20": 0.077, "ndcg@10": 0.026, "ndcg@20": 0.033}, "best_epoch": 103}
+    rec["significance"] = {"vs": "lightgcn", "test": {m: {"mean_diff": r20 - 0.077, "t": 1.0, "p": p, "n_users": 10}
+                                                      for m in results.METRICS}}
+    rec["negatives"] = {"model_ok": 40, "model_fallback": 10, "rule": 5, "no_text": 3}
+    if sweep:
+        rec["sweep"] = {"param": sweep[0], "value": sweep[1]}
+        rec["model_kwargs"][sweep[0]] = sweep[1]
+    return rec
+
+
+def _write(tmp_path, name, rec):
+    p = tmp_path / "baby" / name
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(rec))
+
+
+def _neggen_dir(tmp_path):
+    _write(tmp_path, "neggen-generated-full-seed1.json", _neggen_rec(1, 0.080, p=0.01))
+    _write(tmp_path, "neggen-generated-full-seed2.json", _neggen_rec(2, 0.090, p=0.02))
+    _write(tmp_path, "neggen-uniform-wo-NEG-seed1.json", _neggen_rec(1, 0.060, "w/o NEG"))
+    _write(tmp_path, "neggen-generated-full-align_printed-seed1.json", _neggen_rec(1, 0.050, align="printed"))
+    _write(tmp_path, "neggen-generated-full-base_finetune-seed1.json", _neggen_rec(1, 0.040, base="finetune"))
+    for v, r20 in ((0.0, 0.07), (0.2, 0.075)):
+        _write(tmp_path, f"sweeps/neggen-lam{v:g}-seed1.json", _neggen_rec(1, r20, sweep=("lam", v)))
+    _write(tmp_path, "lightgcn-uniform-seed1.json", _rec("baby", "lightgcn", 1, 0.077))
+    dns = _rec("baby", "lightgcn", 1, 0.072)
+    dns["sampler"] = "dns"
+    _write(tmp_path, "lightgcn-dns-seed1.json", dns)
+
+
+def test_load_neggen_is_tidy_with_settings_sweeps_and_significance(tmp_path):
+    _neggen_dir(tmp_path)
+    df = results.load_neggen(tmp_path, "baby")
+    assert len(df) == 7 and set(df["dataset"]) == {"baby"}
+    assert results.load_neggen(tmp_path, "beauty").empty
+    settings = df.groupby(["variant", "setting"]).size().to_dict()
+    assert settings == {("full", "default"): 2, ("full", "align=printed"): 1, ("full", "base=finetune"): 1,
+                        ("full", "sweep"): 2, ("w/o NEG", "default"): 1}
+    sw = df[df["setting"] == "sweep"].sort_values("value")
+    assert sw["param"].tolist() == ["lam", "lam"] and sw["value"].tolist() == [0.0, 0.2]
+    assert sw["lam"].tolist() == [0.0, 0.2] and sw["recall@20"].tolist() == [0.07, 0.075]
+    full = df[(df["variant"] == "full") & (df["setting"] == "default")].sort_values("seed")
+    assert full["p recall@20"].tolist() == [0.01, 0.02]
+    assert full["diff recall@20"].tolist() == pytest.approx([0.003, 0.013])
+    assert full["base recall@20"].tolist() == [0.077, 0.077] and full["base best_epoch"].tolist() == [103, 103]
+    assert full["model_negatives"].tolist() == [50, 50]
+    assert df.loc[df["setting"] == "align=printed", "align"].item() == "printed"
+
+
+def test_mean_std_by_group_and_formatting(tmp_path):
+    _neggen_dir(tmp_path)
+    df = results.load_neggen(tmp_path, "baby")
+    ms = results.mean_std(df[df["setting"] == "default"], ["variant"])
+    assert ms.loc["full", "n"] == 2 and ms.loc["full", "seeds"] == [1, 2]
+    assert ms.loc["full", "recall@20 mean"] == pytest.approx(0.085)
+    assert ms.loc["full", "recall@20 std"] == pytest.approx(0.0070710678)  # sample std (ddof=1)
+    assert ms.loc["w/o NEG", "n"] == 1 and ms.loc["w/o NEG", "recall@20 std"] != ms.loc["w/o NEG", "recall@20 std"]
+    assert results.fmt_mean_std(0.085, 0.00707, 2) == "0.0850 ± 0.0071 (2)"
+    assert results.fmt_mean_std(0.06, float("nan"), 1) == "0.0600 (1 seed)"
+    assert results.fmt_mean_std(float("nan"), float("nan"), 0) == "missing"
+    assert results.mean_std(df.iloc[:0], "variant").empty
+
+
+def test_table2_rows_keep_samplers_and_neggen_apart(tmp_path):
+    _neggen_dir(tmp_path)
+    recs = results.load_results(tmp_path)
+    assert [results.table_row(r) for r in recs].count("neggen") == 2  # only the default full runs
+    t = results.comparison_table(recs)
+    assert set(t.index) == {("baby", "lightgcn"), ("baby", "dns"), ("baby", "neggen")}
+    assert t.loc[("baby", "lightgcn"), "ours recall@20"] == pytest.approx(0.077)  # the DNS run is not averaged in
+    assert t.loc[("baby", "dns"), "paper recall@20"] == 0.0725
+    row = t.loc[("baby", "neggen")]
+    assert row["seeds"] == 2 and row["ours recall@20"] == pytest.approx(0.085) and row["paper recall@20"] == 0.1065
+    assert row["ours recall@20 std"] == pytest.approx(0.0070710678)
+    frame = results.runs_frame(recs)
+    assert len(frame) == 9 and frame["row"].isna().sum() == 5
+
+
+def test_paper_tables_are_complete_and_defaults_match_the_code():
+    from neggen_lite.causal import NegGenConfig
+
+    datasets = ("baby", "beauty", "clothing", "sports")
+    assert {r for r, _ in results.PAPER_TABLE2} == set(results.PAPER_ROW_NAMES) and len(results.PAPER_TABLE2) == 60
+    assert {(d, v) for d in datasets for v in results.NEGGEN_VARIANTS} == set(results.PAPER_TABLE5)
+    assert {(d, v) for d in datasets for v in ("V", "T", "V&T")} == set(results.PAPER_TABLE4)
+    for d in datasets:  # Table 5's full NegGen row is Table 4's V&T row
+        assert results.PAPER_TABLE5[(d, "full")] == results.PAPER_TABLE4[(d, "V&T")]
+    cfg = NegGenConfig()
+    assert {k: getattr(cfg, k) for k in results.NEGGEN_DEFAULTS} == results.NEGGEN_DEFAULTS
