@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine (each creates .venv when it is missing):
-#   make book   -- execute the notebooks on the embedded defaults and build the HTML book (_build/html)
+#   make book   -- execute the notebooks on the embedded defaults, build the HTML book (_build/html) and check
+#                  the pages (book/check_html.py; book/check_browser.py opens them in headless Chromium)
 #   make test   -- run pytest, which also executes every notebook with papermill in smoke mode
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -29,8 +30,10 @@ $(STAMP): pyproject.toml Makefile
 
 book: $(STAMP)
 	rm -rf _build/html
-	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
+	# --all: Sphinx would otherwise skip unchanged notebooks, and execute_notebooks "force" only acts on pages it reads
+	$(VENV)/bin/jupyter-book build . --all --warningiserror --keep-going
 	$(PY) book/check_html.py _build/html
+	$(PY) book/check_browser.py _build/html
 	@echo "book: $$(pwd)/_build/html/index.html"
 
 test: $(STAMP)

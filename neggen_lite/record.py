@@ -58,3 +58,45 @@ def read_records(notebook: str | Path | dict) -> dict[str, Any]:
             except (ValueError, SyntaxError):
                 out[meta["name"]] = text
     return out
+
+
+#: distributions whose versions a chapter prints first (read from the installed metadata, no imports)
+VERSION_PACKAGES = ("neggen-lite", "torch", "numpy", "pandas", "scipy", "matplotlib", "seaborn", "transformers",
+                    "sentence-transformers", "ipywidgets", "papermill", "jupyter-book")
+
+
+def versions(packages: tuple[str, ...] = VERSION_PACKAGES) -> dict[str, str]:
+    """``{name: version}`` of Python, the platform and ``packages`` (``"not installed"`` where missing)."""
+    import importlib.metadata
+    import platform
+
+    out = {"python": platform.python_version(), "platform": platform.platform(terse=True)}
+    for name in packages:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def show_versions(**context: Any) -> dict[str, str]:
+    """Print the package and library versions, the git commit (and ``context``, e.g. ``device=...``) on a
+    few short lines -- the first code cell of every chapter calls this -- and return them as a dict."""
+    import torch
+
+    from .utils import git_commit
+
+    info = versions()
+    commit = git_commit()
+    info["commit"] = commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")
+    info["cuda available"] = str(torch.cuda.is_available())
+    info["torch threads"] = str(torch.get_num_threads())
+    info.update({k: str(v) for k, v in context.items()})
+    line = ""
+    for part in (f"{k} {v}" for k, v in info.items()):  # lines of at most ~100 characters
+        if line and len(line) + 3 + len(part) > 100:
+            print(line)
+            line = ""
+        line = f"{line} | {part}" if line else part
+    print(line)
+    return info
