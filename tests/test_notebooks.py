@@ -74,6 +74,12 @@ CHECKS = {
         and set(r["sweep_best"]) <= {"lam", "alpha", "tau"}
         and isinstance(r["align_printed_found"], bool) and isinstance(r["base_finetune_found"], bool)
         and r["fig6_points"] >= 0),
+    "08_what_we_learned": lambda r: (
+        r["n_base_rows"] >= 1 and 0 <= r["n_base_within_10pct"] <= r["n_base_rows"]
+        and abs(r["neggen_gain_paper"] - (0.1065 / 0.0698 - 1)) < 1e-9
+        and (finite(r["neggen_gain_ours"]) and -1 < r["neggen_gain_ours"] < 1 if r["n_neggen_seeds"] else True)
+        and (0 <= r["max_abs_variant_diff"] < 1 if r["n_neggen_seeds"] else True)
+        and r["generated_items"] >= 0),
 }
 
 
