@@ -74,6 +74,11 @@ CHECKS = {
         and set(r["sweep_best"]) <= {"lam", "alpha", "tau"}
         and isinstance(r["align_printed_found"], bool) and isinstance(r["base_finetune_found"], bool)
         and r["fig6_points"] >= 0),
+    "02_naive_negatives": lambda r: (
+        r["eq3_max_abs_err"] < 1e-4 and r["eq4_max_abs_err"] < 1e-5
+        and r["table1_rows_run"] == ["T"] and finite(r["table1_ours_r20_t"]) and 0 <= r["table1_ours_r20_t"] < 1
+        and r["grad_epochs"] >= 1 and r["grad_t_finite"] is True
+        and 0 <= r["synthetic_easy_below_hard_share"] <= 1 and isinstance(r["direct_cache_available"], bool)),
     "08_what_we_learned": lambda r: (
         r["n_base_rows"] >= 1 and 0 <= r["n_base_within_10pct"] <= r["n_base_rows"]
         and abs(r["neggen_gain_paper"] - (0.1065 / 0.0698 - 1)) < 1e-9
