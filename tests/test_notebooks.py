@@ -41,6 +41,7 @@ CHECKS = {
         and r["demo_items"] == 2 and 0 <= r["demo_valid_rate"] <= 1
         and abs(r["demo_valid_rate"] + r["demo_fallback_rate"] - 1) < 1e-9 and 0.5 < r["demo_rejected_share"] <= 1),
     "05_causal_learning": lambda r: (
+        0 <= r["lambda_top10_overlap_0_1"] <= 1 and
         all(0 <= r[k] < 1e-4 for k in ("attend_one_token_err", "causal_hand_err", "rec_loss_hand_err",
                                         "align_identity_err"))
         # Eq. 20 as printed is unbounded below, the bounded form is not
