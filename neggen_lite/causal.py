@@ -42,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .metrics import paired_ttest  # noqa: F401  (re-exported: NegGen's significance test)
+
 VARIANTS = ("full", "w/o NEG", "w/o CF", "w/o both", "V", "T", "V&T")
 MODALITIES_OF_VARIANT = {"V": ("v",), "T": ("t",), "V&T": ("v", "t")}
 ALIGN_FORMS = ("bounded", "printed")
@@ -235,17 +237,3 @@ class NegGen(nn.Module):
             total = total + reg * (self.base.ego_users(users).pow(2).sum()
                                    + self.base.ego_items(pos).pow(2).sum()) / (2 * len(users))
         return total, l_rec
-
-
-def paired_ttest(a: dict, b: dict) -> dict:
-    """Paired t-test over users of per-user metrics ``a`` vs ``b`` (from ``evaluate_embeddings(per_user=True)``)."""
-    from scipy import stats
-
-    if not np.array_equal(a["users"], b["users"]):
-        raise ValueError("per-user metrics are over different users")
-    out = {}
-    for k in a["per_user"]:
-        x, y = np.asarray(a["per_user"][k]), np.asarray(b["per_user"][k])
-        t, p = stats.ttest_rel(x, y)
-        out[k] = {"mean_diff": float((x - y).mean()), "t": float(t), "p": float(p), "n_users": int(len(x))}
-    return out

@@ -174,6 +174,26 @@ def _table(args) -> int:
     return 0
 
 
+def _significance(args) -> int:
+    from . import results
+    from .utils import atomic_write_json
+
+    rdir = Path(args.results_dir) if args.results_dir else results.RESULTS_DIR
+    df = results.significance_table(args.dataset, metric=args.metric, results_dir=rdir)
+    if df.empty:
+        print(f"no full-mode NegGen runs for {args.dataset} under {rdir}", file=sys.stderr)
+        return 1
+    fmt = lambda v: "" if v is None or v != v else (f"{v:.4g}" if isinstance(v, float) else str(v))  # noqa: E731
+    print("| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns))
+    for rec in df.itertuples(index=False):
+        print("| " + " | ".join(fmt(v) for v in rec) + " |")
+    out = rdir / args.dataset / "significance.json"
+    atomic_write_json(out, {"dataset": args.dataset, "metric": args.metric,
+                            "rows": df.astype(object).where(df.notna(), None).to_dict("records")})
+    print(f"-> {out}")
+    return 0
+
+
 def _load(args):
     ds = data.load(args.dataset, args.data_root)
     return ds.subset(args.subset_users, seed=0) if args.subset_users else ds
@@ -279,6 +299,12 @@ def main(argv: list[str] | None = None) -> int:
     tb = sub.add_parser("table", help="print our full-mode test metrics beside the paper's Table 2 (markdown)")
     tb.add_argument("--results-dir", default=None)
     tb.set_defaults(func=_table)
+
+    sg = sub.add_parser("significance", help="paired t-tests over users: NegGen runs vs the best baseline we ran")
+    sg.add_argument("--dataset", required=True, choices=data.DATASETS)
+    sg.add_argument("--metric", default="recall@20")
+    sg.add_argument("--results-dir", default=None)
+    sg.set_defaults(func=_significance)
 
     args = p.parse_args(argv)
     try:

@@ -127,3 +127,55 @@ def evaluate(model, dataset, split: str = "valid", ks=KS, batch_size: int = 1024
         return evaluate_embeddings(u, i, dataset, split, ks, batch_size, **kwargs)
     finally:
         model.train(was_training)
+
+
+def paired_ttest(a: dict, b: dict) -> dict:
+    """Paired t-test over users of per-user metrics ``a`` vs ``b``.
+
+    ``a`` and ``b`` are ``{"users": ..., "per_user": {metric: values}}`` as returned by
+    :func:`evaluate_embeddings` with ``per_user=True`` or read back by :func:`load_per_user`; both must
+    cover the same users in the same order. Returns ``{metric: {mean_diff, t, p, n_users}}`` (``a - b``;
+    two-sided ``p``, :func:`scipy.stats.ttest_rel`).
+    """
+    from scipy import stats
+
+    if not np.array_equal(np.asarray(a["users"]), np.asarray(b["users"])):
+        raise ValueError("per-user metrics are over different users")
+    out = {}
+    for k in a["per_user"]:
+        if k not in b["per_user"]:
+            continue
+        x, y = np.asarray(a["per_user"][k], dtype=np.float64), np.asarray(b["per_user"][k], dtype=np.float64)
+        t, p = stats.ttest_rel(x, y)
+        out[k] = {"mean_diff": float((x - y).mean()), "t": float(t), "p": float(p), "n_users": int(len(x))}
+    return out
+
+
+def per_user_path(result_json) -> "Path":
+    """Where the per-user test metrics of a result JSON live: ``<stem>.per_user.npz`` beside it."""
+    from pathlib import Path
+
+    p = Path(result_json)
+    return p.with_name(p.name[:-5] + ".per_user.npz" if p.name.endswith(".json") else p.name + ".per_user.npz")
+
+
+def save_per_user(path, evaluation: dict) -> None:
+    """Write ``evaluation``'s ``users`` and ``per_user`` arrays (from ``per_user=True``) as a compressed
+    ``.npz`` (users int32, metrics float32), atomically."""
+    import io
+
+    from .utils import atomic_write_bytes
+
+    buf = io.BytesIO()
+    arrays = {"users": np.asarray(evaluation["users"], dtype=np.int32)}
+    arrays.update({k: np.asarray(v, dtype=np.float32) for k, v in evaluation["per_user"].items()})
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_per_user(path) -> dict:
+    """Read a file written by :func:`save_per_user` back as ``{"users", "per_user"}``."""
+    with np.load(path) as z:
+        if "users" not in z.files:
+            raise ValueError(f"{path}: no 'users' array; not a per-user metrics file")
+        return {"users": z["users"], "per_user": {k: z[k] for k in z.files if k != "users"}}

@@ -315,3 +315,64 @@ def markdown_table(records: list[dict]) -> str:
         cells = " | ".join(f"{r[f'ours {m}']:.4f} / {r[f'paper {m}']:.4f}" for m in METRICS)
         lines.append(f"| {dataset} | {model} | {int(r['seeds'])} | {r['best epoch']:.0f} | {cells} |")
     return "\n".join(lines) + "\n"
+
+
+def best_baseline(records: list[dict], dataset: str, metric: str = "recall@20") -> tuple[str | None, list[dict]]:
+    """The baseline we ran with the highest mean test ``metric`` on ``dataset`` and its runs.
+
+    A baseline is any Table 2 row other than NegGen (:func:`table_row`): BPR, LightGCN, the hard samplers,
+    FREEDOM, VBPR. Returns ``(row, records)``, or ``(None, [])`` when there is none."""
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        row = table_row(r)
+        if r["dataset"] == dataset and row not in (None, "neggen"):
+            groups.setdefault(row, []).append(r)
+    if not groups:
+        return None, []
+    best = max(groups, key=lambda k: sum(r["test"][metric] for r in groups[k]) / len(groups[k]))
+    return best, sorted(groups[best], key=lambda r: r["seed"])
+
+
+def significance_table(dataset: str, records: list[dict] | None = None, metric: str = "recall@20",
+                       results_dir: str | Path = RESULTS_DIR) -> pd.DataFrame:
+    """Paired t-tests over test users of each NegGen run (default settings, every variant) against the best
+    baseline we ran (:func:`best_baseline`): the baseline run of the same seed where there is one, else its
+    lowest seed. Needs the runs' per-user files (``<stem>.per_user.npz``, written by
+    :func:`neggen_lite.train.save_result`); a run without one gets ``p`` NaN and says so in ``note``.
+
+    Columns: ``variant, seed, baseline, baseline seed, ours, theirs, mean_diff, t, p, n_users, note``."""
+    from .metrics import load_per_user, paired_ttest, per_user_path
+
+    recs = records if records is not None else load_results(results_dir, mode="full")
+    row, base_runs = best_baseline(recs, dataset, metric)
+    cols = ["variant", "seed", "baseline", "baseline seed", "ours", "theirs", "mean_diff", "t", "p", "n_users", "note"]
+    out = []
+    ours_runs = [r for r in recs if r["dataset"] == dataset and str(r.get("model")).lower() == "neggen"
+                 and neggen_setting(r) == "default"]
+    with_file = [b for b in base_runs if per_user_path(b["_path"]).exists()]
+    for r in sorted(ours_runs, key=lambda r: (NEGGEN_VARIANTS.index(r.get("variant") or "full")
+                                               if (r.get("variant") or "full") in NEGGEN_VARIANTS else 99, r["seed"])):
+        rec = {"variant": r.get("variant") or "full", "seed": r["seed"], "baseline": row,
+               "baseline seed": None, "ours": r["test"][metric], "theirs": float("nan"), "mean_diff": float("nan"),
+               "t": float("nan"), "p": float("nan"), "n_users": 0, "note": ""}
+        mine = per_user_path(r["_path"])
+        same = [b for b in with_file if b["seed"] == r["seed"]]
+        b = (same or with_file or [None])[0]
+        if row is None:
+            rec["note"] = "no baseline run on this dataset"
+        elif b is None:
+            rec["note"] = f"no per-user file for {row}; rerun it with this version"
+        elif not mine.exists():
+            rec["note"] = f"no per-user file for this run ({mine.name}); rerun it with this version"
+        else:
+            rec["baseline seed"], rec["theirs"] = b["seed"], b["test"][metric]
+            try:
+                test = paired_ttest(load_per_user(mine), load_per_user(per_user_path(b["_path"])))[metric]
+            except ValueError as exc:
+                rec["note"] = f"{mine.name}: {exc}"
+            else:
+                rec.update(mean_diff=test["mean_diff"], t=test["t"], p=test["p"], n_users=test["n_users"])
+                if not same:
+                    rec["note"] = "baseline of another seed"
+        out.append(rec)
+    return pd.DataFrame(out, columns=cols)

@@ -276,7 +276,8 @@ def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
     test = evaluate(model, dataset, "test", config.ks, config.eval_batch_size,
-                    exclude_valid_in_test=config.exclude_valid_in_test)
+                    exclude_valid_in_test=config.exclude_valid_in_test, per_user=True)
+    per_user = {"users": test.pop("users"), "per_user": test.pop("per_user")}  # for paired t-tests
     return {
         "dataset": dataset.name,
         "model": config.model,
@@ -297,13 +298,19 @@ def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None
         "test": test,
         "history": state["history"],
         "_model": model,
+        "_per_user": per_user,
     }
 
 
 def save_result(result: dict, path: str | Path) -> Path:
-    """Write a result record as JSON (atomically), leaving out in-memory objects."""
+    """Write a result record as JSON (atomically), leaving out in-memory objects; the per-user test
+    metrics (``_per_user``, for paired t-tests between runs) go beside it as ``<stem>.per_user.npz``."""
+    from .metrics import per_user_path, save_per_user
+
     path = Path(path)
     atomic_write_json(path, {k: v for k, v in result.items() if not k.startswith("_")})
+    if result.get("_per_user") is not None:
+        save_per_user(per_user_path(path), result["_per_user"])
     return path
 
 

@@ -172,7 +172,7 @@ def test_neggen_trains_through_common_trainer_and_resumes(tmp_path, monkeypatch)
     assert resumed["test"] == full["test"]
 
 
-def test_paired_ttest():
+def test_paired_ttest_and_per_user_files(tmp_path):
     users = np.arange(50)
     rng = np.random.default_rng(0)
     a = {"users": users, "per_user": {"recall@20": rng.random(50)}}
@@ -181,6 +181,15 @@ def test_paired_ttest():
     assert out["mean_diff"] == pytest.approx(0.1, abs=0.01) and out["p"] < 1e-10 and out["n_users"] == 50
     with pytest.raises(ValueError, match="different users"):
         causal.paired_ttest(a, {"users": users[:-1], "per_user": {}})
+    from neggen_lite.metrics import load_per_user, save_per_user
+
+    save_per_user(tmp_path / "a.npz", a)
+    back = load_per_user(tmp_path / "a.npz")
+    assert np.array_equal(back["users"], users) and back["users"].dtype == np.int32
+    assert np.allclose(back["per_user"]["recall@20"], a["per_user"]["recall@20"], atol=1e-7)
+    np.savez(tmp_path / "bad.npz", x=np.zeros(2))
+    with pytest.raises(ValueError, match="bad.npz.*users"):
+        load_per_user(tmp_path / "bad.npz")
 
 
 def test_offline_features_refuse_a_visual_modality():

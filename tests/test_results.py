@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from neggen_lite import results
@@ -145,3 +146,50 @@ def test_paper_tables_are_complete_and_defaults_match_the_code():
         assert results.PAPER_TABLE5[(d, "full")] == results.PAPER_TABLE4[(d, "V&T")]
     cfg = NegGenConfig()
     assert {k: getattr(cfg, k) for k in results.NEGGEN_DEFAULTS} == results.NEGGEN_DEFAULTS
+
+
+def _per_user(tmp_path, name, values, users=None):
+    from neggen_lite.metrics import per_user_path, save_per_user
+
+    users = np.arange(len(values)) if users is None else users
+    save_per_user(per_user_path(tmp_path / "baby" / name), {"users": users, "per_user": {"recall@20": np.asarray(values)}})
+
+
+def test_significance_against_the_best_baseline(tmp_path):
+    from scipy import stats
+
+    _neggen_dir(tmp_path)  # baselines: LightGCN 0.077 (best), DNS 0.072; NegGen full seeds 1 and 2, w/o NEG seed 1
+    rng = np.random.default_rng(0)
+    base = rng.random(40).astype(np.float32)
+    ours1 = (base + 0.05 + 0.01 * rng.standard_normal(40)).astype(np.float32)
+    _per_user(tmp_path, "lightgcn-uniform-seed1.json", base)
+    _per_user(tmp_path, "lightgcn-dns-seed1.json", base - 0.5)  # not the best baseline: never compared with
+    _per_user(tmp_path, "neggen-generated-full-seed1.json", ours1)
+    _per_user(tmp_path, "neggen-generated-full-seed2.json", base)
+    _per_user(tmp_path, "neggen-generated-full-align_printed-seed1.json", base)  # changed setting: left out
+    df = results.significance_table("baby", results_dir=tmp_path)
+    assert list(zip(df.variant, df.seed)) == [("full", 1), ("full", 2), ("w/o NEG", 1)]
+    assert set(df.baseline) == {"lightgcn"}
+    r1 = df.iloc[0]
+    t, p = stats.ttest_rel(ours1.astype(np.float64), base.astype(np.float64))
+    assert r1["baseline seed"] == 1 and r1.note == "" and r1.n_users == 40
+    assert r1.p == pytest.approx(p) and r1.t == pytest.approx(t)
+    assert r1.mean_diff == pytest.approx(float((ours1.astype(np.float64) - base).mean()))
+    r2 = df.iloc[1]  # no LightGCN run of seed 2: paired with seed 1's, and says so
+    assert r2["baseline seed"] == 1 and r2.note == "baseline of another seed" and r2.mean_diff == pytest.approx(0)
+    r3 = df.iloc[2]  # no per-user file: no p-value, and the note says which file is missing
+    assert np.isnan(r3.p) and "neggen-uniform-wo-NEG-seed1.per_user.npz" in r3.note
+    _per_user(tmp_path, "neggen-uniform-wo-NEG-seed1.json", base[:-1], users=np.arange(39))
+    r3 = results.significance_table("baby", results_dir=tmp_path).iloc[2]
+    assert np.isnan(r3.p) and "different users" in r3.note
+
+
+def test_significance_cli_writes_json(tmp_path, capsys):
+    from neggen_lite.cli import main
+
+    _neggen_dir(tmp_path)
+    assert main(["significance", "--dataset", "baby", "--results-dir", str(tmp_path)]) == 0
+    out = json.loads((tmp_path / "baby" / "significance.json").read_text())
+    assert out["metric"] == "recall@20" and len(out["rows"]) == 3 and out["rows"][0]["p"] is None
+    assert "no per-user file for lightgcn" in capsys.readouterr().out
+    assert main(["significance", "--dataset", "beauty", "--results-dir", str(tmp_path)]) == 1

@@ -87,6 +87,14 @@ def test_result_record_fields(ds, tmp_path):
     assert rec["variant"] is None and rec["mode"] == "smoke" and rec["config"]["batch_size"] == 64
     assert {"epoch", "loss", "seconds", "valid"} <= set(rec["history"][0])
     assert all(0 <= v <= 1 for v in rec["test"].values())
+    # the per-user test metrics go beside the JSON and average back to the recorded test metrics
+    from neggen_lite.metrics import load_per_user, per_user_path
+
+    pu = load_per_user(per_user_path(path))
+    assert per_user_path(path).name == "r.per_user.npz"
+    assert set(pu["per_user"]) == METRICS and len(pu["users"]) == (ds.csr("test").getnnz(axis=1) > 0).sum()
+    for m in METRICS:
+        assert float(pu["per_user"][m].astype("float64").mean()) == pytest.approx(rec["test"][m], abs=1e-6)
 
 
 def test_modes():
