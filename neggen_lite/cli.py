@@ -194,6 +194,23 @@ def _significance(args) -> int:
     return 0
 
 
+def _fig6(args) -> int:
+    from . import results
+
+    rdir = Path(args.results_dir) if args.results_dir else results.RESULTS_DIR
+    df = results.fig6_frame(results.load_results(rdir, mode="full"))
+    if df.empty:
+        print(f"no full-mode LightGCN or NegGen w/o CF runs under {rdir}", file=sys.stderr)
+        return 1
+    out = rdir / "fig6.csv"
+    from .utils import atomic_write_bytes
+
+    atomic_write_bytes(out, df.to_csv(index=False, float_format="%.6g").encode())
+    print(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"-> {out}")
+    return 0
+
+
 def _load(args):
     ds = data.load(args.dataset, args.data_root)
     return ds.subset(args.subset_users, seed=0) if args.subset_users else ds
@@ -305,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
     sg.add_argument("--metric", default="recall@20")
     sg.add_argument("--results-dir", default=None)
     sg.set_defaults(func=_significance)
+
+    f6 = sub.add_parser("fig6", help="Fig. 6 data (NDCG@20 vs convergence epoch per sampler) -> results/fig6.csv")
+    f6.add_argument("--results-dir", default=None)
+    f6.set_defaults(func=_fig6)
 
     args = p.parse_args(argv)
     try:

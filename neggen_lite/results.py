@@ -376,3 +376,36 @@ def significance_table(dataset: str, records: list[dict] | None = None, metric: 
                     rec["note"] = "baseline of another seed"
         out.append(rec)
     return pd.DataFrame(out, columns=cols)
+
+
+def fig6_frame(records: list[dict]) -> pd.DataFrame:
+    """The data of Fig. 6 (test NDCG@20 against the epoch of convergence), one row per dataset and method.
+
+    Methods: LightGCN with each sampler (``uniform``, ``dns``, ``mixgcf``, ...) and NegGen *w/o CF* with
+    default settings, as the paper compares them ("we remove the causal learning module in NegGen for a
+    fair comparison"). The convergence epoch is the epoch of the best validation Recall@20. NegGen trains
+    on a pre-trained base, so its row also has ``epochs incl. base`` (its own plus the base's best epoch).
+    Columns: ``dataset, method, seeds, convergence epoch, convergence epoch std, epochs incl. base,
+    ndcg@20, ndcg@20 std, recall@20, seconds``; means over seeds, sample standard deviations."""
+    rows = []
+    for r in records:
+        model = str(r.get("model", "")).lower()
+        if model == "lightgcn":
+            method, extra = str(r.get("sampler", "uniform")).lower(), 0
+        elif model == "neggen" and r.get("variant") == "w/o CF" and neggen_setting(r) == "default":
+            method, extra = "neggen w/o CF", (r.get("base") or {}).get("best_epoch", float("nan"))
+        else:
+            continue
+        rows.append({"dataset": r["dataset"], "method": method, "seed": r["seed"], "epoch": r["best_epoch"],
+                     "with_base": r["best_epoch"] + extra, "ndcg@20": r["test"]["ndcg@20"],
+                     "recall@20": r["test"]["recall@20"], "seconds": r.get("seconds", float("nan"))})
+    cols = ["dataset", "method", "seeds", "convergence epoch", "convergence epoch std", "epochs incl. base",
+            "ndcg@20", "ndcg@20 std", "recall@20", "seconds"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    g = pd.DataFrame(rows).groupby(["dataset", "method"], sort=True)
+    out = pd.DataFrame({"seeds": g.size(), "convergence epoch": g["epoch"].mean(),
+                        "convergence epoch std": g["epoch"].std(ddof=1), "epochs incl. base": g["with_base"].mean(),
+                        "ndcg@20": g["ndcg@20"].mean(), "ndcg@20 std": g["ndcg@20"].std(ddof=1),
+                        "recall@20": g["recall@20"].mean(), "seconds": g["seconds"].mean()}).reset_index()
+    return out[cols]

@@ -63,7 +63,9 @@ CHECKS = {
         and r["paper_r20"].get("baby/lightgcn", 0.0698) == 0.0698
         and all(0 <= p <= 1 for p in r["neggen_p_recall20"].values())
         and all(finite(g) and -1 < g < 10 for g in r["neggen_gain_vs_lightgcn"].values())
-        and not set(r["missing"]) & set(r["ours_r20"])),  # a row with a run is never reported missing
+        and not set(r["missing"]) & set(r["ours_r20"])  # a row with a run is never reported missing
+        and (r["best_baseline"] is None or r["best_baseline"] != "neggen")
+        and all(0 <= p <= 1 for p in r["p_vs_best_baseline"].values())),
     "07_ablations": lambda r: (
         r["n_neggen_runs"] >= 0 and r["n_missing"] >= 0
         and set(r["variants_found"]) | set(r["variants_missing"]) == {"full", "w/o NEG", "w/o CF", "w/o both"}

@@ -193,3 +193,24 @@ def test_significance_cli_writes_json(tmp_path, capsys):
     assert out["metric"] == "recall@20" and len(out["rows"]) == 3 and out["rows"][0]["p"] is None
     assert "no per-user file for lightgcn" in capsys.readouterr().out
     assert main(["significance", "--dataset", "beauty", "--results-dir", str(tmp_path)]) == 1
+
+
+def test_fig6_frame_and_cli(tmp_path, capsys):
+    from neggen_lite.cli import main
+
+    _neggen_dir(tmp_path)  # LightGCN uniform (seed 1) and DNS (seed 1), no w/o CF yet
+    for seed, (ep, n20) in ((1, (4, 0.030)), (2, (6, 0.034))):
+        rec = _neggen_rec(seed, 0.08, "w/o CF")
+        rec["best_epoch"], rec["test"]["ndcg@20"] = ep, n20
+        _write(tmp_path, f"neggen-generated-wo-CF-seed{seed}.json", rec)
+    df = results.fig6_frame(results.load_results(tmp_path)).set_index("method")
+    assert sorted(df.index) == ["dns", "neggen w/o CF", "uniform"]  # full NegGen, w/o NEG, sweeps left out
+    w = df.loc["neggen w/o CF"]
+    assert w["seeds"] == 2 and w["convergence epoch"] == 5 and w["epochs incl. base"] == 5 + 103
+    assert w["ndcg@20"] == pytest.approx(0.032) and w["ndcg@20 std"] == pytest.approx(np.std([0.030, 0.034], ddof=1))
+    assert df.loc["dns", "convergence epoch"] == 10 and df.loc["dns", "epochs incl. base"] == 10
+    assert main(["fig6", "--results-dir", str(tmp_path)]) == 0
+    csv = (tmp_path / "fig6.csv").read_text().splitlines()
+    assert csv[0].startswith("dataset,method,seeds,convergence epoch") and len(csv) == 4
+    capsys.readouterr()
+    assert main(["fig6", "--results-dir", str(tmp_path / "none")]) == 1
