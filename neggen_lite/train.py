@@ -277,7 +277,8 @@ def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None
         model.load_state_dict(state["best_state"])
     test = evaluate(model, dataset, "test", config.ks, config.eval_batch_size,
                     exclude_valid_in_test=config.exclude_valid_in_test, per_user=True)
-    per_user = {"users": test.pop("users"), "per_user": test.pop("per_user")}  # for paired t-tests
+    users, values = test.pop("users", None), test.pop("per_user", None)
+    per_user = {"users": users, "per_user": values} if users is not None else None  # for paired t-tests
     return {
         "dataset": dataset.name,
         "model": config.model,

@@ -36,6 +36,21 @@ def toy():
     return random_dataset()
 
 
+@pytest.fixture
+def ds():
+    """120 users, 80 items: big enough for a few real training epochs, small enough for seconds."""
+    return random_dataset(n_users=120, n_items=80, per_user=(5, 15), seed=11)
+
+
+def small_config(**kw):
+    """A seconds-long ``TrainConfig`` for the toy datasets (3 epochs, batch 64, lr 0.01, seed 7)."""
+    from neggen_lite.train import TrainConfig
+
+    base = dict(epochs=3, patience=10, batch_size=64, lr=0.01, checkpoint_every=1, seed=7)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
 @pytest.fixture(autouse=True)
 def _threads():
     torch.set_num_threads(1)

@@ -10,9 +10,9 @@ from neggen_lite.cli import _sampler_kwargs
 from neggen_lite.hard_samplers import HARD_SAMPLERS, AHNSSampler, DNSSampler, MixGCFSampler
 from neggen_lite.models import build_model
 from neggen_lite.samplers import SAMPLERS, PositiveIndex, UniformSampler, build_sampler
-from neggen_lite.train import TrainConfig, batch_loss, fit
+from neggen_lite.train import batch_loss, fit
 
-from conftest import random_dataset
+from conftest import random_dataset, small_config
 
 NAMES = sorted(HARD_SAMPLERS)
 DIAG = ("score_gap", "neg_grad_norm", "false_negatives")
@@ -24,15 +24,7 @@ def dense():
     return random_dataset(n_users=40, n_items=20, per_user=(10, 16), seed=3, name="dense")
 
 
-@pytest.fixture
-def ds():
-    return random_dataset(n_users=120, n_items=80, per_user=(5, 15), seed=11)
-
-
-def small(**kw):
-    base = dict(epochs=3, patience=10, batch_size=64, lr=0.01, checkpoint_every=1, seed=7)
-    base.update(kw)
-    return TrainConfig(**base)
+small = small_config
 
 
 def _model(ds, name="lightgcn", seed=0):

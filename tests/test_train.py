@@ -6,24 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from neggen_lite.train import TrainConfig, config_for_mode, fit, save_result
+from neggen_lite.train import config_for_mode, fit, save_result
 
-from conftest import clustered_dataset, crash_on_evaluate, random_dataset
+from conftest import clustered_dataset, crash_on_evaluate, small_config
 
 FIELDS = {"dataset", "model", "sampler", "variant", "seed", "mode", "config", "commit", "epochs",
           "best_epoch", "seconds", "valid", "test", "history"}
 METRICS = {"recall@10", "recall@20", "ndcg@10", "ndcg@20"}
 
 
-@pytest.fixture
-def ds():
-    return random_dataset(n_users=120, n_items=80, per_user=(5, 15), seed=11)
-
-
 def small(**kw):
-    base = dict(epochs=4, patience=10, batch_size=64, lr=0.01, checkpoint_every=1, seed=7)
-    base.update(kw)
-    return TrainConfig(**base)
+    return small_config(**{"epochs": 4, **kw})
 
 
 @pytest.mark.parametrize("model", ["lightgcn", "bpr"])
