@@ -56,6 +56,7 @@ from torch import nn
 from .data import DataError
 from .encoding import DEFAULT_ENCODER
 from .graph import normalized_adjacency_scipy, propagate, to_torch_sparse
+from .results import PAPER_TABLE1  # Table 1 of the paper (FREEDOM with varying modalities)
 
 MODALITIES = ("v", "t")
 MODALITY_NAMES = {"v": "visual", "t": "textual"}
@@ -66,15 +67,6 @@ MODELS = ("freedom", "vbpr")
 PAPER_DIRECT_GENERATOR = "meta-llama/Llama-3.2-11B-Vision-Instruct"
 OFFLINE_DIRECT_GENERATOR = "qwen2.5-coder-1.5b"
 
-#: Table 1 of the paper (FREEDOM with varying modalities; test R@10, R@20, N@10, N@20).
-PAPER_TABLE1 = {
-    ("baby", "V&T"): (0.0614, 0.0973, 0.0306, 0.0398),
-    ("baby", "T"): (0.0643, 0.0991, 0.0323, 0.0411),
-    ("baby", "V"): (0.0574, 0.0899, 0.0314, 0.0416),
-    ("beauty", "V&T"): (0.0792, 0.1256, 0.0455, 0.0584),
-    ("beauty", "T"): (0.0801, 0.1254, 0.0458, 0.0597),
-    ("beauty", "V"): (0.0763, 0.1239, 0.0439, 0.0576),
-}
 
 
 class MultimodalError(DataError):

@@ -84,6 +84,16 @@ PAPER_TABLE2_PVALUES = {
     "sports": (0.0044, 0.0026, 0.0079, 0.0045),
 }
 
+#: Table 1 of the paper (FREEDOM with varying modalities; test R@10, R@20, N@10, N@20).
+PAPER_TABLE1 = {
+    ("baby", "V&T"): (0.0614, 0.0973, 0.0306, 0.0398),
+    ("baby", "T"): (0.0643, 0.0991, 0.0323, 0.0411),
+    ("baby", "V"): (0.0574, 0.0899, 0.0314, 0.0416),
+    ("beauty", "V&T"): (0.0792, 0.1256, 0.0455, 0.0584),
+    ("beauty", "T"): (0.0801, 0.1254, 0.0458, 0.0597),
+    ("beauty", "V"): (0.0763, 0.1239, 0.0439, 0.0576),
+}
+
 #: The paper's names for the rows of Table 2.
 PAPER_ROW_NAMES = {"bpr": "BPR", "lightgcn": "LightGCN", "irgan": "IRGAN", "mixgcf": "MixGCF", "dens": "DENS",
                    "dns": "DNS(M,N)", "ahns": "AHNS", "vbpr": "VBPR", "mmgcn": "MMGCN", "bm3": "BM3",
@@ -178,16 +188,32 @@ def neggen_setting(rec: dict) -> str:
 def table_row(rec: dict) -> str | None:
     """The Table 2 row a record belongs to: ``"bpr"``/``"lightgcn"`` (uniform sampling), the sampler's name
     for LightGCN with another sampler (``"dns"``, ``"mixgcf"``, ...), ``"neggen"`` for NegGen's full variant
-    with default settings, ``None`` for runs that are not a Table 2 row (ablations, sweeps, changed settings)."""
+    with default settings, ``None`` for runs that are not a Table 2 row (ablations, sweeps, changed settings).
+
+    Multi-modal recommenders are Table 2 rows (``"freedom"``, ``"vbpr"``) only with both modalities, as in
+    the paper; with fewer they are their own row, ``"freedom (T)"``, compared with Table 1 where it has
+    the row. Runs with direct-generation negatives (Fig. 2) are no Table 2 row."""
     model, sampler = str(rec.get("model", "")).lower(), str(rec.get("sampler", "uniform")).lower()
     if model == "neggen":
         ok = rec.get("variant", "full") in (None, "full") and neggen_setting(rec) == "default"
         return "neggen" if ok else None
+    if rec.get("modalities") is not None:
+        if (rec.get("negatives") or {}).get("source", "uniform") != "uniform":
+            return None
+        if set(rec["modalities"]) != {"v", "t"}:
+            return f"{model} ({rec.get('variant') or '+'.join(rec['modalities']).upper()})"
     if sampler == "uniform":
         return model
     if model == "lightgcn":
         return sampler
     return f"{model}-{sampler}"
+
+
+def _paper_table1_row(row: str, dataset: str):
+    """Table 1's numbers for a FREEDOM row with fewer modalities (``"freedom (T)"``), else ``None``."""
+    if row.startswith("freedom (") and row.endswith(")"):
+        return PAPER_TABLE1.get((dataset, row[len("freedom ("):-1]))
+    return None
 
 
 def comparison_table(records: list[dict]) -> pd.DataFrame:
@@ -210,7 +236,7 @@ def comparison_table(records: list[dict]) -> pd.DataFrame:
     ours["best_epoch"] = g["best_epoch"].mean()
     table = []
     for (dataset, model), r in ours.iterrows():
-        paper = PAPER_TABLE2.get((model, dataset))
+        paper = PAPER_TABLE2.get((model, dataset)) or _paper_table1_row(model, dataset)
         row = {"dataset": dataset, "model": model, "seeds": int(r["seeds"]), "best epoch": r["best_epoch"]}
         for j, m in enumerate(METRICS):
             row[f"ours {m}"] = r[m]

@@ -87,7 +87,8 @@ CHECKS = {
         and abs(r["neggen_gain_paper"] - (0.1065 / 0.0698 - 1)) < 1e-9
         and (finite(r["neggen_gain_ours"]) and -1 < r["neggen_gain_ours"] < 1 if r["n_neggen_seeds"] else True)
         and (0 <= r["max_abs_variant_diff"] < 1 if r["n_neggen_seeds"] else True)
-        and r["generated_items"] >= 0),
+        and r["generated_items"] >= 0
+        and all(finite(v) and v > 0 for v in r["sampler_epochs_vs_uniform"].values())),
 }
 
 

@@ -214,3 +214,20 @@ def test_fig6_frame_and_cli(tmp_path, capsys):
     assert csv[0].startswith("dataset,method,seeds,convergence epoch") and len(csv) == 4
     capsys.readouterr()
     assert main(["fig6", "--results-dir", str(tmp_path / "none")]) == 1
+
+
+def test_multimodal_rows_name_their_modalities(tmp_path):
+    def mm(variant, modalities, source="uniform", r20=0.09):
+        rec = _rec("baby", "freedom", 1, r20)
+        rec.update(variant=variant, modalities=modalities, negatives={"source": source})
+        return rec
+
+    assert results.table_row(mm("T", ["t"])) == "freedom (T)"
+    assert results.table_row(mm("V&T", ["v", "t"])) == "freedom"
+    assert results.table_row(mm("T", ["t"], source="direct")) is None  # Fig. 2 runs are no Table 2 row
+    t = results.comparison_table([mm("T", ["t"]), mm("V&T", ["v", "t"], r20=0.1)])
+    # the text-only run sits beside Table 1's T row, the two-modality run beside Table 2's FREEDOM row
+    assert t.loc[("baby", "freedom (T)"), "paper recall@20"] == results.PAPER_TABLE1[("baby", "T")][1]
+    assert t.loc[("baby", "freedom"), "paper recall@20"] == results.PAPER_TABLE2[("freedom", "baby")][1]
+    row, runs = results.best_baseline([mm("T", ["t"]), _rec("baby", "lightgcn", 1, 0.08)], "baby")
+    assert row == "freedom (T)" and len(runs) == 1
