@@ -169,7 +169,11 @@ def _quality(args) -> int:
 def _table(args) -> int:
     from . import results
 
-    md = results.markdown_table(results.load_results(args.results_dir or results.RESULTS_DIR, mode="full"))
+    recs = results.load_results(args.results_dir or results.RESULTS_DIR, mode="full")
+    if args.neggen:
+        print(results.neggen_markdown(results.load_neggen(records=recs), args.neggen), end="")
+        return 0
+    md = results.markdown_table(recs)
     print(md, end="")
     return 0
 
@@ -315,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
 
     tb = sub.add_parser("table", help="print our full-mode test metrics beside the paper's Table 2 (markdown)")
     tb.add_argument("--results-dir", default=None)
+    tb.add_argument("--neggen", metavar="DATASET", choices=data.DATASETS, default=None,
+                    help="instead: NegGen's variants beside Table 5, changed settings and sweeps on DATASET")
     tb.set_defaults(func=_table)
 
     sg = sub.add_parser("significance", help="paired t-tests over users: NegGen runs vs the best baseline we ran")

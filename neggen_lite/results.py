@@ -435,3 +435,39 @@ def fig6_frame(records: list[dict]) -> pd.DataFrame:
                         "ndcg@20": g["ndcg@20"].mean(), "ndcg@20 std": g["ndcg@20"].std(ddof=1),
                         "recall@20": g["recall@20"].mean(), "seconds": g["seconds"].mean()}).reset_index()
     return out[cols]
+
+
+def neggen_markdown(df: pd.DataFrame, dataset: str) -> str:
+    """NegGen's runs on ``dataset`` (a :func:`load_neggen` frame) as markdown: the variants (mean ± std over
+    seeds beside Table 5, the same-seed base, the stored t-test per seed), runs with changed settings,
+    and the Fig. 7 sweeps."""
+    d = df[df["dataset"] == dataset] if len(df) else df
+    if d.empty:
+        return f"_no full-mode NegGen runs on {dataset}_\n"
+    main = d[(d["setting"] == "default") & d["param"].isna()]
+    lines = ["| variant | seeds | test recall@20 ours (mean ± std) / paper | test ndcg@20 ours / paper | "
+             "same-seed LightGCN base recall@20 | mean difference | paired t-test p per seed | best epochs |",
+             "|---|---|---|---|---|---|---|---|"]
+    for v in NEGGEN_VARIANTS:
+        x = main[main["variant"] == v].sort_values("seed")
+        if not len(x):
+            continue
+        paper = PAPER_TABLE5.get((dataset, v))
+        pr, pn = (f"{paper[1]:.4f}", f"{paper[3]:.4f}") if paper else ("—", "—")
+        lines.append(f"| {v} | {', '.join(map(str, x.seed))} | "
+                     f"{fmt_mean_std(x['recall@20'].mean(), x['recall@20'].std(), len(x)).rsplit(' (', 1)[0]} / {pr} | "
+                     f"{x['ndcg@20'].mean():.4f} / {pn} | {x['base recall@20'].mean():.4f} | "
+                     f"{x['diff recall@20'].mean():+.4f} | {', '.join(f'{p:.2f}' for p in x['p recall@20'])} | "
+                     f"{', '.join(map(str, x.best_epoch))} |")
+    other = d[~d["setting"].isin(["default", "sweep"])]
+    if len(other):
+        lines.append("")
+        for _, r in other.sort_values(["setting", "seed"]).iterrows():
+            lines.append(f"* `{r.setting}` (seed {r.seed}): test recall@20 {r['recall@20']:.4f} (base "
+                         f"{r['base recall@20']:.4f}, p = {r['p recall@20']:.2g}, best epoch {r.best_epoch})")
+    sw = d[d["setting"] == "sweep"].sort_values(["param", "value", "seed"])
+    if len(sw):
+        lines += ["", "| sweep | value | seed | test recall@20 | test ndcg@20 | best epoch |", "|---|---|---|---|---|---|"]
+        for _, r in sw.iterrows():
+            lines.append(f"| {r.param} | {r.value:g} | {r.seed} | {r['recall@20']:.4f} | {r['ndcg@20']:.4f} | {r.best_epoch} |")
+    return "\n".join(lines) + "\n"

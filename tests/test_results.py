@@ -231,3 +231,17 @@ def test_multimodal_rows_name_their_modalities(tmp_path):
     assert t.loc[("baby", "freedom"), "paper recall@20"] == results.PAPER_TABLE2[("freedom", "baby")][1]
     row, runs = results.best_baseline([mm("T", ["t"]), _rec("baby", "lightgcn", 1, 0.08)], "baby")
     assert row == "freedom (T)" and len(runs) == 1
+
+
+def test_neggen_markdown_and_cli(tmp_path, capsys):
+    from neggen_lite.cli import main
+
+    _neggen_dir(tmp_path)
+    md = results.neggen_markdown(results.load_neggen(tmp_path), "baby")
+    full = next(line for line in md.splitlines() if line.startswith("| full |"))
+    # seeds 1, 2 at 0.080 and 0.090: mean 0.0850, std 0.0071; paper 0.1065; stored p-values 0.01, 0.02
+    assert "| 1, 2 | 0.0850 ± 0.0071 / 0.1065 |" in full and "| 0.01, 0.02 |" in full
+    assert "`align=printed` (seed 1): test recall@20 0.0500" in md and "| lam | 0.2 | 1 | 0.0750 |" in md
+    assert results.neggen_markdown(results.load_neggen(tmp_path), "sports").startswith("_no full-mode")
+    assert main(["table", "--neggen", "baby", "--results-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == md
