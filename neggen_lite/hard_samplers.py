@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
@@ -329,15 +330,24 @@ class IRGANSampler:
     The gradient is the softmax's closed form, ``d loss / d logit_uk = reward (p_uk - 1[k = j]) / (B tau)``,
     so the ``[B, n_items]`` matrices never enter autograd.
 
+    Pre-training: IRGAN starts both players from a pre-trained matrix factorisation (its released code loads
+    MF weights; the paper gives no schedule). Here the generator is pre-trained in the constructor for
+    ``pretrain_epochs`` epochs of BPR with uniform negatives on its own embeddings and item bias (Adam,
+    ``pretrain_lr``, batch 2048, L2 ``1e-4``), from the +-``init`` uniform start (IRGAN's ``initdelta``).
+    Without it (``pretrain_epochs=0``) the generator starts near-uniform and IRGAN behaves like uniform
+    sampling for many epochs. The discriminator is the recommender being trained, which starts from
+    scratch as every other row of Table 2 does.
+
     Defaults: generator dimension 64 (the recommender's), ``lr = 1e-3`` (IRGAN's learning rate; Adam
-    instead of its SGD), ``tau = 1``, weights initialised uniformly in +-0.05 (IRGAN's ``initdelta``)
-    instead of a pre-trained MF, no baseline.
+    instead of its SGD), ``tau = 1``, no baseline, ``pretrain_epochs = 10``, ``pretrain_lr = 1e-2``
+    (our choice: MF-BPR on these datasets is near its best validation score after about ten epochs at this rate).
     """
 
     name = "irgan"
 
     def __init__(self, train_csr, device=None, seed: int = 0, gen_dim: int = 64, lr: float = 1e-3,
-                 temperature: float = 1.0, baseline: bool = False, init: float = 0.05):
+                 temperature: float = 1.0, baseline: bool = False, init: float = 0.05, pretrain_epochs: int = 10,
+                 pretrain_lr: float = 1e-2):
         self.uniform = UniformSampler(train_csr, device, seed)  # checks that every user has a negative
         self.index = self.uniform.index
         self.device, self.n_items = self.uniform.device, self.uniform.n_items
@@ -355,7 +365,38 @@ class IRGANSampler:
         self.extras: dict = {}
         self.last_reward = float("nan")
         self.hparams = {"gen_dim": int(gen_dim), "lr": float(lr), "temperature": self.temperature,
-                        "baseline": self.baseline, "init": float(init)}
+                        "baseline": self.baseline, "init": float(init), "pretrain_epochs": int(pretrain_epochs),
+                        "pretrain_lr": float(pretrain_lr)}
+        self.pretrain_losses = self.pretrain(train_csr, int(pretrain_epochs), float(pretrain_lr))
+
+    def pretrain(self, train_csr, epochs: int, lr: float, batch_size: int = 2048, reg: float = 1e-4) -> list[float]:
+        """BPR matrix factorisation on the generator's parameters (uniform negatives); the mean loss per epoch."""
+        if epochs <= 0:
+            return []
+        coo = sp.coo_matrix(train_csr)
+        users = torch.as_tensor(coo.row, dtype=torch.long, device=self.device)
+        items = torch.as_tensor(coo.col, dtype=torch.long, device=self.device)
+        params = (self.user_emb, self.item_emb, self.item_bias)
+        opt = torch.optim.Adam(params, lr=lr)
+        losses = []
+        for _ in range(epochs):
+            perm = torch.randperm(len(users), device=self.device, generator=self.generator)
+            total = 0.0
+            for start in range(0, len(users), batch_size):
+                idx = perm[start:start + batch_size]
+                u, i = users[idx], items[idx]
+                j = self.uniform.candidates(u, 1).view(-1)
+                eu, ei, ej = self.user_emb[u], self.item_emb[i], self.item_emb[j]
+                x = (eu * (ei - ej)).sum(-1) + self.item_bias[i] - self.item_bias[j]
+                loss = -F.logsigmoid(x).mean() + reg * (eu.pow(2).sum() + ei.pow(2).sum() + ej.pow(2).sum()) / (2 * len(u))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(u)
+            losses.append(total / len(users))
+        for t in params:
+            t.grad = None
+        return losses
 
     @torch.no_grad()
     def probs(self, users: torch.Tensor) -> torch.Tensor:
