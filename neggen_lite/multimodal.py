@@ -553,8 +553,9 @@ class VBPR(_GraphHolder):
     ``E f_i = sum_m E_m f_i^m`` over the switched-on modalities (equal to one ``E`` on their concatenation).
     ``forward()`` returns ``[gamma_u, theta_u, 1]`` and ``[gamma_i, E f_i, beta_i + beta'.f_i]`` so the
     inner product is ``x_ui``. Features are fixed inputs; missing ones are zero rows (no feature term).
-    ``reg`` is an L2 penalty on the batch's ``gamma``, ``theta`` and ``beta_i`` (default the project's 1e-4:
-    MMRec grid-searches VBPR's ``reg_weight`` and publishes no per-dataset value). ``K = K' = dim``."""
+    ``reg`` is an L2 penalty on the batch's ``gamma``, ``theta``, ``beta_i`` and ``E f_i`` (:meth:`batch_loss`;
+    default the project's 1e-4: MMRec grid-searches VBPR's ``reg_weight`` and publishes no per-dataset
+    value; ``results/<dataset>/tuning/`` holds our search). ``K = K' = dim``."""
 
     def __init__(self, dataset, features: ItemFeatures, dim: int = 64, visual_dim: int | None = None):
         super().__init__()
@@ -609,12 +610,19 @@ class VBPR(_GraphHolder):
         return u[users] @ (i if items is None else i[items]).T
 
     def batch_loss(self, users, pos, neg, reg: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """BPR (Rendle et al.) on ``x_ui - x_uj`` plus ``reg/2`` squared L2 of the batch's free parameters."""
-        bpr = -F.logsigmoid(self.scores(users, pos) - self.scores(users, neg)).mean()
+        """BPR (Rendle et al.) on ``x_ui - x_uj`` plus ``reg/2`` squared L2 of the batch's ``gamma_u``,
+        ``theta_u``, ``gamma_i``, ``beta_i`` and projected content ``E f_i``. VBPR regularises ``E`` with a
+        weight of its own (``lambda_E``); like MMRec we put the batch's projections under the same weight,
+        which keeps ``theta_u . E f_i`` from growing without bound (without it VBPR overfits below BPR)."""
+        vp, bp = self.item_parts(pos)
+        vn, bn = self.item_parts(neg)
+        gu, tu = self.gamma_u[users], self.theta_u[users]
+        x = ((gu * (self.gamma_i[pos] - self.gamma_i[neg])).sum(-1) + (tu * (vp - vn)).sum(-1) + bp - bn)
+        bpr = -F.logsigmoid(x).mean()
         if not reg:
             return bpr, bpr
-        l2 = (self.ego_users(users).pow(2).sum() + self.ego_items(pos).pow(2).sum()
-              + self.ego_items(neg).pow(2).sum()) / (2 * len(users))
+        l2 = (self.ego_users(users).pow(2).sum() + self.ego_items(pos).pow(2).sum() + self.ego_items(neg).pow(2).sum()
+              + vp.pow(2).sum() + vn.pow(2).sum()) / (2 * len(users))
         return bpr + reg * l2, bpr
 
 

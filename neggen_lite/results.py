@@ -154,10 +154,15 @@ NEGGEN_DEFAULTS = {"lam": 0.5, "alpha": 1e-2, "tau": 0.1, "align": "bounded", "b
 NEGGEN_VARIANTS = ("full", "w/o NEG", "w/o CF", "w/o both")
 
 
-def load_results(results_dir: str | Path = RESULTS_DIR, mode: str | None = "full") -> list[dict]:
-    """All result records under ``results_dir`` (recursively), optionally only those of ``mode``."""
+def load_results(results_dir: str | Path = RESULTS_DIR, mode: str | None = "full", tuning: bool = False) -> list[dict]:
+    """All result records under ``results_dir`` (recursively), optionally only those of ``mode``.
+
+    Runs under a ``tuning/`` folder (hyper-parameter searches judged on validation, e.g. VBPR's L2 weight)
+    are left out unless ``tuning=True``, which returns only them: they are not results to report."""
     out = []
     for path in sorted(Path(results_dir).rglob("*.json")):
+        if ("tuning" in path.relative_to(results_dir).parts[:-1]) != tuning:
+            continue
         try:
             rec = json.loads(path.read_text())
         except json.JSONDecodeError as exc:

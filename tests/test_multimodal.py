@@ -188,6 +188,17 @@ def test_vbpr_switches_and_score():
     fm = feats_for(ds, missing_t=[4])
     m = mm.VBPR(ds, fm.select("t"))
     assert torch.all(m.item_parts(torch.tensor([4]))[0] == 0)
+    # the loss: BPR on the score difference plus reg/2 * squared L2 of the batch's parameters and E f_i
+    neg = torch.tensor([6, 7, 8])
+    loss, bpr = m_vt.batch_loss(users, items, neg, reg=0.1)
+    want_bpr = -torch.nn.functional.logsigmoid(m_vt.scores(users, items) - m_vt.scores(users, neg)).mean()
+    torch.testing.assert_close(bpr, want_bpr)
+    vp, vn = m_vt.item_parts(items)[0], m_vt.item_parts(neg)[0]
+    l2 = sum(t.pow(2).sum() for t in (m_vt.gamma_u[users], m_vt.theta_u[users], m_vt.gamma_i[items],
+                                      m_vt.gamma_i[neg], m_vt.beta_i[items], m_vt.beta_i[neg], vp, vn))
+    torch.testing.assert_close(loss, want_bpr + 0.1 * l2 / 6)
+    g = torch.autograd.grad(loss - bpr, m_vt.E["t"].weight)[0]  # the projection is regularised
+    assert g.abs().sum() > 0
 
 
 # ---------------------------------------------------------------- Eq. 3 probe

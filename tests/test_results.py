@@ -31,6 +31,13 @@ def test_table_averages_seeds_and_sits_beside_the_paper(tmp_path):
     assert "| baby | lightgcn | 2 | 10 | 0.0375 / 0.0458 | 0.0750 / 0.0698 |" in md
 
 
+def test_tuning_runs_are_kept_apart(tmp_path):
+    _write(tmp_path, "lightgcn-uniform-seed1.json", _rec("baby", "lightgcn", 1, 0.077))
+    _write(tmp_path, "tuning/vbpr-reg0.01-seed1.json", _rec("baby", "vbpr", 1, 0.05))
+    assert [r["model"] for r in results.load_results(tmp_path)] == ["lightgcn"]
+    assert [r["model"] for r in results.load_results(tmp_path, tuning=True)] == ["vbpr"]
+
+
 def test_bad_json_names_the_file(tmp_path):
     (tmp_path / "x.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"x\.json: not valid JSON"):
