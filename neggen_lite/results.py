@@ -343,7 +343,8 @@ def markdown_table(records: list[dict]) -> str:
     head = "| dataset | model | seeds | best epoch | " + " | ".join(f"{m} ours / paper" for m in METRICS) + " |"
     lines = [head, "|" + "---|" * (4 + len(METRICS))]
     for (dataset, model), r in df.iterrows():
-        cells = " | ".join(f"{r[f'ours {m}']:.4f} / {r[f'paper {m}']:.4f}" for m in METRICS)
+        paper = {m: "—" if r[f"paper {m}"] != r[f"paper {m}"] else f"{r[f'paper {m}']:.4f}" for m in METRICS}
+        cells = " | ".join(f"{r[f'ours {m}']:.4f} / {paper[m]}" for m in METRICS)
         lines.append(f"| {dataset} | {model} | {int(r['seeds'])} | {r['best epoch']:.0f} | {cells} |")
     return "\n".join(lines) + "\n"
 
