@@ -463,7 +463,7 @@ def neggen_markdown(df: pd.DataFrame, dataset: str) -> str:
         lines.append(f"| {v} | {', '.join(map(str, x.seed))} | "
                      f"{fmt_mean_std(x['recall@20'].mean(), x['recall@20'].std(), len(x)).rsplit(' (', 1)[0]} / {pr} | "
                      f"{x['ndcg@20'].mean():.4f} / {pn} | {x['base recall@20'].mean():.4f} | "
-                     f"{x['diff recall@20'].mean():+.4f} | {', '.join(f'{p:.2f}' for p in x['p recall@20'])} | "
+                     f"{x['diff recall@20'].mean():+.4f} | {', '.join(f'{p:.2g}' for p in x['p recall@20'])} | "
                      f"{', '.join(map(str, x.best_epoch))} |")
     other = d[~d["setting"].isin(["default", "sweep"])]
     if len(other):
