@@ -23,6 +23,7 @@ import torch
 
 from . import causal
 from .attributes import item_attributes
+from .data import DataError
 from .encoding import DEFAULT_ENCODER, encode_cached
 from .metrics import evaluate_embeddings
 from .models import build_model
@@ -88,13 +89,18 @@ def negative_texts(ds, generator: str = "auto", seed: int = 0) -> tuple[list, li
     return original, neg, counts
 
 
+def check_modalities(modalities) -> None:
+    """Only the textual token can be built offline; anything else is a :class:`DataError` (a ``ValueError``)."""
+    if tuple(modalities) != ("t",):
+        raise DataError(f"modalities {tuple(modalities)}: offline there is no visual modality (the item "
+                        "description is written from text, not from images), so only ('t',) can be built. "
+                        "Variants V and V&T need image descriptions from a vision model.")
+
+
 def build_features(ds, generator: str = "auto", encoder: str = DEFAULT_ENCODER, modalities=("t",),
                    device=None, seed: int = 0, progress: bool = False) -> causal.Features:
     """Encode original and negative texts (Eq. 8-9) into ``[n_items, M, d]`` tokens (cached on disk)."""
-    if tuple(modalities) != ("t",):
-        raise ValueError(f"modalities {tuple(modalities)}: offline there is no visual modality (the item "
-                         "description is written from text, not from images), so only ('t',) can be built. "
-                         "Variants V and V&T need image descriptions from a vision model.")
+    check_modalities(modalities)
     original, neg, counts = negative_texts(ds, generator, seed)
     from .encoding import load_encoder
 
@@ -150,6 +156,8 @@ def train(ds, mode: str = "full", device=None, generator: str = "auto", encoder:
     cfg = config_for_mode(mode, seed=seed, **train_overrides)
     cfg = replace(cfg, model="neggen", sampler="uniform",
                   model_kwargs={**asdict(ng), "generator": generator, "encoder": encoder})
+    if features is None:
+        check_modalities(ng.modalities)  # before the base's pre-training, not after it
     base, base_info = pretrained_base(ds, cfg, device, mode, progress, threads)
     with torch.no_grad():  # the pre-trained base, before any fine-tuning: the t-test's reference
         theirs = evaluate_embeddings(*base(), ds, "test", cfg.ks, per_user=True,

@@ -198,6 +198,19 @@ def test_offline_features_refuse_a_visual_modality():
         neggen.build_features(ds, "rule", modalities=("v", "t"))
     with pytest.raises(ValueError, match="no item text"):
         neggen.negative_texts(data.load("clothing").subset(30))
+
+
+def test_cli_refuses_variant_v_before_any_training(tmp_path, capsys, monkeypatch):
+    from neggen_lite.cli import main
+
+    def no_training(*a, **k):
+        raise AssertionError("the base was pre-trained before the modality check")
+
+    monkeypatch.setattr(neggen, "pretrained_base", no_training)
+    argv = ["train", "--dataset", "baby", "--model", "neggen", "--variant", "V", "--mode", "smoke",
+            "--subset-users", "50", "--out", str(tmp_path / "v.json")]
+    assert main(argv) == 2
+    assert "no visual modality" in capsys.readouterr().err and not (tmp_path / "v.json").exists()
     with pytest.raises(FileNotFoundError, match="available"):
         neggen.generation_cache("beauty", "some/missing-model")
 
