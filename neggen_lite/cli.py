@@ -200,6 +200,7 @@ def _significance(args) -> int:
 
 def _fig6(args) -> int:
     from . import results
+    from .utils import atomic_write_bytes
 
     rdir = Path(args.results_dir) if args.results_dir else results.RESULTS_DIR
     df = results.fig6_frame(results.load_results(rdir, mode="full"))
@@ -207,8 +208,6 @@ def _fig6(args) -> int:
         print(f"no full-mode LightGCN or NegGen w/o CF runs under {rdir}", file=sys.stderr)
         return 1
     out = rdir / "fig6.csv"
-    from .utils import atomic_write_bytes
-
     atomic_write_bytes(out, df.to_csv(index=False, float_format="%.6g").encode())
     print(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"-> {out}")

@@ -25,7 +25,7 @@ from . import causal
 from .attributes import item_attributes
 from .data import DataError
 from .encoding import DEFAULT_ENCODER, encode_cached
-from .metrics import evaluate_embeddings
+from .metrics import evaluate_embeddings, paired_ttest
 from .models import build_model
 from .train import TrainConfig, config_for_mode, fit
 from .utils import REPO_ROOT, atomic_torch_save, resolve_device, seed_everything
@@ -171,7 +171,7 @@ def train(ds, mode: str = "full", device=None, generator: str = "auto", encoder:
     res["negatives"] = feats.sources
     res["base"] = base_info
     res["significance"] = {"vs": "lightgcn, same seed (the pre-trained base, before any fine-tuning)",
-                           "test": causal.paired_ttest(res["_per_user"], theirs)}
+                           "test": paired_ttest(res["_per_user"], theirs)}
     return res
 
 

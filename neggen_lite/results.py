@@ -175,12 +175,17 @@ def load_results(results_dir: str | Path = RESULTS_DIR, mode: str | None = "full
     return out
 
 
+def _model_kwargs(rec: dict) -> dict:
+    """A record's model settings: ``model_kwargs``, or those inside its ``config``, or ``{}``."""
+    return rec.get("model_kwargs") or (rec.get("config") or {}).get("model_kwargs") or {}
+
+
 def neggen_setting(rec: dict) -> str:
     """``"default"`` for a NegGen run with the default settings (any variant), ``"sweep"`` for a Fig. 7 sweep
     run, else the changed settings, e.g. ``"align=printed"`` or ``"base=finetune"``."""
     if rec.get("sweep"):
         return "sweep"
-    kw = rec.get("model_kwargs") or (rec.get("config") or {}).get("model_kwargs") or {}
+    kw = _model_kwargs(rec)
     changed = []
     for k, default in NEGGEN_DEFAULTS.items():
         v = kw.get(k, default)
@@ -280,7 +285,7 @@ def load_neggen(results_dir: str | Path = RESULTS_DIR, dataset: str | None = Non
     for r in recs:
         if str(r.get("model")).lower() != "neggen" or (dataset is not None and r["dataset"] != dataset):
             continue
-        kw = r.get("model_kwargs") or (r.get("config") or {}).get("model_kwargs") or {}
+        kw = _model_kwargs(r)
         sweep = r.get("sweep") or {}
         base = r.get("base") or {}
         sig = (r.get("significance") or {}).get("test", {})
@@ -326,13 +331,14 @@ def mean_std(df: pd.DataFrame, by, metrics=METRICS) -> pd.DataFrame:
     return out[cols]
 
 
-def fmt_mean_std(mean: float, std: float, n: int, digits: int = 4) -> str:
-    """``"0.0760 ± 0.0003 (3)"``; a single run is shown as ``"0.0760 (1 seed)"``, no run as ``"missing"``."""
+def fmt_mean_std(mean: float, std: float, n: int, digits: int = 4, show_n: bool = True) -> str:
+    """``"0.0760 ± 0.0003 (3)"``; a single run is shown as ``"0.0760 (1 seed)"``, no run as ``"missing"``;
+    ``show_n=False`` leaves out the parenthesised count (``"0.0760 ± 0.0003"``, ``"0.0760"``)."""
     if not n or mean != mean:
         return "missing"
     if n == 1 or std != std:
-        return f"{mean:.{digits}f} (1 seed)"
-    return f"{mean:.{digits}f} ± {std:.{digits}f} ({n})"
+        return f"{mean:.{digits}f}" + (" (1 seed)" if show_n else "")
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" + (f" ({n})" if show_n else "")
 
 
 def markdown_table(records: list[dict]) -> str:
@@ -461,7 +467,7 @@ def neggen_markdown(df: pd.DataFrame, dataset: str) -> str:
         paper = PAPER_TABLE5.get((dataset, v))
         pr, pn = (f"{paper[1]:.4f}", f"{paper[3]:.4f}") if paper else ("—", "—")
         lines.append(f"| {v} | {', '.join(map(str, x.seed))} | "
-                     f"{fmt_mean_std(x['recall@20'].mean(), x['recall@20'].std(), len(x)).rsplit(' (', 1)[0]} / {pr} | "
+                     f"{fmt_mean_std(x['recall@20'].mean(), x['recall@20'].std(), len(x), show_n=False)} / {pr} | "
                      f"{x['ndcg@20'].mean():.4f} / {pn} | {x['base recall@20'].mean():.4f} | "
                      f"{x['diff recall@20'].mean():+.4f} | {', '.join(f'{p:.2g}' for p in x['p recall@20'])} | "
                      f"{', '.join(map(str, x.best_epoch))} |")

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from neggen_lite import causal, data, neggen
 from neggen_lite.causal import CausalModule, Features, NegGen, NegGenConfig, align_loss, rec_loss
+from neggen_lite.metrics import load_per_user, paired_ttest, save_per_user
 from neggen_lite.models import build_model
 from neggen_lite.train import config_for_mode, fit
 
@@ -177,11 +178,10 @@ def test_paired_ttest_and_per_user_files(tmp_path):
     rng = np.random.default_rng(0)
     a = {"users": users, "per_user": {"recall@20": rng.random(50)}}
     b = {"users": users, "per_user": {"recall@20": a["per_user"]["recall@20"] - 0.1 + 0.01 * rng.standard_normal(50)}}
-    out = causal.paired_ttest(a, b)["recall@20"]
+    out = paired_ttest(a, b)["recall@20"]
     assert out["mean_diff"] == pytest.approx(0.1, abs=0.01) and out["p"] < 1e-10 and out["n_users"] == 50
     with pytest.raises(ValueError, match="different users"):
-        causal.paired_ttest(a, {"users": users[:-1], "per_user": {}})
-    from neggen_lite.metrics import load_per_user, save_per_user
+        paired_ttest(a, {"users": users[:-1], "per_user": {}})
 
     save_per_user(tmp_path / "a.npz", a)
     back = load_per_user(tmp_path / "a.npz")

@@ -124,6 +124,8 @@ def test_mean_std_by_group_and_formatting(tmp_path):
     assert results.fmt_mean_std(0.085, 0.00707, 2) == "0.0850 ± 0.0071 (2)"
     assert results.fmt_mean_std(0.06, float("nan"), 1) == "0.0600 (1 seed)"
     assert results.fmt_mean_std(float("nan"), float("nan"), 0) == "missing"
+    assert results.fmt_mean_std(0.085, 0.00707, 2, show_n=False) == "0.0850 ± 0.0071"
+    assert results.fmt_mean_std(0.06, float("nan"), 1, show_n=False) == "0.0600"
     assert results.mean_std(df.iloc[:0], "variant").empty
 
 
