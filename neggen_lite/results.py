@@ -483,3 +483,73 @@ def neggen_markdown(df: pd.DataFrame, dataset: str) -> str:
         for _, r in sw.iterrows():
             lines.append(f"| {r.param} | {r.value:g} | {r.seed} | {r['recall@20']:.4f} | {r['ndcg@20']:.4f} | {r.best_epoch} |")
     return "\n".join(lines) + "\n"
+
+
+def significance_markdown(dataset: str, records: list[dict]) -> str:
+    """The tested rows of :func:`significance_table` as markdown (rows without a test are left out)."""
+    df = significance_table(dataset, records)
+    lines = ["| dataset | variant | seed | best baseline (seed) | ours R@20 | baseline R@20 | mean difference | t | p |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for _, r in df.iterrows():
+        if r["p"] != r["p"]:
+            continue
+        lines.append(f"| {dataset} | {r['variant']} | {r['seed']} | {r['baseline']} ({int(r['baseline seed'])}) | "
+                     f"{r['ours']:.4f} | {r['theirs']:.4f} | {r['mean_diff']:+.4f} | {r['t']:.2f} | {r['p']:.1e} |")
+    return "\n".join(lines) + "\n"
+
+
+def fig6_markdown(records: list[dict]) -> str:
+    """:func:`fig6_frame` as markdown, with the paper's Table 2 Recall@20 of each sampler row."""
+    lines = ["| dataset | method | seeds | convergence epoch | epochs incl. base | test NDCG@20 (± std) | test R@20 | "
+             "paper R@20 (Table 2) | seconds per run |", "|---|---|---|---|---|---|---|---|---|"]
+    for _, r in fig6_frame(records).iterrows():
+        paper = PAPER_TABLE2.get(("lightgcn" if r["method"] == "uniform" else r["method"], r["dataset"]))
+        std = f" ± {r['ndcg@20 std']:.4f}" if r["ndcg@20 std"] == r["ndcg@20 std"] else ""
+        pr = "—" if not paper or r["method"] == "neggen w/o CF" else f"{paper[1]:.4f}"
+        lines.append(f"| {r['dataset']} | {r['method']} | {r['seeds']} | {r['convergence epoch']:.1f} | "
+                     f"{r['epochs incl. base']:.1f} | {r['ndcg@20']:.4f}{std} | {r['recall@20']:.4f} | {pr} | "
+                     f"{r['seconds']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def tuning_markdown(records: list[dict]) -> str:
+    """Hyper-parameter searches (records under ``<dataset>/tuning/``) as markdown: L2 weight, valid and test."""
+    lines = ["| dataset | model | L2 weight | best epoch | valid R@20 | test R@20 |", "|---|---|---|---|---|---|"]
+    for r in sorted(records, key=lambda r: (r["dataset"], r["model"], r["config"]["reg"])):
+        lines.append(f"| {r['dataset']} | {r['model']} | {r['config']['reg']:g} | {r['best_epoch']} | "
+                     f"{r['valid']['recall@20']:.4f} | {r['test']['recall@20']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+README_TEMPLATE = RESULTS_DIR / "README.template.md"
+
+
+def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
+    """Fill ``results/README.template.md``'s placeholders with tables computed from the result files.
+
+    Placeholders: ``{TABLE2}`` (:func:`markdown_table`), ``{NEGGEN:<dataset>}`` (:func:`neggen_markdown`),
+    ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`) and
+    ``{TUNING}`` (:func:`tuning_markdown`). An unknown placeholder is a ``ValueError`` naming it and its line."""
+    import re
+
+    recs = load_results(results_dir, mode="full")
+    neg = None
+
+    def fill(m: re.Match) -> str:
+        nonlocal neg
+        key, _, arg = m.group(1).partition(":")
+        if key == "TABLE2" and not arg:
+            return markdown_table(recs)
+        if key == "FIG6" and not arg:
+            return fig6_markdown(recs)
+        if key == "TUNING" and not arg:
+            return tuning_markdown(load_results(results_dir, mode="full", tuning=True))
+        if key == "SIG" and arg:
+            return significance_markdown(arg, recs)
+        if key == "NEGGEN" and arg:
+            neg = load_neggen(records=recs) if neg is None else neg
+            return neggen_markdown(neg, arg)
+        line = template.count("\n", 0, m.start()) + 1
+        raise ValueError(f"README template, line {line}: unknown placeholder {m.group(0)!r}")
+
+    return re.sub(r"\{([A-Z][A-Z0-9]*(?::[a-z]+)?)\}", fill, template)

@@ -254,3 +254,28 @@ def test_neggen_markdown_and_cli(tmp_path, capsys):
     assert results.neggen_markdown(results.load_neggen(tmp_path), "sports").startswith("_no full-mode")
     assert main(["table", "--neggen", "baby", "--results-dir", str(tmp_path)]) == 0
     assert capsys.readouterr().out == md
+
+
+def test_readme_template_is_filled_and_unknown_placeholders_name_their_line(tmp_path, capsys):
+    from neggen_lite.cli import main
+
+    _neggen_dir(tmp_path)
+    tpl = "# R\n\n{TABLE2}\nsets {1e-4, 1e-3} stay\n{NEGGEN:baby}\n{FIG6}\n{SIG:baby}\n"
+    text = results.render_readme(tpl, tmp_path)
+    assert "{" not in text.replace("{1e-4, 1e-3}", "") and "sets {1e-4, 1e-3} stay" in text
+    assert results.markdown_table(results.load_results(tmp_path)) in text
+    assert "| full | 1, 2 | 0.0850 ± 0.0071 / 0.1065 |" in text and "| baby | dns | 1 |" in text
+    with pytest.raises(ValueError, match=r"line 3: unknown placeholder '\{TABEL2\}'"):
+        results.render_readme("a\n\n{TABEL2}\n", tmp_path)
+    (tmp_path / "README.template.md").write_text(tpl)
+    assert main(["readme", "--results-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "README.md").read_text() == text
+    (tmp_path / "README.template.md").write_text("{NOPE}\n")
+    assert main(["readme", "--results-dir", str(tmp_path)]) == 2
+    assert "unknown placeholder '{NOPE}'" in capsys.readouterr().err
+
+
+def test_committed_results_readme_is_up_to_date():
+    # results/README.md is generated: committing results without `make results-readme` fails here
+    expected = results.render_readme(results.README_TEMPLATE.read_text())
+    assert (results.RESULTS_DIR / "README.md").read_text() == expected, "run `make results-readme`"
