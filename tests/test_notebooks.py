@@ -81,7 +81,10 @@ CHECKS = {
         r["eq3_max_abs_err"] < 1e-4 and r["eq4_max_abs_err"] < 1e-5
         and r["table1_rows_run"] == ["T"] and finite(r["table1_ours_r20_t"]) and 0 <= r["table1_ours_r20_t"] < 1
         and r["grad_epochs"] >= 1 and r["grad_t_finite"] is True
-        and 0 <= r["synthetic_easy_below_hard_share"] <= 1 and isinstance(r["direct_cache_available"], bool)),
+        and 0 <= r["synthetic_easy_below_hard_share"] <= 1 and isinstance(r["direct_cache_available"], bool)
+        and 0 <= r["direct_items"] <= r["direct_items_with_text"] and r["direct_items_with_text"] > 0
+        and (r["direct_items"] > 0) == r["direct_cache_available"]
+        and (r["direct_s_per_item"] > 0 if r["direct_cache_available"] else True)),
     "08_what_we_learned": lambda r: (
         r["n_base_rows"] >= 1 and 0 <= r["n_base_within_10pct"] <= r["n_base_rows"]
         and abs(r["neggen_gain_paper"] - (0.1065 / 0.0698 - 1)) < 1e-9
