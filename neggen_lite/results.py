@@ -512,6 +512,36 @@ def fig6_markdown(records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+SAMPLERS = ("dns", "mixgcf", "dens", "ahns", "irgan")
+
+
+def sampler_markdown(records: list[dict], metric: str = "recall@20") -> str:
+    """Each hard-negative sampler on LightGCN against uniform sampling, ours beside the paper's Table 2:
+    mean test ``metric`` over seeds, its change relative to the same dataset's uniform LightGCN, and the
+    convergence epochs (sampler / uniform). The paper's change is relative to its own LightGCN row."""
+    f6 = fig6_frame(records)
+    idx = {1: "recall@20", 3: "ndcg@20"}  # positions in PAPER_TABLE2 rows (R@10, R@20, N@10, N@20)
+    col = {v: k for k, v in idx.items()}.get(metric)
+    if col is None:
+        raise ValueError(f"metric must be one of {sorted(idx.values())}, got {metric!r}")
+    lines = [f"| dataset | sampler | seeds | test {metric} ours | vs our uniform | convergence epoch (uniform) | "
+             f"paper {metric} | paper vs its LightGCN |", "|---|---|---|---|---|---|---|---|"]
+    for d in sorted(set(f6["dataset"])):
+        x = f6[f6["dataset"] == d].set_index("method")
+        if "uniform" not in x.index:
+            continue
+        u = x.loc["uniform"]
+        pu = PAPER_TABLE2.get(("lightgcn", d))
+        for s in SAMPLERS:
+            if s not in x.index:
+                continue
+            r, p = x.loc[s], PAPER_TABLE2.get((s, d))
+            pc = f"{p[col]:.4f} | {p[col] / pu[col] - 1:+.1%}" if p and pu else "— | —"
+            lines.append(f"| {d} | {s} | {r['seeds']} | {r[metric]:.4f} | {r[metric] / u[metric] - 1:+.1%} | "
+                         f"{r['convergence epoch']:.0f} ({u['convergence epoch']:.0f}) | {pc} |")
+    return "\n".join(lines) + "\n"
+
+
 def tuning_markdown(records: list[dict]) -> str:
     """Hyper-parameter searches (records under ``<dataset>/tuning/``) as markdown: L2 weight, valid and test."""
     lines = ["| dataset | model | L2 weight | best epoch | valid R@20 | test R@20 |", "|---|---|---|---|---|---|"]
@@ -528,7 +558,8 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
     """Fill ``results/README.template.md``'s placeholders with tables computed from the result files.
 
     Placeholders: ``{TABLE2}`` (:func:`markdown_table`), ``{NEGGEN:<dataset>}`` (:func:`neggen_markdown`),
-    ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`) and
+    ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`),
+    ``{SAMPLERS}`` (:func:`sampler_markdown`) and
     ``{TUNING}`` (:func:`tuning_markdown`). An unknown placeholder is a ``ValueError`` naming it and its line."""
     import re
 
@@ -542,6 +573,8 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
             return markdown_table(recs)
         if key == "FIG6" and not arg:
             return fig6_markdown(recs)
+        if key == "SAMPLERS" and not arg:
+            return sampler_markdown(recs)
         if key == "TUNING" and not arg:
             return tuning_markdown(load_results(results_dir, mode="full", tuning=True))
         if key == "SIG" and arg:

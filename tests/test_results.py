@@ -279,3 +279,18 @@ def test_committed_results_readme_is_up_to_date():
     # results/README.md is generated: committing results without `make results-readme` fails here
     expected = results.render_readme(results.README_TEMPLATE.read_text())
     assert (results.RESULTS_DIR / "README.md").read_text() == expected, "run `make results-readme`"
+
+
+def test_sampler_markdown_sets_each_sampler_beside_uniform_and_the_paper(tmp_path):
+    _neggen_dir(tmp_path)  # baby: uniform LightGCN 0.077 and DNS 0.072 (seed 1, best epoch 10 each)
+    lonely = _rec("sports", "lightgcn", 1, 0.09)
+    lonely["sampler"] = "dns"
+    (tmp_path / "sports").mkdir()
+    (tmp_path / "sports" / "lightgcn-dns-seed1.json").write_text(json.dumps(lonely))
+    md = results.sampler_markdown(results.load_results(tmp_path))
+    # 0.072 / 0.077 - 1 = -6.5 %; the paper's DNS 0.0725 against its LightGCN 0.0698 = +3.9 %
+    assert "| baby | dns | 1 | 0.0720 | -6.5% | 10 (10) | 0.0725 | +3.9% |" in md
+    assert "sports" not in md  # no uniform run to compare with
+    assert "| baby | 0.0" not in md and md.count("\n") == 3
+    with pytest.raises(ValueError, match="metric must be one of"):
+        results.sampler_markdown([], metric="recall@10")
