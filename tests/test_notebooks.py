@@ -91,7 +91,10 @@ CHECKS = {
         and (finite(r["neggen_gain_ours"]) and -1 < r["neggen_gain_ours"] < 1 if r["n_neggen_seeds"] else True)
         and (0 <= r["max_abs_variant_diff"] < 1 if r["n_neggen_seeds"] else True)
         and r["generated_items"] >= 0
-        and all(finite(v) and v > 0 for v in r["sampler_epochs_vs_uniform"].values())),
+        and all(finite(v) and v > 0 for v in r["sampler_epochs_vs_uniform"].values())
+        # the committed results hold at least Baby's five samplers beside uniform LightGCN
+        and r["sampler_pairs"] >= 5 and 0 <= r["sampler_pairs_better"] <= r["sampler_pairs"]
+        and 5 <= r["sampler_pairs_sooner"] <= r["sampler_pairs"]),
 }
 
 
