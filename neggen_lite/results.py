@@ -424,7 +424,7 @@ def fig6_frame(records: list[dict]) -> pd.DataFrame:
     fair comparison"). The convergence epoch is the epoch of the best validation Recall@20. NegGen trains
     on a pre-trained base, so its row also has ``epochs incl. base`` (its own plus the base's best epoch).
     Columns: ``dataset, method, seeds, convergence epoch, convergence epoch std, epochs incl. base,
-    ndcg@20, ndcg@20 std, recall@20, seconds``; means over seeds, sample standard deviations."""
+    ndcg@20, ndcg@20 std, recall@20, recall@20 std, seconds``; means over seeds, sample standard deviations."""
     rows = []
     for r in records:
         model = str(r.get("model", "")).lower()
@@ -438,14 +438,15 @@ def fig6_frame(records: list[dict]) -> pd.DataFrame:
                      "with_base": r["best_epoch"] + extra, "ndcg@20": r["test"]["ndcg@20"],
                      "recall@20": r["test"]["recall@20"], "seconds": r.get("seconds", float("nan"))})
     cols = ["dataset", "method", "seeds", "convergence epoch", "convergence epoch std", "epochs incl. base",
-            "ndcg@20", "ndcg@20 std", "recall@20", "seconds"]
+            "ndcg@20", "ndcg@20 std", "recall@20", "recall@20 std", "seconds"]
     if not rows:
         return pd.DataFrame(columns=cols)
     g = pd.DataFrame(rows).groupby(["dataset", "method"], sort=True)
     out = pd.DataFrame({"seeds": g.size(), "convergence epoch": g["epoch"].mean(),
                         "convergence epoch std": g["epoch"].std(ddof=1), "epochs incl. base": g["with_base"].mean(),
                         "ndcg@20": g["ndcg@20"].mean(), "ndcg@20 std": g["ndcg@20"].std(ddof=1),
-                        "recall@20": g["recall@20"].mean(), "seconds": g["seconds"].mean()}).reset_index()
+                        "recall@20": g["recall@20"].mean(), "recall@20 std": g["recall@20"].std(ddof=1),
+                        "seconds": g["seconds"].mean()}).reset_index()
     return out[cols]
 
 
@@ -515,10 +516,12 @@ def fig6_markdown(records: list[dict]) -> str:
 SAMPLERS = ("dns", "mixgcf", "dens", "ahns", "irgan")
 
 
-def sampler_markdown(records: list[dict], metric: str = "recall@20") -> str:
+def sampler_markdown(records: list[dict], metric: str = "recall@20", min_seeds: int = 3) -> str:
     """Each hard-negative sampler on LightGCN against uniform sampling, ours beside the paper's Table 2:
-    mean test ``metric`` over seeds, its change relative to the same dataset's uniform LightGCN, and the
-    convergence epochs (sampler / uniform). The paper's change is relative to its own LightGCN row."""
+    mean test ``metric`` over seeds (± the sample standard deviation when there are several), its change
+    relative to the same dataset's uniform LightGCN, and the convergence epochs (sampler / uniform). The
+    paper's change is relative to its own LightGCN row. A closing line lists, per dataset with a uniform
+    run, the samplers with fewer than ``min_seeds`` seeds (the runs still owed)."""
     f6 = fig6_frame(records)
     idx = {1: "recall@20", 3: "ndcg@20"}  # positions in PAPER_TABLE2 rows (R@10, R@20, N@10, N@20)
     col = {v: k for k, v in idx.items()}.get(metric)
@@ -526,20 +529,30 @@ def sampler_markdown(records: list[dict], metric: str = "recall@20") -> str:
         raise ValueError(f"metric must be one of {sorted(idx.values())}, got {metric!r}")
     lines = [f"| dataset | sampler | seeds | test {metric} ours | vs our uniform | convergence epoch (uniform) | "
              f"paper {metric} | paper vs its LightGCN |", "|---|---|---|---|---|---|---|---|"]
+    owed = []
     for d in sorted(set(f6["dataset"])):
         x = f6[f6["dataset"] == d].set_index("method")
         if "uniform" not in x.index:
             continue
         u = x.loc["uniform"]
         pu = PAPER_TABLE2.get(("lightgcn", d))
+        short = []
         for s in SAMPLERS:
-            if s not in x.index:
+            n = int(x.loc[s, "seeds"]) if s in x.index else 0
+            if n < min_seeds:
+                short.append(f"{s} ({n})")
+            if not n:
                 continue
             r, p = x.loc[s], PAPER_TABLE2.get((s, d))
+            ours = f"{r[metric]:.4f}" + (f" ± {r[metric + ' std']:.4f}" if n > 1 else "")
             pc = f"{p[col]:.4f} | {p[col] / pu[col] - 1:+.1%}" if p and pu else "— | —"
-            lines.append(f"| {d} | {s} | {r['seeds']} | {r[metric]:.4f} | {r[metric] / u[metric] - 1:+.1%} | "
+            lines.append(f"| {d} | {s} | {n} | {ours} | {r[metric] / u[metric] - 1:+.1%} | "
                          f"{r['convergence epoch']:.0f} ({u['convergence epoch']:.0f}) | {pc} |")
-    return "\n".join(lines) + "\n"
+        if short:
+            owed.append(f"{d}: {', '.join(short)}")
+    tail = (f"Fewer than {min_seeds} seeds so far (seeds in brackets): {'; '.join(owed)}." if owed
+            else f"Every sampler has at least {min_seeds} seeds on every dataset with a uniform run.")
+    return "\n".join(lines) + "\n\n" + tail + "\n"
 
 
 def tuning_markdown(records: list[dict]) -> str:

@@ -291,6 +291,16 @@ def test_sampler_markdown_sets_each_sampler_beside_uniform_and_the_paper(tmp_pat
     # 0.072 / 0.077 - 1 = -6.5 %; the paper's DNS 0.0725 against its LightGCN 0.0698 = +3.9 %
     assert "| baby | dns | 1 | 0.0720 | -6.5% | 10 (10) | 0.0725 | +3.9% |" in md
     assert "sports" not in md  # no uniform run to compare with
-    assert "| baby | 0.0" not in md and md.count("\n") == 3
+    assert "| baby | 0.0" not in md and md.count("\n|") == 2
+    # the runs still owed: every sampler below three seeds, a missing one with 0
+    assert md.endswith("Fewer than 3 seeds so far (seeds in brackets): baby: dns (1), mixgcf (0), dens (0), "
+                       "ahns (0), irgan (0).\n")
+    second = _rec("baby", "lightgcn", 2, 0.076)
+    second["sampler"] = "dns"
+    (tmp_path / "baby" / "lightgcn-dns-seed2.json").write_text(json.dumps(second))
+    md = results.sampler_markdown(results.load_results(tmp_path), min_seeds=2)
+    # mean 0.074 ± sample std 0.0028 over two seeds, now +/-3.9 % against uniform; dns no longer owed
+    assert "| baby | dns | 2 | 0.0740 ± 0.0028 | -3.9% |" in md
+    assert "baby: mixgcf (0), dens (0), ahns (0), irgan (0)." in md
     with pytest.raises(ValueError, match="metric must be one of"):
         results.sampler_markdown([], metric="recall@10")
