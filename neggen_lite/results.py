@@ -513,15 +513,14 @@ def fig6_markdown(records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-SAMPLERS = ("dns", "mixgcf", "dens", "ahns", "irgan")
-
-
 def sampler_markdown(records: list[dict], metric: str = "recall@20", min_seeds: int = 3) -> str:
     """Each hard-negative sampler on LightGCN against uniform sampling, ours beside the paper's Table 2:
     mean test ``metric`` over seeds (± the sample standard deviation when there are several), its change
     relative to the same dataset's uniform LightGCN, and the convergence epochs (sampler / uniform). The
     paper's change is relative to its own LightGCN row. A closing line lists, per dataset with a uniform
     run, the samplers with fewer than ``min_seeds`` seeds (the runs still owed)."""
+    from .hard_samplers import HARD_SAMPLERS  # the sampler registry, in the paper's order (imports torch)
+
     f6 = fig6_frame(records)
     idx = {1: "recall@20", 3: "ndcg@20"}  # positions in PAPER_TABLE2 rows (R@10, R@20, N@10, N@20)
     col = {v: k for k, v in idx.items()}.get(metric)
@@ -537,7 +536,7 @@ def sampler_markdown(records: list[dict], metric: str = "recall@20", min_seeds: 
         u = x.loc["uniform"]
         pu = PAPER_TABLE2.get(("lightgcn", d))
         short = []
-        for s in SAMPLERS:
+        for s in HARD_SAMPLERS:
             n = int(x.loc[s, "seeds"]) if s in x.index else 0
             if n < min_seeds:
                 short.append(f"{s} ({n})")
