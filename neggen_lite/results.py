@@ -513,40 +513,67 @@ def fig6_markdown(records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def sampler_vs_uniform(records: list[dict], metric: str = "recall@20") -> pd.DataFrame:
+    """Each LightGCN sampler against the same dataset's uniform-sampling LightGCN (Table 2's sampler rows,
+    Fig. 6), from :func:`fig6_frame`; one row per (dataset, sampler) on datasets with a uniform run, uniform
+    itself first, then the hard samplers in the paper's order. ``metric`` is ``"recall@20"`` or ``"ndcg@20"``.
+
+    Columns: ``dataset, sampler, seeds``, ``<metric>`` and ``<metric> std`` (mean and sample std over seeds),
+    ``vs uniform`` (relative change of the mean), ``convergence epoch``, ``uniform convergence epoch``,
+    ``epochs vs uniform`` (ratio), ``sooner`` / ``better`` (converges sooner / ends higher than uniform),
+    ``paper <metric>`` and ``paper vs its LightGCN`` (Table 2; NaN where the paper has no such row)."""
+    from .hard_samplers import HARD_SAMPLERS  # the sampler registry, in the paper's order (imports torch)
+
+    pos = {"recall@20": 1, "ndcg@20": 3}  # positions in PAPER_TABLE2 rows (R@10, R@20, N@10, N@20)
+    if metric not in pos:
+        raise ValueError(f"metric must be one of {sorted(pos)}, got {metric!r}")
+    cols = ["dataset", "sampler", "seeds", metric, f"{metric} std", "vs uniform", "convergence epoch",
+            "uniform convergence epoch", "epochs vs uniform", "sooner", "better", f"paper {metric}",
+            "paper vs its LightGCN"]
+    order = {s: k for k, s in enumerate(("uniform", *HARD_SAMPLERS))}
+    f6 = fig6_frame(records)
+    rows = []
+    for d in sorted(set(f6["dataset"])):
+        x = f6[(f6["dataset"] == d) & (f6["method"] != "neggen w/o CF")].set_index("method")
+        if "uniform" not in x.index:
+            continue
+        u, pu = x.loc["uniform"], PAPER_TABLE2.get(("lightgcn", d))
+        for s in sorted(x.index, key=lambda s: (order.get(s, len(order)), s)):
+            r, p = x.loc[s], PAPER_TABLE2.get(("lightgcn" if s == "uniform" else s, d))
+            rows.append({"dataset": d, "sampler": s, "seeds": int(r["seeds"]), metric: r[metric],
+                         f"{metric} std": r[f"{metric} std"], "vs uniform": r[metric] / u[metric] - 1,
+                         "convergence epoch": r["convergence epoch"],
+                         "uniform convergence epoch": u["convergence epoch"],
+                         "epochs vs uniform": r["convergence epoch"] / u["convergence epoch"],
+                         "sooner": bool(r["convergence epoch"] < u["convergence epoch"]),
+                         "better": bool(r[metric] > u[metric]),
+                         f"paper {metric}": p[pos[metric]] if p else float("nan"),
+                         "paper vs its LightGCN": p[pos[metric]] / pu[pos[metric]] - 1 if p and pu else float("nan")})
+    return pd.DataFrame(rows, columns=cols)
+
+
 def sampler_markdown(records: list[dict], metric: str = "recall@20", min_seeds: int = 3) -> str:
-    """Each hard-negative sampler on LightGCN against uniform sampling, ours beside the paper's Table 2:
+    """:func:`sampler_vs_uniform` as markdown, ours beside the paper's Table 2: each hard-negative sampler's
     mean test ``metric`` over seeds (± the sample standard deviation when there are several), its change
     relative to the same dataset's uniform LightGCN, and the convergence epochs (sampler / uniform). The
     paper's change is relative to its own LightGCN row. A closing line lists, per dataset with a uniform
     run, the samplers with fewer than ``min_seeds`` seeds (the runs still owed)."""
     from .hard_samplers import HARD_SAMPLERS  # the sampler registry, in the paper's order (imports torch)
 
-    f6 = fig6_frame(records)
-    idx = {1: "recall@20", 3: "ndcg@20"}  # positions in PAPER_TABLE2 rows (R@10, R@20, N@10, N@20)
-    col = {v: k for k, v in idx.items()}.get(metric)
-    if col is None:
-        raise ValueError(f"metric must be one of {sorted(idx.values())}, got {metric!r}")
+    sv = sampler_vs_uniform(records, metric)
     lines = [f"| dataset | sampler | seeds | test {metric} ours | vs our uniform | convergence epoch (uniform) | "
              f"paper {metric} | paper vs its LightGCN |", "|---|---|---|---|---|---|---|---|"]
     owed = []
-    for d in sorted(set(f6["dataset"])):
-        x = f6[f6["dataset"] == d].set_index("method")
-        if "uniform" not in x.index:
-            continue
-        u = x.loc["uniform"]
-        pu = PAPER_TABLE2.get(("lightgcn", d))
-        short = []
-        for s in HARD_SAMPLERS:
-            n = int(x.loc[s, "seeds"]) if s in x.index else 0
-            if n < min_seeds:
-                short.append(f"{s} ({n})")
-            if not n:
-                continue
-            r, p = x.loc[s], PAPER_TABLE2.get((s, d))
-            ours = f"{r[metric]:.4f}" + (f" ± {r[metric + ' std']:.4f}" if n > 1 else "")
-            pc = f"{p[col]:.4f} | {p[col] / pu[col] - 1:+.1%}" if p and pu else "— | —"
-            lines.append(f"| {d} | {s} | {n} | {ours} | {r[metric] / u[metric] - 1:+.1%} | "
-                         f"{r['convergence epoch']:.0f} ({u['convergence epoch']:.0f}) | {pc} |")
+    for d, x in sv.groupby("dataset", sort=True):
+        x = x.set_index("sampler")
+        short = [f"{s} ({int(x.loc[s, 'seeds']) if s in x.index else 0})" for s in HARD_SAMPLERS
+                 if (int(x.loc[s, "seeds"]) if s in x.index else 0) < min_seeds]
+        for s, r in x.drop(index="uniform").iterrows():
+            ours = f"{r[metric]:.4f}" + (f" ± {r[metric + ' std']:.4f}" if r["seeds"] > 1 else "")
+            p = r[f"paper {metric}"]
+            pc = f"{p:.4f} | {r['paper vs its LightGCN']:+.1%}" if p == p else "— | —"
+            lines.append(f"| {d} | {s} | {r['seeds']} | {ours} | {r['vs uniform']:+.1%} | "
+                         f"{r['convergence epoch']:.0f} ({r['uniform convergence epoch']:.0f}) | {pc} |")
         if short:
             owed.append(f"{d}: {', '.join(short)}")
     tail = (f"Fewer than {min_seeds} seeds so far (seeds in brackets): {'; '.join(owed)}." if owed

@@ -304,3 +304,30 @@ def test_sampler_markdown_sets_each_sampler_beside_uniform_and_the_paper(tmp_pat
     assert "baby: mixgcf (0), dens (0), ahns (0), irgan (0)." in md
     with pytest.raises(ValueError, match="metric must be one of"):
         results.sampler_markdown([], metric="recall@10")
+
+
+def test_sampler_vs_uniform_compares_each_sampler_with_the_same_dataset_uniform_run(tmp_path):
+    _neggen_dir(tmp_path)  # baby: uniform LightGCN 0.077 and DNS 0.072, both best at epoch 10 (seed 1)
+    mix = _rec("baby", "lightgcn", 1, 0.080)
+    mix.update(sampler="mixgcf", best_epoch=4)
+    _write(tmp_path, "lightgcn-mixgcf-seed1.json", mix)
+    lonely = _rec("sports", "lightgcn", 1, 0.09)
+    lonely["sampler"] = "dns"
+    (tmp_path / "sports").mkdir()
+    (tmp_path / "sports" / "lightgcn-dns-seed1.json").write_text(json.dumps(lonely))
+    sv = results.sampler_vs_uniform(results.load_results(tmp_path))
+    # sports has no uniform run; NegGen w/o CF (a Fig. 6 method) is no sampler; uniform first, then paper order
+    assert list(zip(sv.dataset, sv.sampler)) == [("baby", "uniform"), ("baby", "dns"), ("baby", "mixgcf")]
+    r = sv.set_index("sampler")
+    assert r.loc["uniform", "vs uniform"] == 0 and r.loc["uniform", "paper vs its LightGCN"] == 0
+    assert r.loc["dns", "vs uniform"] == pytest.approx(0.072 / 0.077 - 1)
+    assert r.loc["dns", "paper vs its LightGCN"] == pytest.approx(0.0725 / 0.0698 - 1)
+    assert not r.loc["dns", "sooner"] and not r.loc["dns", "better"]  # same epoch, lower recall
+    assert r.loc["mixgcf", "sooner"] and r.loc["mixgcf", "better"]
+    assert r.loc["mixgcf", "epochs vs uniform"] == pytest.approx(0.4)
+    nd = results.sampler_vs_uniform(results.load_results(tmp_path), metric="ndcg@20").set_index("sampler")
+    assert nd.loc["mixgcf", "ndcg@20"] == pytest.approx(0.080 / 3)  # _rec sets ndcg@20 = r20 / 3
+    assert nd.loc["mixgcf", "paper ndcg@20"] == 0.0341
+    assert results.sampler_vs_uniform([]).empty
+    with pytest.raises(ValueError, match="metric must be one of"):
+        results.sampler_vs_uniform([], metric="recall@10")
