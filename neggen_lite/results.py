@@ -556,8 +556,10 @@ def sampler_markdown(records: list[dict], metric: str = "recall@20", min_seeds: 
     """:func:`sampler_vs_uniform` as markdown, ours beside the paper's Table 2: each hard-negative sampler's
     mean test ``metric`` over seeds (± the sample standard deviation when there are several), its change
     relative to the same dataset's uniform LightGCN, and the convergence epochs (sampler / uniform). The
-    paper's change is relative to its own LightGCN row. A closing line lists, per dataset with a uniform
-    run, the samplers with fewer than ``min_seeds`` seeds (the runs still owed)."""
+    paper's change is relative to its own LightGCN row. Under the table, a computed summary (how many cells
+    converge sooner / end higher than uniform, the ranges of convergence epochs and of seed spreads) and a
+    line listing, per dataset with a uniform run, the samplers with fewer than ``min_seeds`` seeds (the
+    runs still owed)."""
     from .hard_samplers import HARD_SAMPLERS  # the sampler registry, in the paper's order (imports torch)
 
     sv = sampler_vs_uniform(records, metric)
@@ -576,9 +578,20 @@ def sampler_markdown(records: list[dict], metric: str = "recall@20", min_seeds: 
                          f"{r['convergence epoch']:.0f} ({r['uniform convergence epoch']:.0f}) | {pc} |")
         if short:
             owed.append(f"{d}: {', '.join(short)}")
+    hard, uni = sv[sv["sampler"] != "uniform"], sv[sv["sampler"] == "uniform"]
+    summary = ""
+    if len(hard):
+        spread = hard.loc[hard["seeds"] > 1, f"{metric} std"]
+        cells = lambda n: f"{n} cell{'s' * (n != 1)}"  # noqa: E731
+        summary = (f"Over {cells(len(hard))} (dataset, sampler): {int(hard['sooner'].sum())} converge sooner than "
+                   f"uniform, at mean best epochs {hard['convergence epoch'].min():.0f}-"
+                   f"{hard['convergence epoch'].max():.0f} against uniform's {uni['convergence epoch'].min():.0f}-"
+                   f"{uni['convergence epoch'].max():.0f}; {int(hard['better'].sum())} end with a higher test {metric}"
+                   + (f"; seed std of test {metric} {spread.min():.4f}-{spread.max():.4f} over the "
+                      f"{cells(len(spread))} with several seeds" if len(spread) else "") + ".\n\n")
     tail = (f"Fewer than {min_seeds} seeds so far (seeds in brackets): {'; '.join(owed)}." if owed
             else f"Every sampler has at least {min_seeds} seeds on every dataset with a uniform run.")
-    return "\n".join(lines) + "\n\n" + tail + "\n"
+    return "\n".join(lines) + "\n\n" + summary + tail + "\n"
 
 
 def tuning_markdown(records: list[dict]) -> str:

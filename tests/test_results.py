@@ -292,6 +292,9 @@ def test_sampler_markdown_sets_each_sampler_beside_uniform_and_the_paper(tmp_pat
     assert "| baby | dns | 1 | 0.0720 | -6.5% | 10 (10) | 0.0725 | +3.9% |" in md
     assert "sports" not in md  # no uniform run to compare with
     assert "| baby | 0.0" not in md and md.count("\n|") == 2
+    # the computed summary under the table: DNS converges at the same epoch as uniform and ends lower
+    assert ("Over 1 cell (dataset, sampler): 0 converge sooner than uniform, at mean best epochs 10-10 against "
+            "uniform's 10-10; 0 end with a higher test recall@20.\n") in md
     # the runs still owed: every sampler below three seeds, a missing one with 0
     assert md.endswith("Fewer than 3 seeds so far (seeds in brackets): baby: dns (1), mixgcf (0), dens (0), "
                        "ahns (0), irgan (0).\n")
@@ -302,6 +305,7 @@ def test_sampler_markdown_sets_each_sampler_beside_uniform_and_the_paper(tmp_pat
     # mean 0.074 ± sample std 0.0028 over two seeds, now +/-3.9 % against uniform; dns no longer owed
     assert "| baby | dns | 2 | 0.0740 ± 0.0028 | -3.9% |" in md
     assert "baby: mixgcf (0), dens (0), ahns (0), irgan (0)." in md
+    assert "; seed std of test recall@20 0.0028-0.0028 over the 1 cell with several seeds." in md
     with pytest.raises(ValueError, match="metric must be one of"):
         results.sampler_markdown([], metric="recall@10")
 
