@@ -568,8 +568,8 @@ def sampler_markdown(records: list[dict], metric: str = "recall@20", min_seeds: 
     owed = []
     for d, x in sv.groupby("dataset", sort=True):
         x = x.set_index("sampler")
-        short = [f"{s} ({int(x.loc[s, 'seeds']) if s in x.index else 0})" for s in HARD_SAMPLERS
-                 if (int(x.loc[s, "seeds"]) if s in x.index else 0) < min_seeds]
+        seeds = x["seeds"].reindex(HARD_SAMPLERS, fill_value=0)  # 0 for a sampler with no run yet
+        short = [f"{s} ({n})" for s, n in seeds.items() if n < min_seeds]
         for s, r in x.drop(index="uniform").iterrows():
             ours = f"{r[metric]:.4f}" + (f" ± {r[metric + ' std']:.4f}" if r["seeds"] > 1 else "")
             p = r[f"paper {metric}"]
