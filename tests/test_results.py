@@ -281,12 +281,17 @@ def test_committed_results_readme_is_up_to_date():
     assert (results.RESULTS_DIR / "README.md").read_text() == expected, "run `make results-readme`"
 
 
-def test_sampler_markdown_sets_each_sampler_beside_uniform_and_the_paper(tmp_path):
-    _neggen_dir(tmp_path)  # baby: uniform LightGCN 0.077 and DNS 0.072 (seed 1, best epoch 10 each)
+def _sports_dns_without_uniform(tmp_path):
+    # a sampler run on a dataset with no uniform LightGCN run to compare it with
     lonely = _rec("sports", "lightgcn", 1, 0.09)
     lonely["sampler"] = "dns"
     (tmp_path / "sports").mkdir()
     (tmp_path / "sports" / "lightgcn-dns-seed1.json").write_text(json.dumps(lonely))
+
+
+def test_sampler_markdown_sets_each_sampler_beside_uniform_and_the_paper(tmp_path):
+    _neggen_dir(tmp_path)  # baby: uniform LightGCN 0.077 and DNS 0.072 (seed 1, best epoch 10 each)
+    _sports_dns_without_uniform(tmp_path)
     md = results.sampler_markdown(results.load_results(tmp_path))
     # 0.072 / 0.077 - 1 = -6.5 %; the paper's DNS 0.0725 against its LightGCN 0.0698 = +3.9 %
     assert "| baby | dns | 1 | 0.0720 | -6.5% | 10 (10) | 0.0725 | +3.9% |" in md
@@ -315,10 +320,7 @@ def test_sampler_vs_uniform_compares_each_sampler_with_the_same_dataset_uniform_
     mix = _rec("baby", "lightgcn", 1, 0.080)
     mix.update(sampler="mixgcf", best_epoch=4)
     _write(tmp_path, "lightgcn-mixgcf-seed1.json", mix)
-    lonely = _rec("sports", "lightgcn", 1, 0.09)
-    lonely["sampler"] = "dns"
-    (tmp_path / "sports").mkdir()
-    (tmp_path / "sports" / "lightgcn-dns-seed1.json").write_text(json.dumps(lonely))
+    _sports_dns_without_uniform(tmp_path)
     sv = results.sampler_vs_uniform(results.load_results(tmp_path))
     # sports has no uniform run; NegGen w/o CF (a Fig. 6 method) is no sampler; uniform first, then paper order
     assert list(zip(sv.dataset, sv.sampler)) == [("baby", "uniform"), ("baby", "dns"), ("baby", "mixgcf")]
