@@ -103,9 +103,12 @@ class TransformersGenerator:
         self.threads = torch.get_num_threads()
         self.batch_size = max(1, int(batch_size))
         self.device = self._resolve_device(device)
-        if dtype is None:
-            dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
+        default_dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
+        if dtype is None or dtype == "auto":
+            dtype = default_dtype
         elif isinstance(dtype, str):
+            if dtype not in DTYPES:
+                raise GenerationError(f"dtype {dtype!r}: choose one of auto, {', '.join(DTYPES)}")
             dtype = getattr(torch, dtype)
         self.dtype = dtype
         self.allow_download = _env_flag("NEGGEN_ALLOW_DOWNLOAD") if allow_download is None else allow_download
@@ -125,7 +128,8 @@ class TransformersGenerator:
             self.source = str(src) if local else os.fspath(model)
             base = src.name if local else os.fspath(model)
         # non-default decoding changes the outputs, so it is part of the name unless a name is given
-        self.name = name or base + generation_suffix(self.generation_kwargs)
+        # so is a weight precision other than the device's default (bf16 on CUDA, fp32 on CPU)
+        self.name = (name or base + generation_suffix(self.generation_kwargs)) + dtype_suffix(dtype, self.device)
         self.cache_dir = Path(cache_dir) if cache_dir else cache_root() / "models" / _safe_name(base)
 
         t0 = time.perf_counter()
@@ -325,6 +329,17 @@ def generation_suffix(kwargs: dict, defaults: dict | None = None) -> str:
     """``"+k=v,..."`` for the decoding settings in ``kwargs`` that differ from ``defaults`` (else "")."""
     diff = {k: v for k, v in sorted(kwargs.items()) if (defaults or {}).get(k, object()) != v}
     return "+" + ",".join(f"{k}={v}" for k, v in diff.items()) if diff else ""
+
+
+DTYPES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+
+
+def dtype_suffix(dtype, device) -> str:
+    """``"-bf16"`` etc. when ``dtype`` is not the default for ``device`` (bf16 on CUDA, fp32 otherwise),
+    else "": outputs change with the precision, so caches of different precisions get different names."""
+    short = DTYPES.get(str(dtype).removeprefix("torch."), str(dtype))
+    kind = getattr(device, "type", str(device).split(":")[0])
+    return "" if short == ("bf16" if kind == "cuda" else "fp32") else f"-{short}"
 
 
 def _safe_name(name: str) -> str:

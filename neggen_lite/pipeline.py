@@ -144,9 +144,12 @@ def default_cache_path(dataset: str, generator_name: str, direct: bool = False):
 
 def run(ds, generator, cache_path: str | Path, items: Iterable[int] | None = None, limit: int | None = None,
         retries: int = 2, batch_size: int = 8, seed: int = 0, direct: bool = False, progress: bool = True,
-        temperature: float = 0.7) -> dict:
+        temperature: float = 0.7, sort_window: int = 16) -> dict:
     """Run the pipeline (or, with ``direct=True``, the Direct Generation prompt of Sec. 2.1) for the
-    items of ``ds`` that have text; returns :func:`summarize` of the cache for those items."""
+    items of ``ds`` that have text; returns :func:`summarize` of the cache for those items.
+
+    Items go in their order, ``batch_size * sort_window`` at a time; inside such a window they are
+    batched by input length, so a batch pads little (``sort_window=1``: no sorting)."""
     attrs_all = item_attributes(ds)
     with_text = [i for i, a in enumerate(attrs_all) if a is not None]
     chosen = list(items) if items is not None else with_text
@@ -161,7 +164,8 @@ def run(ds, generator, cache_path: str | Path, items: Iterable[int] | None = Non
     cache = GenerationCache(cache_path)
     steps = _direct_steps(vocab, attrs) if direct else _steps(vocab, cache, attrs)
     last = steps[-1].prompt.name
-    todo = [i for i in chosen if not cache.done(i, last)]
+    todo = length_sorted([i for i in chosen if not cache.done(i, last)], lambda i: len(attrs[i]),
+                         window=batch_size * sort_window)
     t_start = time.perf_counter()
     bar = tqdm(total=len(chosen), initial=len(chosen) - len(todo), unit="item", disable=not progress,
                desc=f"{ds.name}/{generator.name}", dynamic_ncols=True)
@@ -196,6 +200,12 @@ def run(ds, generator, cache_path: str | Path, items: Iterable[int] | None = Non
     summary["seconds_this_run"] = time.perf_counter() - t_start
     summary["truncated_bytes_recovered"] = cache.truncated_bytes
     return summary
+
+
+def length_sorted(items: list[int], length, window: int) -> list[int]:
+    """``items`` cut into consecutive windows of ``window``, each sorted by ``length`` (stable)."""
+    window = max(1, int(window))
+    return [i for w in range(0, len(items), window) for i in sorted(items[w:w + window], key=length)]
 
 
 def _record(item, step_name, model, step: Step, attrs, output, status, attempt, seed, seconds, reason) -> dict:

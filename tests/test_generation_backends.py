@@ -11,7 +11,7 @@ import pytest
 
 from neggen_lite import offline_models
 from neggen_lite.generation import (GenerationError, Generator, OpenAIGenerator, TransformersGenerator,
-                                    build_generator)
+                                    build_generator, dtype_suffix)
 from neggen_lite.prompts import ATTRIBUTE_COMPLETION, ATTRIBUTE_MASKING
 
 from llm_test_server import MODEL, LLMTestServer, reply_for
@@ -71,6 +71,20 @@ def test_smollm2_cached_reload_and_images(smol, two_prompts):
     assert again.generate(two_prompts[:1], max_new_tokens=8) == smol.generate(two_prompts[:1], max_new_tokens=8)
     with pytest.raises(NotImplementedError, match="image input"):
         smol.generate(two_prompts[:1], images=["photo.jpg"])
+
+
+def test_precision_other_than_the_default_names_its_own_cache(smol, two_prompts):
+    import torch
+
+    assert dtype_suffix(torch.float32, "cpu") == "" and dtype_suffix(torch.bfloat16, "cuda:0") == ""
+    assert dtype_suffix(torch.bfloat16, "cpu") == "-bf16" and dtype_suffix("float32", torch.device("cuda")) == "-fp32"
+    bf = build_generator("smollm2", threads=1, dtype="bfloat16")
+    assert bf.name == smol.name + "-bf16" and bf.dtype == torch.bfloat16
+    assert next(bf.model.parameters()).dtype == torch.bfloat16
+    outs = bf.generate(two_prompts, max_new_tokens=8)
+    assert len(outs) == 2 and all(o.strip() for o in outs)
+    with pytest.raises(GenerationError, match="dtype 'int8'"):
+        build_generator("smollm2", threads=1, dtype="int8")
 
 
 def test_offline_model_errors(monkeypatch):

@@ -6,7 +6,7 @@ import pytest
 
 from neggen_lite import attributes, prompts, validation as V
 from neggen_lite.data import Dataset
-from neggen_lite.pipeline import GenerationCache, negatives, run
+from neggen_lite.pipeline import GenerationCache, length_sorted, negatives, run
 
 TITLES = ["Soft cotton baby blanket, blue, 30 x 40 inches", "Stainless steel baby bottle with silicone nipple",
           None, "Wooden crib mobile with &amp; felt animals", "Organic bamboo hooded bath towel"]
@@ -189,6 +189,22 @@ def test_retries_then_fallback_are_recorded(tmp_path):
 def test_items_without_text_are_refused(tmp_path):
     with pytest.raises(ValueError, match=r"items \[2\] have no text"):
         run(text_dataset(), ScriptedGenerator(good), tmp_path / "g.jsonl.gz", items=[0, 2], progress=False)
+
+
+def test_items_are_batched_by_length_inside_windows(tmp_path):
+    lengths = {0: 5, 1: 1, 2: 9, 3: 2, 4: 7, 5: 3}
+    assert length_sorted(list(lengths), lengths.get, window=3) == [1, 0, 2, 3, 5, 4]
+    assert length_sorted(list(lengths), lengths.get, window=1) == list(lengths)     # no sorting
+    assert length_sorted([], lengths.get, window=4) == []
+    ds = text_dataset()
+    gen = ScriptedGenerator(good)
+    run(ds, gen, tmp_path / "d.jsonl.gz", batch_size=2, direct=True, progress=False, sort_window=2)
+    # one window of 4 items with text: the two shortest titles form the first batch
+    first = [t for step, t, _, _ in gen.calls[:2]]
+    assert first == ["Title: Organic bamboo hooded bath towel", "Title: Wooden crib mobile with & felt animals"]
+    gen1 = ScriptedGenerator(good)
+    run(ds, gen1, tmp_path / "e.jsonl.gz", batch_size=2, direct=True, progress=False, sort_window=1)
+    assert [t for _, t, _, _ in gen1.calls[:2]] != first                 # in item order without sorting
 
 
 def test_cli_generate_with_the_embedded_model(tmp_path):
