@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .utils import REPO_ROOT
@@ -594,6 +595,70 @@ def sampler_markdown(records: list[dict], metric: str = "recall@20", min_seeds: 
     return "\n".join(lines) + "\n\n" + summary + tail + "\n"
 
 
+def fig2_table(records: list[dict]) -> pd.DataFrame:
+    """Fig. 2 (Sec. 2.1): FREEDOM trained with uniform negatives and with Direct Generation negatives, one
+    row per (dataset, variant, negatives) with runs of both kinds; test :data:`METRICS` as the mean (and
+    ``<metric> std``) over seeds, ``seeds``, and for the direct rows the generator, the share of training
+    positives that had a generated negative and the change of each metric against the uniform row."""
+    rows = []
+    for rec in records:
+        if str(rec.get("model", "")).lower() != "freedom" or rec.get("modalities") is None:
+            continue
+        neg = rec.get("negatives") or {}
+        rows.append({"dataset": rec["dataset"], "variant": rec.get("variant") or "+".join(rec["modalities"]).upper(),
+                     "negatives": neg.get("source", "uniform"), "seed": rec["seed"],
+                     "generator": neg.get("generator"), "generated share": neg.get("share_of_train_positives"),
+                     "best_epoch": rec["best_epoch"], **{m: rec["test"][m] for m in METRICS}})
+    cols = ["dataset", "variant", "negatives", "seeds", *METRICS, *(f"{m} std" for m in METRICS),
+            "best_epoch", "generator", "generated share", *(f"{m} vs uniform" for m in METRICS)]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    df = pd.DataFrame(rows)
+    both = df.groupby(["dataset", "variant"])["negatives"].transform(lambda x: {"uniform", "direct"} <= set(x))
+    df = df[both.astype(bool)]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    g = df.groupby(["dataset", "variant", "negatives"], sort=True)
+    out = g[list(METRICS) + ["best_epoch"]].mean()
+    out[[f"{m} std" for m in METRICS]] = g[list(METRICS)].std(ddof=1).to_numpy()
+    out["seeds"] = g.size()
+    out["generator"] = g["generator"].agg(lambda x: ", ".join(sorted({str(v) for v in x if v})) or None)
+    out["generated share"] = g["generated share"].mean()
+    out = out.reset_index()
+    for m in METRICS:
+        base = out[out["negatives"] == "uniform"].set_index(["dataset", "variant"])[m]
+        ref = out.set_index(["dataset", "variant"]).index.map(base)
+        out[f"{m} vs uniform"] = np.where(out["negatives"] == "direct", out[m].to_numpy() / np.asarray(ref) - 1, np.nan)
+    order = {"uniform": 0, "direct": 1}
+    out = out.sort_values(["dataset", "variant", "negatives"], key=lambda c: c.map(order) if c.name == "negatives" else c)
+    return out[cols].reset_index(drop=True)
+
+
+def fig2_markdown(records: list[dict]) -> str:
+    """:func:`fig2_table` as markdown, with a computed line saying on which datasets Direct Generation
+    negatives end below uniform sampling (the paper's Fig. 2: below on Baby and Beauty)."""
+    t = fig2_table(records)
+    if t.empty:
+        return ("No dataset has both a uniform and a Direct Generation FREEDOM run yet "
+                "(`python -m neggen_lite.multimodal study --dataset baby`).\n")
+    lines = ["| dataset | variant | negatives | seeds | R@10 | R@20 | N@10 | N@20 | R@20 vs uniform | "
+             "generated share of train positives | generator |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for _, r in t.iterrows():
+        cell = lambda m: f"{r[m]:.4f}" + (f" ± {r[m + ' std']:.4f}" if r["seeds"] > 1 else "")  # noqa: E731
+        direct = r["negatives"] == "direct"
+        lines.append(f"| {r['dataset']} | {r['variant']} | {r['negatives']} | {r['seeds']} | "
+                     + " | ".join(cell(m) for m in METRICS)
+                     + (f" | {r['recall@20 vs uniform']:+.1%} | {r['generated share']:.1%} | {r['generator']} |"
+                        if direct else " | — | — | — |"))
+    d = t[t["negatives"] == "direct"]
+    below = d.loc[d["recall@20 vs uniform"] < 0, "dataset"].tolist()
+    above = d.loc[d["recall@20 vs uniform"] >= 0, "dataset"].tolist()
+    summary = (f"Direct Generation negatives end below uniform sampling in test Recall@20 on "
+               f"{', '.join(below) or 'no dataset'}" + (f" and at or above it on {', '.join(above)}" if above else "")
+               + " (the paper's Fig. 2: below on Baby and Beauty).")
+    return "\n".join(lines) + "\n\n" + summary + "\n"
+
+
 def tuning_markdown(records: list[dict]) -> str:
     """Hyper-parameter searches (records under ``<dataset>/tuning/``) as markdown: L2 weight, valid and test."""
     lines = ["| dataset | model | L2 weight | best epoch | valid R@20 | test R@20 |", "|---|---|---|---|---|---|"]
@@ -611,7 +676,7 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
 
     Placeholders: ``{TABLE2}`` (:func:`markdown_table`), ``{NEGGEN:<dataset>}`` (:func:`neggen_markdown`),
     ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`),
-    ``{SAMPLERS}`` (:func:`sampler_markdown`) and
+    ``{SAMPLERS}`` (:func:`sampler_markdown`), ``{FIG2}`` (:func:`fig2_markdown`) and
     ``{TUNING}`` (:func:`tuning_markdown`). An unknown placeholder is a ``ValueError`` naming it and its line."""
     import re
 
@@ -627,6 +692,8 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
             return fig6_markdown(recs)
         if key == "SAMPLERS" and not arg:
             return sampler_markdown(recs)
+        if key == "FIG2" and not arg:
+            return fig2_markdown(recs)
         if key == "TUNING" and not arg:
             return tuning_markdown(load_results(results_dir, mode="full", tuning=True))
         if key == "SIG" and arg:

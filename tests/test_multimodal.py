@@ -364,7 +364,8 @@ def test_missing_direct_cache_names_the_command(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "default_cache_path",
                         lambda ds, gen, direct=False: tmp_path / ds / f"{gen}{'.direct' if direct else ''}.jsonl.gz")
     with pytest.raises(mm.MissingGenerations,
-                       match="python -m neggen_lite generate --dataset baby --direct --generator qwen2.5-coder-1.5b"):
+                       match="python -m neggen_lite generate --dataset baby --direct --generator qwen2.5-coder-0.5b"
+                             " --dtype bfloat16"):
         mm.direct_cache_path("baby")
     with pytest.raises(mm.MissingGenerations, match="--generator my-model"):
         mm.direct_cache_path("baby", "my-model")
@@ -374,6 +375,14 @@ def test_missing_direct_cache_names_the_command(tmp_path, monkeypatch):
         mm.train(ds, "freedom", "t", "smoke", negatives="direct", features=feats_for(ds), progress=False)
     write_direct_cache(tmp_path / "baby" / "m.direct.jsonl.gz", {0: "x"})
     assert mm.direct_cache_path("baby").name == "m.direct.jsonl.gz"   # the only one: auto picks it
+    write_direct_cache(tmp_path / "baby" / "n.direct.jsonl.gz", {0: "y"})
+    with pytest.raises(mm.MissingGenerations, match="several Direct Generation caches"):
+        mm.direct_cache_path("baby")                                    # two, neither the default: no guess
+    default = f"{mm.default_direct_cache_name()}.direct.jsonl.gz"
+    assert default == "qwen2.5-coder-0.5b-instruct-q4_k_m-bf16.direct.jsonl.gz"
+    write_direct_cache(tmp_path / "baby" / default, {0: "z"})
+    assert mm.direct_cache_path("baby").name == default                 # the default generator's wins
+    assert mm.direct_cache_path("baby", "n").name == "n.direct.jsonl.gz"
 
 
 def test_direct_negatives_replace_the_negative_text_feature(tmp_path):
@@ -424,3 +433,23 @@ def test_synthetic_two_modality_is_labelled():
     ds, f = mm.synthetic_two_modality(n_users=40, n_items=32, n_clusters=4, per_user=6)
     assert ds.name.startswith("synthetic") and all("SYNTHETIC" in s for s in f.sources.values())
     assert f.modalities == ("v", "t") and f.n_items == ds.n_items
+
+
+def test_direct_hardness_measures_closeness_to_the_positive(tmp_path):
+    ds = clustered_dataset(n_users=60, n_items=40)
+    ds.side = {"title": [f"item number {i}" + " x" * i for i in range(ds.n_items)]}
+    enc = FakeEncoder()
+    from neggen_lite.attributes import item_attributes
+
+    own = enc.encode([mm.mmrec_sentence(a) for a in item_attributes(ds)])
+    f = mm.ItemFeatures({"t": torch.from_numpy(own)}, {"t": torch.ones(ds.n_items, dtype=torch.bool)}, {"t": "fake"})
+    cache = tmp_path / "h.direct.jsonl.gz"
+    # even items: the "negative" copies the positive exactly; odd items: none generated
+    write_direct_cache(cache, {i: f"Title: item number {i}" + " x" * i for i in range(0, ds.n_items, 2)})
+    h = mm.direct_hardness(ds, str(cache), enc, features=f)
+    assert h["items"] == 20 and h["model_written"]["items"] == 20
+    assert h["cos_original_generated"] == pytest.approx(1.0, abs=1e-6)       # a copy is as close as it gets
+    assert h["cos_original_random_item"] < 0.999
+    write_direct_cache(cache, {i: f"Title: {'y ' * 30}z" for i in range(0, ds.n_items, 2)})
+    far = mm.direct_hardness(ds, str(cache), enc, features=f)
+    assert far["cos_original_generated"] < h["cos_original_generated"]

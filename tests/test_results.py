@@ -337,3 +337,29 @@ def test_sampler_vs_uniform_compares_each_sampler_with_the_same_dataset_uniform_
     assert results.sampler_vs_uniform([]).empty
     with pytest.raises(ValueError, match="metric must be one of"):
         results.sampler_vs_uniform([], metric="recall@10")
+
+
+def test_fig2_pairs_direct_with_uniform_freedom_runs():
+    def fr(dataset, source, seed, r20, share=None):
+        rec = _rec(dataset, "freedom", seed, r20)
+        neg = {"source": source}
+        if source == "direct":
+            neg.update(generator="g-bf16", share_of_train_positives=share)
+        rec.update(variant="T", modalities=["t"], negatives=neg)
+        return rec
+
+    recs = [fr("baby", "uniform", 1, 0.10), fr("baby", "uniform", 2, 0.12), fr("baby", "direct", 1, 0.09, 0.5),
+            fr("baby", "direct", 2, 0.1, 0.5), fr("beauty", "uniform", 1, 0.15),   # beauty: no direct run
+            _rec("baby", "lightgcn", 1, 0.2)]                                     # not FREEDOM
+    t = results.fig2_table(recs)
+    assert t[["dataset", "negatives", "seeds"]].values.tolist() == [["baby", "uniform", 2], ["baby", "direct", 2]]
+    d = t.iloc[1]
+    assert d["recall@20"] == pytest.approx(0.095) and d["recall@20 std"] == pytest.approx(np.std([0.09, 0.1], ddof=1))
+    assert d["recall@20 vs uniform"] == pytest.approx(0.095 / 0.11 - 1) and d["generated share"] == 0.5
+    assert d["generator"] == "g-bf16" and np.isnan(t.iloc[0]["recall@20 vs uniform"])
+    md = results.fig2_markdown(recs)
+    assert "| baby | T | direct | 2 | 0.0475 ± 0.0035 | 0.0950 ± 0.0071 |" in md and "-13.6%" in md
+    assert "below uniform sampling in test Recall@20 on baby (the paper" in md and "beauty" not in md
+    up = [fr("baby", "uniform", 1, 0.10), fr("baby", "direct", 1, 0.12, 0.9)]
+    assert "on no dataset and at or above it on baby" in results.fig2_markdown(up)
+    assert results.fig2_table(recs[-2:]).empty and "No dataset has both" in results.fig2_markdown(recs[-2:])
