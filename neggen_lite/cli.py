@@ -126,6 +126,16 @@ def _stats(args) -> int:
     return 0
 
 
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard {text!r}: write K/N, e.g. 0/2") from None
+    if not 0 <= k < n:
+        raise argparse.ArgumentTypeError(f"--shard {text!r}: need 0 <= K < N")
+    return k, n
+
+
 def _generate(args) -> int:
     from . import pipeline
     from .generation import build_generator
@@ -138,7 +148,7 @@ def _generate(args) -> int:
     gen = build_generator(args.generator, device=args.device, batch_size=args.batch_size, threads=args.threads, **kw)
     path = Path(args.out) if args.out else pipeline.default_cache_path(ds.name, gen.name, args.direct)
     summary = pipeline.run(ds, gen, path, limit=args.limit, retries=args.retries, batch_size=args.batch_size,
-                           seed=args.seed, direct=args.direct, progress=not args.quiet)
+                           seed=args.seed, direct=args.direct, progress=not args.quiet, shard=args.shard)
     manifest = {"dataset": ds.name, "generator": gen.name,
                 "package_version": getattr(gen, "package_version", None), "prompts_hash": prompts_hash(),
                 "pipeline": "direct_generation" if args.direct else "description>masking>completion",
@@ -321,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--generator", default="smollm2",
                    help="embedded offline model name, a Hugging Face id or directory, or http://host:port/v1[#model]")
     g.add_argument("--limit", type=int, default=None, help="only the first N items with text")
+    g.add_argument("--shard", type=_shard, default=None, metavar="K/N",
+                   help="only every N-th item from the K-th (0-based), for N processes with their own --out; "
+                        "concatenate the caches afterwards (cat a.jsonl.gz b.jsonl.gz)")
     g.add_argument("--direct", action="store_true", help="the Direct Generation prompt of Sec. 2.1 instead")
     g.add_argument("--retries", type=int, default=2)
     g.add_argument("--batch-size", type=int, default=8)

@@ -144,12 +144,14 @@ def default_cache_path(dataset: str, generator_name: str, direct: bool = False):
 
 def run(ds, generator, cache_path: str | Path, items: Iterable[int] | None = None, limit: int | None = None,
         retries: int = 2, batch_size: int = 8, seed: int = 0, direct: bool = False, progress: bool = True,
-        temperature: float = 0.7, sort_window: int = 16) -> dict:
+        temperature: float = 0.7, sort_window: int = 16, shard: tuple[int, int] | None = None) -> dict:
     """Run the pipeline (or, with ``direct=True``, the Direct Generation prompt of Sec. 2.1) for the
     items of ``ds`` that have text; returns :func:`summarize` of the cache for those items.
 
     Items go in their order, ``batch_size * sort_window`` at a time; inside such a window they are
-    batched by input length, so a batch pads little (``sort_window=1``: no sorting)."""
+    batched by input length, so a batch pads little (``sort_window=1``: no sorting). ``shard=(k, n)``: only
+    every n-th of the chosen items from the k-th, so n processes (each with its own ``cache_path``) can
+    share the items; their caches concatenate into one (gzip members)."""
     attrs_all = item_attributes(ds)
     with_text = [i for i, a in enumerate(attrs_all) if a is not None]
     chosen = list(items) if items is not None else with_text
@@ -159,6 +161,11 @@ def run(ds, generator, cache_path: str | Path, items: Iterable[int] | None = Non
                          f"({len(no_text)} in all); see attributes.coverage()")
     if limit is not None:
         chosen = chosen[:limit]
+    if shard is not None:
+        k, n = shard
+        if not 0 <= k < n:
+            raise ValueError(f"shard {k}/{n}: need 0 <= k < n")
+        chosen = chosen[k::n]
     attrs = {i: attrs_all[i].render() for i in chosen}
     vocab = Vocabulary([a.render() for a in attrs_all if a is not None])
     cache = GenerationCache(cache_path)

@@ -207,6 +207,21 @@ def test_items_are_batched_by_length_inside_windows(tmp_path):
     assert [t for _, t, _, _ in gen1.calls[:2]] != first                 # in item order without sorting
 
 
+def test_shards_split_the_items_and_their_caches_concatenate(tmp_path):
+    ds = text_dataset()
+    a, b = tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl.gz"
+    ga, gb = ScriptedGenerator(good), ScriptedGenerator(good)
+    assert run(ds, ga, a, direct=True, progress=False, shard=(0, 2))["items"] == 2
+    assert run(ds, gb, b, direct=True, progress=False, shard=(1, 2))["items"] == 2
+    assert {t for _, t, _, _ in ga.calls}.isdisjoint({t for _, t, _, _ in gb.calls})
+    (tmp_path / "ab.jsonl.gz").write_bytes(a.read_bytes() + b.read_bytes())
+    assert sorted(negatives(tmp_path / "ab.jsonl.gz", ds, direct=True)) == [0, 1, 3, 4]
+    again = ScriptedGenerator(good)
+    assert run(ds, again, tmp_path / "ab.jsonl.gz", direct=True, progress=False)["items"] == 4 and not again.calls
+    with pytest.raises(ValueError, match="shard 2/2"):
+        run(ds, again, a, direct=True, progress=False, shard=(2, 2))
+
+
 def test_cli_generate_with_the_embedded_model(tmp_path):
     """End to end on 2 real Baby items with the embedded SmolLM2: real text, records, manifest."""
     import subprocess
