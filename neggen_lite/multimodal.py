@@ -757,10 +757,21 @@ def direct_hardness(ds, generator: str = "auto", encoder=DEFAULT_ENCODER, device
     status = negatives(direct_cache_path(ds.name, generator), ds, direct=True)
     model_items = np.array([i for i in items if status[i]["status"] == "ok"], dtype=np.int64)
     if len(model_items) >= 2:
-        out["model_written"] = {"items": int(len(model_items)),
-                                **hardness({"original": t.feats["t"].numpy()[model_items],
-                                            "negative": g[model_items]}, seed=seed)}
+        neg = [status[i]["negative"] for i in model_items]
+        out["model_written"] = {
+            "items": int(len(model_items)),
+            **hardness({"original": t.feats["t"].numpy()[model_items], "negative": g[model_items]}, seed=seed),
+            # the prompt asks for "the same structure as the positive item": the same attribute labels
+            "same_fields_share": float(np.mean([field_labels(n) == field_labels(status[i]["original"])
+                                                for i, n in zip(model_items, neg)])),
+            "under_3_words_share": float(np.mean([len(plain_text(n).split()) < 3 for n in neg]))}
     return out
+
+
+def field_labels(rendered: str) -> list[str]:
+    """The attribute labels of a rendered item (``Title: ...`` lines), in order."""
+    heads = (line.partition(":")[0].strip().lower() for line in str(rendered).splitlines() if ":" in line)
+    return [h for h in heads if h in _LABELS]
 
 
 # --------------------------------------------------------------------------------------------
