@@ -764,8 +764,15 @@ def direct_hardness(ds, generator: str = "auto", encoder=DEFAULT_ENCODER, device
             # the prompt asks for "the same structure as the positive item": the same attribute labels
             "same_fields_share": float(np.mean([field_labels(n) == field_labels(status[i]["original"])
                                                 for i, n in zip(model_items, neg)])),
-            "under_3_words_share": float(np.mean([len(plain_text(n).split()) < 3 for n in neg]))}
+            "under_3_words_share": float(np.mean([len(plain_text(n).split()) < 3 for n in neg])),
+            # the validator rejects exact copies; a copy that drops the labels or changes case slips through
+            "copies_share": float(np.mean([_norm(plain_text(n)) == _norm(plain_text(status[i]["original"]))
+                                           for i, n in zip(model_items, neg)]))}
     return out
+
+
+def _norm(text: str) -> str:
+    return " ".join(str(text).lower().split())
 
 
 def field_labels(rendered: str) -> list[str]:

@@ -454,7 +454,8 @@ def test_direct_hardness_measures_closeness_to_the_positive(tmp_path):
     far = mm.direct_hardness(ds, str(cache), enc, features=f)
     assert far["cos_original_generated"] < h["cos_original_generated"]
     assert h["model_written"]["same_fields_share"] == 1.0 and h["model_written"]["under_3_words_share"] == 0.0
+    assert h["model_written"]["copies_share"] == 1.0                         # every "negative" was a copy
     write_direct_cache(cache, {i: ("None" if i % 4 else "Title: a red thing") for i in range(0, ds.n_items, 2)})
     bad = mm.direct_hardness(ds, str(cache), enc, features=f)["model_written"]
-    assert bad["same_fields_share"] == 0.5 and bad["under_3_words_share"] == 0.5
+    assert bad["same_fields_share"] == 0.5 and bad["under_3_words_share"] == 0.5 and bad["copies_share"] == 0.0
     assert mm.field_labels("Title: a\nBrand: b\nnot a label: c") == ["title", "brand"]
