@@ -8,12 +8,13 @@ the texts, so a changed generation is never served a stale encoding.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from pathlib import Path
 
 import numpy as np
 
-from .utils import REPO_ROOT, resolve_device
+from .utils import REPO_ROOT, atomic_write_bytes, resolve_device
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 CACHE_DIR = Path(os.environ.get("NEGGEN_ENCODING_CACHE", REPO_ROOT / ".cache" / "encodings"))
@@ -68,10 +69,9 @@ def encode_cached(key: str, texts: list[str], encoder_name: str = DEFAULT_ENCODE
     if path.exists():
         return np.load(path)
     arr = encode(texts, encoder or load_encoder(encoder_name, device), batch_size, progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, arr)
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    atomic_write_bytes(path, buf.getvalue())   # two processes encoding the same texts cannot clash
     return arr
 
 
