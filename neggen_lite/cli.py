@@ -136,6 +136,18 @@ def _shard(text: str) -> tuple[int, int]:
     return k, n
 
 
+def _merge(args) -> int:
+    from . import pipeline
+
+    try:
+        counts = pipeline.merge(args.out, args.inputs)
+    except pipeline.CacheError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(f"{args.out}: {counts['written']} records ({counts['duplicates_dropped']} duplicates dropped), "
+          f"{counts['items_done']} items with a finished step")
+    return 0
+
+
 def _generate(args) -> int:
     from . import pipeline
     from .generation import build_generator
@@ -333,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--limit", type=int, default=None, help="only the first N items with text")
     g.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                    help="only every N-th item from the K-th (0-based), for N processes with their own --out; "
-                        "concatenate the caches afterwards (cat a.jsonl.gz b.jsonl.gz)")
+                        "merge the caches afterwards (python -m neggen_lite merge OUT A B)")
     g.add_argument("--direct", action="store_true", help="the Direct Generation prompt of Sec. 2.1 instead")
     g.add_argument("--retries", type=int, default=2)
     g.add_argument("--batch-size", type=int, default=8)
@@ -347,6 +359,11 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--data-root", default=None)
     g.add_argument("--quiet", action="store_true")
     g.set_defaults(func=_generate)
+
+    mg = sub.add_parser("merge", help="merge generation caches (e.g. --shard outputs) into one, dropping duplicates")
+    mg.add_argument("out", help="the merged cache (may be one of the inputs)")
+    mg.add_argument("inputs", nargs="+", help="caches to merge, in order")
+    mg.set_defaults(func=_merge)
 
     q = sub.add_parser("quality", help="validity rates and hardness (cosine) of a generation cache")
     q.add_argument("--dataset", required=True, choices=data.DATASETS)

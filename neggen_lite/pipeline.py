@@ -209,6 +209,30 @@ def run(ds, generator, cache_path: str | Path, items: Iterable[int] | None = Non
     return summary
 
 
+def merge(out: str | Path, inputs: Iterable[str | Path]) -> dict:
+    """Write the records of the caches ``inputs`` (e.g. the shards of one run) into ``out``, in order,
+    dropping records that are exact duplicates of an earlier one -- so every shard can resume from a copy
+    of the combined cache and the copies merge back without double counts. ``out`` may be one of the
+    inputs; it is replaced atomically. Returns the counts of records read, written and dropped."""
+    from .utils import atomic_write_bytes
+
+    seen, keep, read = set(), [], 0
+    for path in inputs:
+        if not Path(path).is_file():
+            raise CacheError(f"{path}: no such generation cache")
+        for r in GenerationCache(path).records:
+            read += 1
+            key = json.dumps(r, sort_keys=True, ensure_ascii=False)
+            if key not in seen:
+                seen.add(key)
+                keep.append(r)
+    payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in keep).encode("utf-8")
+    atomic_write_bytes(out, gzip.compress(payload, compresslevel=6, mtime=0))
+    merged = GenerationCache(out)
+    return {"read": read, "written": len(keep), "duplicates_dropped": read - len(keep),
+            "items_done": len({i for i, _ in merged.final})}
+
+
 def length_sorted(items: list[int], length, window: int) -> list[int]:
     """``items`` cut into consecutive windows of ``window``, each sorted by ``length`` (stable)."""
     window = max(1, int(window))

@@ -6,7 +6,7 @@ import pytest
 
 from neggen_lite import attributes, prompts, validation as V
 from neggen_lite.data import Dataset
-from neggen_lite.pipeline import GenerationCache, length_sorted, negatives, run
+from neggen_lite.pipeline import CacheError, GenerationCache, length_sorted, merge, negatives, run
 
 TITLES = ["Soft cotton baby blanket, blue, 30 x 40 inches", "Stainless steel baby bottle with silicone nipple",
           None, "Wooden crib mobile with &amp; felt animals", "Organic bamboo hooded bath towel"]
@@ -220,6 +220,30 @@ def test_shards_split_the_items_and_their_caches_concatenate(tmp_path):
     assert run(ds, again, tmp_path / "ab.jsonl.gz", direct=True, progress=False)["items"] == 4 and not again.calls
     with pytest.raises(ValueError, match="shard 2/2"):
         run(ds, again, a, direct=True, progress=False, shard=(2, 2))
+
+
+def test_merge_drops_the_records_two_shards_copied_from_one_cache(tmp_path):
+    """Finer shards resume from copies of one cache; merging them back counts every record once."""
+    ds = text_dataset()
+    edit = lambda step, text, seed: text + " in red"  # noqa: E731  accepted at the first try
+    base = tmp_path / "base.jsonl.gz"
+    run(ds, ScriptedGenerator(edit), base, direct=True, progress=False, limit=2)          # items 0, 1
+    a, b = tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl.gz"
+    a.write_bytes(base.read_bytes()), b.write_bytes(base.read_bytes())
+    ga, gb = ScriptedGenerator(edit), ScriptedGenerator(edit)
+    run(ds, ga, a, direct=True, progress=False, shard=(0, 2))
+    run(ds, gb, b, direct=True, progress=False, shard=(1, 2))
+    assert len(ga.calls) + len(gb.calls) == 2                   # only the two items the copies lacked
+    n_base = len(GenerationCache(base).records)
+    counts = merge(a, [a, b])                                   # in place, over one of its inputs
+    assert counts["duplicates_dropped"] == n_base and counts["items_done"] == 4
+    merged = GenerationCache(a)
+    assert len(merged.records) == counts["written"] == 2 * len(GenerationCache(b).records) - n_base
+    assert all(n == 1 for n in merged.attempts.values())        # every (item, step) tried once, as generated
+    assert sorted(negatives(a, ds, direct=True)) == [0, 1, 3, 4]
+    with pytest.raises(CacheError, match="missing.jsonl.gz"):
+        merge(tmp_path / "c.jsonl.gz", [a, tmp_path / "missing.jsonl.gz"])
+    assert not (tmp_path / "c.jsonl.gz").exists()               # nothing written on bad input
 
 
 def test_cli_generate_with_the_embedded_model(tmp_path):
