@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -152,6 +153,14 @@ PAPER_FIG7_TRENDS = {
 #: NegGen's default settings (Sec. 4.1.4/4.6; :class:`neggen_lite.causal.NegGenConfig`), used to tell a main
 #: run from one with a changed setting.
 NEGGEN_DEFAULTS = {"lam": 0.5, "alpha": 1e-2, "tau": 0.1, "align": "bounded", "base": "frozen"}
+#: MMRec's published FREEDOM ``reg_weight``: the weight of FREEDOM's per-modality BPR terms (the trainer's
+#: ``reg``); a FREEDOM run with another weight is no Table 1/2 row (:func:`table_row`)
+FREEDOM_REG_WEIGHT = 1e-4
+
+
+def modality_weight(rec: dict) -> float:
+    """The weight of a FREEDOM record's per-modality BPR terms (its trainer ``reg``; MMRec's by default)."""
+    return float((rec.get("config") or {}).get("reg", FREEDOM_REG_WEIGHT))
 NEGGEN_VARIANTS = ("full", "w/o NEG", "w/o CF", "w/o both")
 
 
@@ -203,13 +212,16 @@ def table_row(rec: dict) -> str | None:
 
     Multi-modal recommenders are Table 2 rows (``"freedom"``, ``"vbpr"``) only with both modalities, as in
     the paper; with fewer they are their own row, ``"freedom (T)"``, compared with Table 1 where it has
-    the row. Runs with direct-generation negatives (Fig. 2) are no Table 2 row."""
+    the row. Runs with direct-generation negatives (Fig. 2), and FREEDOM runs whose modality terms have
+    another weight than MMRec's (:data:`FREEDOM_REG_WEIGHT`), are no Table 2 row."""
     model, sampler = str(rec.get("model", "")).lower(), str(rec.get("sampler", "uniform")).lower()
     if model == "neggen":
         ok = rec.get("variant", "full") in (None, "full") and neggen_setting(rec) == "default"
         return "neggen" if ok else None
     if rec.get("modalities") is not None:
         if (rec.get("negatives") or {}).get("source", "uniform") != "uniform":
+            return None
+        if model == "freedom" and not _is_default_weight(modality_weight(rec)):
             return None
         if set(rec["modalities"]) != {"v", "t"}:
             return f"{model} ({rec.get('variant') or '+'.join(rec['modalities']).upper()})"
@@ -597,28 +609,31 @@ def sampler_markdown(records: list[dict], metric: str = "recall@20", min_seeds: 
 
 def fig2_table(records: list[dict]) -> pd.DataFrame:
     """Fig. 2 (Sec. 2.1): FREEDOM trained with uniform negatives and with Direct Generation negatives, one
-    row per (dataset, variant, negatives) with runs of both kinds; test :data:`METRICS` as the mean (and
-    ``<metric> std``) over seeds, ``seeds``, and for the direct rows the generator, the share of training
-    positives that had a generated negative and the change of each metric against the uniform row."""
+    row per (dataset, variant, text weight, negatives) with runs of both kinds; ``text weight`` is the
+    weight of FREEDOM's per-modality BPR terms (:func:`modality_weight`; MMRec's 1e-4 unless a run changed
+    it). Test :data:`METRICS` as the mean (and ``<metric> std``) over seeds, ``seeds``, and for the direct
+    rows the generator, the share of training positives that had a generated negative and the change of
+    each metric against the uniform row."""
     rows = []
     for rec in records:
         if str(rec.get("model", "")).lower() != "freedom" or rec.get("modalities") is None:
             continue
         neg = rec.get("negatives") or {}
         rows.append({"dataset": rec["dataset"], "variant": rec.get("variant") or "+".join(rec["modalities"]).upper(),
-                     "negatives": neg.get("source", "uniform"), "seed": rec["seed"],
+                     "text weight": modality_weight(rec), "negatives": neg.get("source", "uniform"), "seed": rec["seed"],
                      "generator": neg.get("generator"), "generated share": neg.get("share_of_train_positives"),
                      "best_epoch": rec["best_epoch"], **{m: rec["test"][m] for m in METRICS}})
-    cols = ["dataset", "variant", "negatives", "seeds", *METRICS, *(f"{m} std" for m in METRICS),
+    cols = ["dataset", "variant", "text weight", "negatives", "seeds", *METRICS, *(f"{m} std" for m in METRICS),
             "best_epoch", "generator", "generated share", *(f"{m} vs uniform" for m in METRICS)]
     if not rows:
         return pd.DataFrame(columns=cols)
     df = pd.DataFrame(rows)
-    both = df.groupby(["dataset", "variant"])["negatives"].transform(lambda x: {"uniform", "direct"} <= set(x))
+    key = ["dataset", "variant", "text weight"]
+    both = df.groupby(key)["negatives"].transform(lambda x: {"uniform", "direct"} <= set(x))
     df = df[both.astype(bool)]
     if df.empty:
         return pd.DataFrame(columns=cols)
-    g = df.groupby(["dataset", "variant", "negatives"], sort=True)
+    g = df.groupby([*key, "negatives"], sort=True)
     out = g[list(METRICS) + ["best_epoch"]].mean()
     out[[f"{m} std" for m in METRICS]] = g[list(METRICS)].std(ddof=1).to_numpy()
     out["seeds"] = g.size()
@@ -626,37 +641,93 @@ def fig2_table(records: list[dict]) -> pd.DataFrame:
     out["generated share"] = g["generated share"].mean()
     out = out.reset_index()
     for m in METRICS:
-        base = out[out["negatives"] == "uniform"].set_index(["dataset", "variant"])[m]
-        ref = out.set_index(["dataset", "variant"]).index.map(base)
+        base = out[out["negatives"] == "uniform"].set_index(key)[m]
+        ref = out.set_index(key).index.map(base)
         out[f"{m} vs uniform"] = np.where(out["negatives"] == "direct", out[m].to_numpy() / np.asarray(ref) - 1, np.nan)
     order = {"uniform": 0, "direct": 1}
-    out = out.sort_values(["dataset", "variant", "negatives"], key=lambda c: c.map(order) if c.name == "negatives" else c)
+    out = out.sort_values([*key, "negatives"], key=lambda c: c.map(order) if c.name == "negatives" else c)
     return out[cols].reset_index(drop=True)
 
 
+def fig2_significance(records: list[dict], metric: str = "recall@20") -> pd.DataFrame:
+    """Paired t-tests over test users for Fig. 2: each Direct Generation FREEDOM run against the uniform run
+    of the same dataset, variant, text weight and seed (both need their ``<stem>.per_user.npz``). Columns:
+    ``dataset, variant, text weight, seed, direct, uniform, mean_diff, t, p, n_users, note``
+    (``mean_diff`` = direct - uniform)."""
+    from .metrics import load_per_user, paired_ttest, per_user_path
+
+    cols = ["dataset", "variant", "text weight", "seed", "direct", "uniform", "mean_diff", "t", "p", "n_users", "note"]
+    runs: dict[tuple, dict] = {}
+    for rec in records:
+        if str(rec.get("model", "")).lower() == "freedom" and rec.get("modalities") is not None:
+            var = rec.get("variant") or "+".join(rec["modalities"]).upper()
+            neg = (rec.get("negatives") or {}).get("source", "uniform")
+            runs[(rec["dataset"], var, modality_weight(rec), neg, rec["seed"])] = rec
+    out = []
+    for (d, var, w, neg, seed), rec in sorted(runs.items(), key=lambda kv: (*kv[0][:3], kv[0][4])):
+        uni = runs.get((d, var, w, "uniform", seed))
+        if neg != "direct" or uni is None:
+            continue
+        row = {"dataset": d, "variant": var, "text weight": w, "seed": seed, "direct": rec["test"][metric],
+               "uniform": uni["test"][metric], "mean_diff": np.nan, "t": np.nan, "p": np.nan, "n_users": 0, "note": ""}
+        paths = [per_user_path(r["_path"]) if "_path" in r else None for r in (rec, uni)]
+        missing = [p.name if p else "(a run not read from a file)" for p in paths if p is None or not p.exists()]
+        if missing:
+            row["note"] = f"no per-user file: {', '.join(missing)}"
+        else:
+            try:
+                test = paired_ttest(load_per_user(paths[0]), load_per_user(paths[1]))[metric]
+            except ValueError as exc:
+                row["note"] = f"{paths[0].name}: {exc}"
+            else:
+                row.update(mean_diff=test["mean_diff"], t=test["t"], p=test["p"], n_users=test["n_users"])
+        out.append(row)
+    return pd.DataFrame(out, columns=cols)
+
+
 def fig2_markdown(records: list[dict]) -> str:
-    """:func:`fig2_table` as markdown, with a computed line saying on which datasets Direct Generation
-    negatives end below uniform sampling (the paper's Fig. 2: below on Baby and Beauty)."""
+    """:func:`fig2_table` as markdown, with computed lines saying, per text-term weight, on which datasets
+    Direct Generation negatives end below uniform sampling (the paper's Fig. 2: below on Baby and Beauty),
+    and the paired t-tests of :func:`fig2_significance`."""
     t = fig2_table(records)
     if t.empty:
         return ("No dataset has both a uniform and a Direct Generation FREEDOM run yet "
                 "(`python -m neggen_lite.multimodal study --dataset baby`).\n")
-    lines = ["| dataset | variant | negatives | seeds | R@10 | R@20 | N@10 | N@20 | R@20 vs uniform | "
-             "generated share of train positives | generator |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| dataset | variant | text-term weight | negatives | seeds | R@10 | R@20 | N@10 | N@20 | R@20 vs uniform | "
+             "generated share of train positives | generator |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in t.iterrows():
         cell = lambda m: f"{r[m]:.4f}" + (f" ± {r[m + ' std']:.4f}" if r["seeds"] > 1 else "")  # noqa: E731
         direct = r["negatives"] == "direct"
-        lines.append(f"| {r['dataset']} | {r['variant']} | {r['negatives']} | {r['seeds']} | "
-                     + " | ".join(cell(m) for m in METRICS)
+        lines.append(f"| {r['dataset']} | {r['variant']} | {_weight_label(r['text weight'])} | {r['negatives']} | "
+                     f"{r['seeds']} | " + " | ".join(cell(m) for m in METRICS)
                      + (f" | {r['recall@20 vs uniform']:+.1%} | {r['generated share']:.1%} | {r['generator']} |"
                         if direct else " | — | — | — |"))
-    d = t[t["negatives"] == "direct"]
-    below = d.loc[d["recall@20 vs uniform"] < 0, "dataset"].tolist()
-    above = d.loc[d["recall@20 vs uniform"] >= 0, "dataset"].tolist()
-    summary = (f"Direct Generation negatives end below uniform sampling in test Recall@20 on "
-               f"{', '.join(below) or 'no dataset'}" + (f" and at or above it on {', '.join(above)}" if above else "")
-               + " (the paper's Fig. 2: below on Baby and Beauty).")
-    return "\n".join(lines) + "\n\n" + summary + "\n"
+    summary = []
+    for w, d in t[t["negatives"] == "direct"].groupby("text weight", sort=True):
+        below = d.loc[d["recall@20 vs uniform"] < 0, "dataset"].tolist()
+        above = d.loc[d["recall@20 vs uniform"] >= 0, "dataset"].tolist()
+        summary.append(f"With text-term weight {_weight_label(w)}, Direct Generation negatives end below uniform "
+                       f"sampling in test Recall@20 on {', '.join(below) or 'no dataset'}"
+                       + (f" and at or above it on {', '.join(above)}" if above else "")
+                       + (" (the paper's Fig. 2: below on Baby and Beauty)." if _is_default_weight(w) else "."))
+    sig = fig2_significance(records)
+    tested = sig[sig["n_users"] > 0]
+    if len(tested):
+        def test(r) -> str:
+            p = f"p = {r['p']:.2g}" if np.isfinite(r["p"]) else "every user's value identical"
+            return f"{r['dataset']}, weight {r['text weight']:g}, seed {r['seed']}: {r['mean_diff']:+.4f}, {p}"
+
+        summary.append("Paired t-tests over test users, each direct run against the uniform run of its seed "
+                       "(Recall@20, direct - uniform): " + "; ".join(test(r) for _, r in tested.iterrows()) + ".")
+    return "\n".join(lines) + "\n\n" + " ".join(summary) + "\n"
+
+
+def _is_default_weight(w: float) -> bool:
+    return math.isclose(float(w), FREEDOM_REG_WEIGHT, rel_tol=1e-9)
+
+
+def _weight_label(w: float) -> str:
+    return f"{w:g} (MMRec)" if _is_default_weight(w) else f"{w:g}"
 
 
 def tuning_markdown(records: list[dict]) -> str:

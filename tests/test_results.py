@@ -358,8 +358,50 @@ def test_fig2_pairs_direct_with_uniform_freedom_runs():
     assert d["recall@20 vs uniform"] == pytest.approx(0.095 / 0.11 - 1) and d["generated share"] == 0.5
     assert d["generator"] == "g-bf16" and np.isnan(t.iloc[0]["recall@20 vs uniform"])
     md = results.fig2_markdown(recs)
-    assert "| baby | T | direct | 2 | 0.0475 ± 0.0035 | 0.0950 ± 0.0071 |" in md and "-13.6%" in md
-    assert "below uniform sampling in test Recall@20 on baby (the paper" in md and "beauty" not in md
+    assert "| baby | T | 0.0001 (MMRec) | direct | 2 | 0.0475 ± 0.0035 | 0.0950 ± 0.0071 |" in md and "-13.6%" in md
+    assert ("With text-term weight 0.0001 (MMRec), Direct Generation negatives end below uniform sampling in test "
+            "Recall@20 on baby (the paper" in md and "beauty" not in md)
     up = [fr("baby", "uniform", 1, 0.10), fr("baby", "direct", 1, 0.12, 0.9)]
     assert "on no dataset and at or above it on baby" in results.fig2_markdown(up)
     assert results.fig2_table(recs[-2:]).empty and "No dataset has both" in results.fig2_markdown(recs[-2:])
+    # runs with another weight on the text term form their own pair, and are no Table 1/2 row
+    heavy = [dict(fr("baby", neg, 1, r20, 0.5), config={"reg": 1.0}) for neg, r20 in (("uniform", 0.08), ("direct", 0.06))]
+    t2 = results.fig2_table(recs + heavy)
+    assert t2[["text weight", "negatives", "seeds"]].values.tolist() == [
+        [1e-4, "uniform", 2], [1e-4, "direct", 2], [1.0, "uniform", 1], [1.0, "direct", 1]]
+    assert t2.iloc[3]["recall@20 vs uniform"] == pytest.approx(0.06 / 0.08 - 1)
+    assert t2.iloc[1]["recall@20 vs uniform"] == pytest.approx(0.095 / 0.11 - 1)   # unchanged by the heavy pair
+    md2 = results.fig2_markdown(recs + heavy)
+    assert "| baby | T | 1 | direct | 1 | 0.0300 |" in md2 and "With text-term weight 1, Direct Generation" in md2
+    assert results.table_row(heavy[0]) is None and results.table_row(recs[0]) == "freedom (T)"
+
+
+def test_fig2_significance_pairs_each_direct_run_with_its_seeds_uniform_run(tmp_path):
+    from scipy import stats
+
+    from neggen_lite.metrics import load_per_user
+
+    def fr(source, seed, r20):
+        rec = _rec("baby", "freedom", seed, r20)
+        rec.update(variant="T", modalities=["t"], negatives={"source": source})
+        return rec
+
+    rng = np.random.default_rng(0)
+    uni = rng.random(50)
+    for name, rec, values in (("freedom-uniform-t-seed1.json", fr("uniform", 1, 0.10), uni),
+                              ("freedom-direct-t-seed1.json", fr("direct", 1, 0.09), uni - 0.01 * rng.random(50)),
+                              ("freedom-uniform-t-seed2.json", fr("uniform", 2, 0.11), None),   # no per-user file
+                              ("freedom-direct-t-seed2.json", fr("direct", 2, 0.10), uni),
+                              ("freedom-direct-t-seed3.json", fr("direct", 3, 0.10), uni)):     # no uniform seed 3
+        _write(tmp_path, name, rec)
+        if values is not None:
+            _per_user(tmp_path, name, values)
+    sig = results.fig2_significance(results.load_results(tmp_path))
+    assert sig["seed"].tolist() == [1, 2]
+    one, two = sig.iloc[0], sig.iloc[1]
+    d = load_per_user(tmp_path / "baby" / "freedom-direct-t-seed1.per_user.npz")["per_user"]["recall@20"]
+    assert one["p"] == pytest.approx(stats.ttest_rel(d, uni).pvalue) and one["mean_diff"] < 0 and one["n_users"] == 50
+    assert one["direct"] == 0.09 and one["uniform"] == 0.10 and one["note"] == ""
+    assert np.isnan(two["p"]) and "freedom-uniform-t-seed2.per_user.npz" in two["note"]
+    md = results.fig2_markdown(results.load_results(tmp_path))
+    assert f"baby, weight 0.0001, seed 1: {one['mean_diff']:+.4f}, p = {one['p']:.2g}." in md and "seed 2:" not in md
