@@ -42,6 +42,7 @@ Baby offline: 3,416 of 7,050 items have text, so the text term covers about 36 %
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -767,8 +768,13 @@ def direct_hardness(ds, generator: str = "auto", encoder=DEFAULT_ENCODER, device
             "under_3_words_share": float(np.mean([len(plain_text(n).split()) < 3 for n in neg])),
             # the validator rejects exact copies; a copy that drops the labels or changes case slips through
             "copies_share": float(np.mean([_norm(plain_text(n)) == _norm(plain_text(status[i]["original"]))
-                                           for i, n in zip(model_items, neg)]))}
+                                           for i, n in zip(model_items, neg)])),
+            # a refusal ("None", "No negative attributes.") passes the validator but names no item
+            "refusals_share": float(np.mean([bool(_REFUSAL.match(_norm(plain_text(n)))) for n in neg]))}
     return out
+
+
+_REFUSAL = re.compile(r"^(none|n/?a|nothing|no negative( attributes?| items?)?)\W*$")
 
 
 def _norm(text: str) -> str:

@@ -458,4 +458,8 @@ def test_direct_hardness_measures_closeness_to_the_positive(tmp_path):
     write_direct_cache(cache, {i: ("None" if i % 4 else "Title: a red thing") for i in range(0, ds.n_items, 2)})
     bad = mm.direct_hardness(ds, str(cache), enc, features=f)["model_written"]
     assert bad["same_fields_share"] == 0.5 and bad["under_3_words_share"] == 0.5 and bad["copies_share"] == 0.0
+    assert bad["refusals_share"] == 0.5 and h["model_written"]["refusals_share"] == 0.0     # "None" names no item
+    refusals = ["No negative attributes.", "n/a", "NONE", "Nothing", "no negative items"]
+    assert all(mm._REFUSAL.match(mm._norm(x)) for x in refusals)
+    assert not any(mm._REFUSAL.match(mm._norm(x)) for x in ("None of the above, a blue bib", "Nonslip mat", "no"))
     assert mm.field_labels("Title: a\nBrand: b\nnot a label: c") == ["title", "brand"]
