@@ -26,7 +26,9 @@
   collaborative BPR term keeps the uniformly sampled item (a generated negative has no ID embedding,
   and it has no image, so the visual term keeps the sampled item too). The generated text is encoded in
   the items' own sentence form (labels dropped, :func:`plain_text`) and stays fixed. Positives without a
-  generation fall back to the sampled item; the result counts both.
+  generation fall back to the sampled item; the result counts both. The text term carries the weight
+  ``reg`` (MMRec's 1e-4), so this is all the lever a generated negative has on FREEDOM; ``--reg`` changes
+  it (such runs are kept apart: :func:`neggen_lite.results.modality_weight`).
 
 FREEDOM's settings are MMRec's published ``configs/model/FREEDOM.yaml`` values, not a re-tuning:
 ``knn_k 10``, ``mm_image_weight 0.1``, ``n_mm_layers 1``, ``n_ui_layers 2``, ``feat_embed_dim 64``;
