@@ -156,12 +156,12 @@ NEGGEN_DEFAULTS = {"lam": 0.5, "alpha": 1e-2, "tau": 0.1, "align": "bounded", "b
 #: MMRec's published FREEDOM ``reg_weight``: the weight of FREEDOM's per-modality BPR terms (the trainer's
 #: ``reg``); a FREEDOM run with another weight is no Table 1/2 row (:func:`table_row`)
 FREEDOM_REG_WEIGHT = 1e-4
+NEGGEN_VARIANTS = ("full", "w/o NEG", "w/o CF", "w/o both")
 
 
 def modality_weight(rec: dict) -> float:
     """The weight of a FREEDOM record's per-modality BPR terms (its trainer ``reg``; MMRec's by default)."""
     return float((rec.get("config") or {}).get("reg", FREEDOM_REG_WEIGHT))
-NEGGEN_VARIANTS = ("full", "w/o NEG", "w/o CF", "w/o both")
 
 
 def load_results(results_dir: str | Path = RESULTS_DIR, mode: str | None = "full", tuning: bool = False) -> list[dict]:
