@@ -228,9 +228,8 @@ def merge(out: str | Path, inputs: Iterable[str | Path]) -> dict:
                 keep.append(r)
     payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in keep).encode("utf-8")
     atomic_write_bytes(out, gzip.compress(payload, compresslevel=6, mtime=0))
-    merged = GenerationCache(out)
     return {"read": read, "written": len(keep), "duplicates_dropped": read - len(keep),
-            "items_done": len({i for i, _ in merged.final})}
+            "items_done": len({int(r["item"]) for r in keep if r["status"] in DONE})}
 
 
 def length_sorted(items: list[int], length, window: int) -> list[int]:

@@ -221,7 +221,7 @@ def table_row(rec: dict) -> str | None:
     if rec.get("modalities") is not None:
         if (rec.get("negatives") or {}).get("source", "uniform") != "uniform":
             return None
-        if model == "freedom" and not _is_default_weight(modality_weight(rec)):
+        if model == "freedom" and not is_mmrec_weight(modality_weight(rec)):
             return None
         if set(rec["modalities"]) != {"v", "t"}:
             return f"{model} ({rec.get('variant') or '+'.join(rec['modalities']).upper()})"
@@ -607,6 +607,14 @@ def sampler_markdown(records: list[dict], metric: str = "recall@20", min_seeds: 
     return "\n".join(lines) + "\n\n" + summary + tail + "\n"
 
 
+def _fig2_key(rec: dict) -> tuple | None:
+    """``(dataset, variant, text weight, negatives)`` of a multi-modal FREEDOM record, else ``None``."""
+    if str(rec.get("model", "")).lower() != "freedom" or rec.get("modalities") is None:
+        return None
+    return (rec["dataset"], rec.get("variant") or "+".join(rec["modalities"]).upper(), modality_weight(rec),
+            (rec.get("negatives") or {}).get("source", "uniform"))
+
+
 def fig2_table(records: list[dict]) -> pd.DataFrame:
     """Fig. 2 (Sec. 2.1): FREEDOM trained with uniform negatives and with Direct Generation negatives, one
     row per (dataset, variant, text weight, negatives) with runs of both kinds; ``text weight`` is the
@@ -616,11 +624,11 @@ def fig2_table(records: list[dict]) -> pd.DataFrame:
     each metric against the uniform row."""
     rows = []
     for rec in records:
-        if str(rec.get("model", "")).lower() != "freedom" or rec.get("modalities") is None:
+        run_key = _fig2_key(rec)
+        if run_key is None:
             continue
         neg = rec.get("negatives") or {}
-        rows.append({"dataset": rec["dataset"], "variant": rec.get("variant") or "+".join(rec["modalities"]).upper(),
-                     "text weight": modality_weight(rec), "negatives": neg.get("source", "uniform"), "seed": rec["seed"],
+        rows.append({**dict(zip(("dataset", "variant", "text weight", "negatives"), run_key)), "seed": rec["seed"],
                      "generator": neg.get("generator"), "generated share": neg.get("share_of_train_positives"),
                      "best_epoch": rec["best_epoch"], **{m: rec["test"][m] for m in METRICS}})
     cols = ["dataset", "variant", "text weight", "negatives", "seeds", *METRICS, *(f"{m} std" for m in METRICS),
@@ -657,12 +665,7 @@ def fig2_significance(records: list[dict], metric: str = "recall@20") -> pd.Data
     from .metrics import load_per_user, paired_ttest, per_user_path
 
     cols = ["dataset", "variant", "text weight", "seed", "direct", "uniform", "mean_diff", "t", "p", "n_users", "note"]
-    runs: dict[tuple, dict] = {}
-    for rec in records:
-        if str(rec.get("model", "")).lower() == "freedom" and rec.get("modalities") is not None:
-            var = rec.get("variant") or "+".join(rec["modalities"]).upper()
-            neg = (rec.get("negatives") or {}).get("source", "uniform")
-            runs[(rec["dataset"], var, modality_weight(rec), neg, rec["seed"])] = rec
+    runs = {(*key, rec["seed"]): rec for rec in records if (key := _fig2_key(rec)) is not None}
     out = []
     for (d, var, w, neg, seed), rec in sorted(runs.items(), key=lambda kv: (*kv[0][:3], kv[0][4])):
         uni = runs.get((d, var, w, "uniform", seed))
@@ -709,7 +712,7 @@ def fig2_markdown(records: list[dict]) -> str:
         summary.append(f"With text-term weight {_weight_label(w)}, Direct Generation negatives end below uniform "
                        f"sampling in test Recall@20 on {', '.join(below) or 'no dataset'}"
                        + (f" and at or above it on {', '.join(above)}" if above else "")
-                       + (" (the paper's Fig. 2: below on Baby and Beauty)." if _is_default_weight(w) else "."))
+                       + (" (the paper's Fig. 2: below on Baby and Beauty)." if is_mmrec_weight(w) else "."))
     sig = fig2_significance(records)
     tested = sig[sig["n_users"] > 0]
     if len(tested):
@@ -722,12 +725,13 @@ def fig2_markdown(records: list[dict]) -> str:
     return "\n".join(lines) + "\n\n" + " ".join(summary) + "\n"
 
 
-def _is_default_weight(w: float) -> bool:
+def is_mmrec_weight(w: float) -> bool:
+    """Whether a text-term weight (:func:`modality_weight`) is MMRec's published one, the paper's setting."""
     return math.isclose(float(w), FREEDOM_REG_WEIGHT, rel_tol=1e-9)
 
 
 def _weight_label(w: float) -> str:
-    return f"{w:g} (MMRec)" if _is_default_weight(w) else f"{w:g}"
+    return f"{w:g} (MMRec)" if is_mmrec_weight(w) else f"{w:g}"
 
 
 def tuning_markdown(records: list[dict]) -> str:
