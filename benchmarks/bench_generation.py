@@ -1,137 +1,126 @@
-"""Throughput and quality of the negative-generation pipeline (paper Sec. 3.2) on this machine.
+"""Which bulk path writes valid, *different* negatives fastest (paper Sec. 3.2, issue: a bulk path)?
 
-For one generator (default: the embedded SmolLM2) and the first items of a dataset that have text:
+Every configuration runs the real pipeline (:func:`neggen_lite.pipeline.run`, retries and fallbacks
+included) on the same first ``--items`` items with text, into a fresh cache in a temporary folder, and
+reports:
 
-* items/s of each step (description generation, attribute masking, attribute completion) at batch
-  sizes 1, 8 and 32 (greedy, one attempt, no retries: the raw speed of the model on these prompts),
-  and the tokens/s the generator reports;
-* the share of outputs that pass each step's validation at the first attempt;
-* the encoder's sentences/s (all-MiniLM-L6-v2 by default);
-* how hard the negatives are: mean cosine similarity of original vs generated attributes, against
-  original vs a random other item (``neggen_lite.encoding.hardness``).
+* seconds per item (wall, this process's threads) and generated tokens/s;
+* ``model_written``: the share of items whose every step was accepted from the model (no fallback), and
+  per step the share accepted at the first try;
+* ``cos_to_positive``: mean cosine (MiniLM) between each model-written negative and its positive, both
+  in the same metadata (``original_text`` / ``negative_text``), beside the cosine to a random other item;
+  with ``describe=model`` also the description's cosine to the item's attributes.
 
-Ratios are printed against batch size 1 of the same run. Results go to
-``benchmarks/results/bench_generation.json``.
+A configuration is ``GENERATOR:DESCRIBE:BATCH`` (e.g. ``qwen2.5-coder-1.5b:text:16``). Ratios are printed
+against the first configuration of the same run. Results go to ``benchmarks/results/bench_generation.json``.
 
-    .venv/bin/python benchmarks/bench_generation.py --dataset baby --items 32 --batch-sizes 1 8 32
-    .venv/bin/python benchmarks/bench_generation.py --generator qwen2.5-coder-1.5b --items 16
+    .venv/bin/python benchmarks/bench_generation.py --items 32 --threads 2 --dtype bfloat16 \\
+        --configs qwen2.5-coder-1.5b:text:16 qwen2.5-coder-1.5b:text:32 qwen2.5-coder-0.5b:text:16 \\
+                  qwen2.5-coder-1.5b:model:16
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from neggen_lite import attributes, data, encoding, prompts
+from neggen_lite import attributes, data, encoding, pipeline
 from neggen_lite.generation import build_generator
 from neggen_lite.utils import atomic_write_json, git_commit, set_threads
-from neggen_lite.validation import check_completion, check_description, check_masked, clean_output, rule_mask, Vocabulary
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_generation.json"
 
 
-def run_steps(gen, texts: list[str], batch_size: int, vocab: Vocabulary) -> dict:
-    """The three steps over ``texts`` at ``batch_size``; a failed step's input to the next is the
-    rule-based fallback so every step sees the same number of items."""
-    out = {}
-    src = texts
-    plan = [(prompts.DESCRIPTION_GENERATION, lambda o, s: check_description(o, s)),
-            (prompts.ATTRIBUTE_MASKING, lambda o, s: check_masked(o, s)),
-            (prompts.ATTRIBUTE_COMPLETION, None)]
-    desc = None
-    for prompt, check in plan:
+class CountingGenerator:
+    """Wraps a generator and adds up the tokens it reports (``last_stats``) over all calls."""
+
+    def __init__(self, gen):
+        self.gen, self.name, self.new_tokens = gen, gen.name, 0
+
+    def generate(self, conversations, **kw):
+        out = self.gen.generate(conversations, **kw)
+        self.new_tokens += (getattr(self.gen, "last_stats", None) or {}).get("new_tokens", 0)
+        return out
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+
+
+def run_config(ds, spec: str, items: list[int], args, enc, loaded: dict) -> dict:
+    name, describe, batch = spec.split(":")
+    if name not in loaded:
+        loaded.clear()  # one model in memory at a time
         t0 = time.perf_counter()
-        outs, tokens = [], 0
-        for b in range(0, len(src), batch_size):
-            chunk = src[b:b + batch_size]
-            outs += gen.generate([prompt.render(x) for x in chunk], max_new_tokens=prompt.max_new_tokens, seed=0)
-            tokens += (getattr(gen, "last_stats", None) or {}).get("new_tokens", 0)
-        dt = time.perf_counter() - t0
-        if prompt is prompts.ATTRIBUTE_COMPLETION:
-            checks = [check_completion(o, s, d) for o, s, d in zip(outs, src, desc)]
-        else:
-            checks = [check(o, s) for o, s in zip(outs, src)]
-        out[prompt.name] = {"items_per_s": len(src) / dt, "tokens_per_s": tokens / dt if tokens else None,
-                            "seconds": dt, "valid_first_try": float(np.mean([c.ok for c in checks]))}
-        nxt = [c.text if c.ok else None for c in checks]
-        if prompt is prompts.DESCRIPTION_GENERATION:
-            desc = [n or s for n, s in zip(nxt, src)]
-            src = desc
-        elif prompt is prompts.ATTRIBUTE_MASKING:
-            src = [n or rule_mask(d, vocab) for n, d in zip(nxt, desc)]
-            masked_final = src
-        else:
-            final = [c.text if c.ok else None for c in checks]
-    return {"steps": out, "descriptions": desc, "masked": masked_final, "completed": final}
+        kw = {} if args.dtype == "auto" else {"dtype": args.dtype}
+        loaded[name] = (build_generator(name, batch_size=int(batch), threads=args.threads, **kw),
+                        time.perf_counter() - t0)
+    gen, load_s = loaded[name]
+    gen.batch_size = int(batch)
+    counting = CountingGenerator(gen)
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp) / "bench.jsonl.gz"
+        t0 = time.perf_counter()
+        summary = pipeline.run(ds, counting, cache, items=items, retries=args.retries, batch_size=int(batch),
+                               describe=describe, progress=False)
+        seconds = time.perf_counter() - t0
+        negs = pipeline.negatives(cache, ds, describe=describe)
+    written = [i for i, r in negs.items() if r["status"] == "ok"]
+    out = {"generator": gen.name, "describe": describe, "batch_size": int(batch), "load_seconds": load_s,
+           "seconds_per_item": seconds / len(items), "tokens_per_s": counting.new_tokens / seconds,
+           "model_written": summary["valid_rate"],
+           "first_try": {s: v["first_try"] for s, v in summary["steps"].items()},
+           "invalid_reasons": summary["invalid_reasons"]}
+    if len(written) >= 2:
+        pos = unit(encoding.encode([negs[i]["original_text"] for i in written], enc))
+        neg = unit(encoding.encode([negs[i]["negative_text"] for i in written], enc))
+        perm = np.roll(np.arange(len(pos)), 1)
+        out["cos_to_positive"] = {"negative": float((pos * neg).sum(1).mean()),
+                                  "random_item": float((pos * pos[perm]).sum(1).mean())}
+        if describe == "model":
+            attr = unit(encoding.encode([negs[i]["original"] for i in written], enc))
+            out["cos_to_positive"]["description"] = float((attr * pos).sum(1).mean())
+    out["examples"] = [{k: negs[i][k] for k in ("description", "masked", "negative")} for i in written[:3]]
+    return out
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", default="baby")
-    p.add_argument("--generator", default="smollm2")
     p.add_argument("--items", type=int, default=32)
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32])
+    p.add_argument("--configs", nargs="+", default=["smollm2:text:8", "smollm2:model:8"],
+                   help="GENERATOR:DESCRIBE:BATCH, DESCRIBE in model|text")
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--encoder", default=encoding.DEFAULT_ENCODER)
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
+    p.add_argument("--retries", type=int, default=2)
     p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args()
-    threads = set_threads(args.threads)
+    args.threads = set_threads(args.threads)
     ds = data.load(args.dataset)
-    attrs = [a for a in attributes.item_attributes(ds) if a is not None]
-    vocab = Vocabulary([a.render() for a in attrs])
-    texts = [a.render() for a in attrs[: args.items]]
-    t0 = time.perf_counter()
-    gen = build_generator(args.generator, batch_size=max(args.batch_sizes), threads=threads)
-    load_s = time.perf_counter() - t0
-    runs = {}
-    for bs in args.batch_sizes:
-        runs[bs] = run_steps(gen, texts, bs, vocab)
+    items = [i for i, a in enumerate(attributes.item_attributes(ds)) if a is not None][: args.items]
+    enc = encoding.load_encoder()
+    loaded: dict = {}
+    runs = [run_config(ds, spec, items, args, enc, loaded) for spec in args.configs]
 
-    enc = encoding.load_encoder(args.encoder)
-    sentences = [a.render() for a in attrs[:512]]
-    encoding.encode(sentences[:32], enc)  # warm-up
-    t1 = time.perf_counter()
-    encoding.encode(sentences, enc, batch_size=64)
-    enc_rate = len(sentences) / (time.perf_counter() - t1)
-
-    ref = runs[args.batch_sizes[0]]
-    ok = [k for k, c in enumerate(ref["completed"]) if c]
-    quality = None
-    if len(ok) >= 2:
-        quality = encoding.hardness({"original": encoding.encode([texts[k] for k in ok], enc),
-                                     "description": encoding.encode([ref["descriptions"][k] for k in ok], enc),
-                                     "negative": encoding.encode([ref["completed"][k] for k in ok], enc)})
-
-    print(f"{args.dataset}, generator {gen.name}, {len(texts)} items, {threads} thread(s), torch {torch.__version__}, "
-          f"load average {os.getloadavg()[0]:.2f}; load {load_s:.1f}s")
-    print(f"{'step':24s} " + " ".join(f"{'bs ' + str(b):>22s}" for b in args.batch_sizes))
-    for step in prompts.PIPELINE:
-        base = runs[args.batch_sizes[0]]["steps"][step]["items_per_s"]
-        cells = []
-        for b in args.batch_sizes:
-            r = runs[b]["steps"][step]
-            cells.append(f"{r['items_per_s']:6.2f} it/s x{r['items_per_s'] / base:4.1f} "
-                         f"{r['valid_first_try']:4.0%}")
-        print(f"{step:24s} " + " ".join(f"{c:>22s}" for c in cells))
-    print("cells: items/s, speed-up against the first batch size, share valid at the first attempt")
-    print(f"encoder {args.encoder}: {enc_rate:.0f} sentences/s")
-    if quality:
-        print("hardness (cosine): " + ", ".join(f"{k} {v:.3f}" for k, v in quality.items()))
+    print(f"{args.dataset}, {len(items)} items, {args.threads} thread(s), dtype {args.dtype}, retries {args.retries}, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    ref = runs[0]["seconds_per_item"]
+    for spec, r in zip(args.configs, runs):
+        cos = r.get("cos_to_positive", {})
+        print(f"{spec:32s} {r['seconds_per_item']:6.2f} s/item (x{ref / r['seconds_per_item']:4.2f}) "
+              f"{r['tokens_per_s']:6.1f} tok/s  model-written {r['model_written']:4.0%}  "
+              f"cos neg {cos.get('negative', float('nan')):.3f} random {cos.get('random_item', float('nan')):.3f}")
     atomic_write_json(args.out, {
-        "benchmark": "bench_generation", "dataset": args.dataset, "generator": gen.name, "items": len(texts),
-        "threads": threads, "torch": torch.__version__, "python": platform.python_version(),
-        "load_average": list(os.getloadavg()), "commit": git_commit(), "load_seconds": load_s,
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "batches": {str(b): runs[b]["steps"] for b in args.batch_sizes},
-        "encoder": args.encoder, "encoder_sentences_per_s": enc_rate, "hardness": quality,
-        "examples": [{"original": texts[k], "description": ref["descriptions"][k], "masked": ref["masked"][k],
-                      "completed": ref["completed"][k]} for k in range(min(3, len(texts)))],
+        "benchmark": "bench_generation", "dataset": args.dataset, "items": len(items), "threads": args.threads,
+        "dtype": args.dtype, "retries": args.retries, "torch": torch.__version__,
+        "python": platform.python_version(), "load_average": list(os.getloadavg()), "commit": git_commit(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "runs": dict(zip(args.configs, runs)),
     })
     return 0
 

@@ -52,6 +52,25 @@ class ItemAttributes:
             parts.append(f"Keywords: {self.keywords}")
         return "\n".join(parts)
 
+    @property
+    def core_field(self) -> str:
+        """The field that carries the item's own words, masked when the description step is skipped
+        (``describe="text"``): the title, else the keywords, the description, the categories or the brand."""
+        for f in ("title", "keywords", "description", "categories", "brand"):
+            if getattr(self, f):
+                return f
+        raise ValueError(f"item {self.item} has no text")
+
+    def core(self) -> str:
+        v = getattr(self, self.core_field)
+        return "; ".join(v) if isinstance(v, list) else v
+
+    def render_with(self, field: str, text: str) -> str:
+        """:meth:`render` with ``field`` replaced by ``text`` and everything else as it is: the same
+        metadata beside an original text and beside its generated negative (Sec. 3.2.4, Eq. 8-9)."""
+        value = [text] if field == "categories" else text
+        return ItemAttributes(**{**asdict(self), field: value}).render()
+
     def to_dict(self) -> dict:
         return asdict(self)
 

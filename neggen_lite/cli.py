@@ -158,12 +158,15 @@ def _generate(args) -> int:
     ds = data.load(args.dataset, args.data_root)
     kw = {} if args.dtype == "auto" else {"dtype": args.dtype}
     gen = build_generator(args.generator, device=args.device, batch_size=args.batch_size, threads=args.threads, **kw)
-    path = Path(args.out) if args.out else pipeline.default_cache_path(ds.name, gen.name, args.direct)
+    path = Path(args.out) if args.out else pipeline.default_cache_path(ds.name, gen.name, args.direct, args.describe)
     summary = pipeline.run(ds, gen, path, limit=args.limit, retries=args.retries, batch_size=args.batch_size,
-                           seed=args.seed, direct=args.direct, progress=not args.quiet, shard=args.shard)
+                           seed=args.seed, direct=args.direct, progress=not args.quiet, shard=args.shard,
+                           describe=args.describe)
     manifest = {"dataset": ds.name, "generator": gen.name,
                 "package_version": getattr(gen, "package_version", None), "prompts_hash": prompts_hash(),
-                "pipeline": "direct_generation" if args.direct else "description>masking>completion",
+                "pipeline": "direct_generation" if args.direct else "masking>completion" if args.describe == "text"
+                else "description>masking>completion", "describe": None if args.direct else args.describe,
+                "runtime": "transformers",
                 "items": summary["items"], "valid_rate": summary["valid_rate"],
                 "fallback_rate": summary["fallback_rate"], "seconds": summary["generation_seconds"],
                 "steps": summary["steps"], "invalid_reasons": summary["invalid_reasons"],
@@ -347,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="only every N-th item from the K-th (0-based), for N processes with their own --out; "
                         "merge the caches afterwards (python -m neggen_lite merge OUT A B)")
     g.add_argument("--direct", action="store_true", help="the Direct Generation prompt of Sec. 2.1 instead")
+    g.add_argument("--describe", default="model", choices=["model", "text"],
+                   help="model: the paper's three steps (a description written by the model, masked, completed); "
+                        "text: no description step, mask and complete the item's own title (or keywords)")
     g.add_argument("--retries", type=int, default=2)
     g.add_argument("--batch-size", type=int, default=8)
     g.add_argument("--seed", type=int, default=0)

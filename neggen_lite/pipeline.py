@@ -2,7 +2,11 @@
 
 For every item with text: *description generation* (offline there are no images, so the description is
 written from the item's textual attributes -- this replaces the paper's image step), *attribute
-masking* of that description, *attribute completion* of the masked text. Each output is validated
+masking* of that description, *attribute completion* of the masked text. With ``describe="text"`` the
+description step is skipped: there is no image to describe, so the item's own core text (its title, else
+keywords, description, categories or brand; :meth:`ItemAttributes.core`) is masked and completed -- two
+short steps instead of three, and a negative that stays about the item rather than an invented
+description of it (a deviation from the paper, named in the book). Each output is validated
 (:mod:`neggen_lite.validation`); a failed output is retried with another seed (sampling) up to
 ``retries`` times, then replaced by the rule-based fallback, and the record says which.
 
@@ -129,29 +133,53 @@ def _steps(vocab: Vocabulary, cache: GenerationCache, attrs: dict[int, str]) -> 
     ]
 
 
+def _text_steps(vocab: Vocabulary, cache: GenerationCache, cores: dict[int, str]) -> list[Step]:
+    """``describe="text"``: mask the item's core text itself, then complete it (no description step)."""
+    masked = lambda i: cache.output(i, "attribute_masking")  # noqa: E731
+    return [
+        Step(ATTRIBUTE_MASKING, lambda i, _: cores[i],
+             lambda out, i, _: check_masked(out, cores[i]),
+             lambda i, _, s: rule_mask(cores[i], vocab)),
+        Step(ATTRIBUTE_COMPLETION, lambda i, _: masked(i),
+             lambda out, i, _: check_completion(out, masked(i), cores[i]),
+             lambda i, _, s: rule_complete(masked(i), vocab, cores[i], seed=s * 1_000_003 + i)),
+    ]
+
+
+DESCRIBE = ("model", "text")
+
+
 def _direct_steps(vocab: Vocabulary, attrs: dict[int, str]) -> list[Step]:
     return [Step(DIRECT_GENERATION, lambda i, _: attrs[i],
                  lambda out, i, _: check_completion(out, attrs[i], attrs[i]),
                  lambda i, _, s: rule_complete(rule_mask(attrs[i], vocab), vocab, attrs[i], seed=s * 1_000_003 + i))]
 
 
-def default_cache_path(dataset: str, generator_name: str, direct: bool = False):
+def default_cache_path(dataset: str, generator_name: str, direct: bool = False, describe: str = "model"):
+    """``results/generations/<dataset>/<generator>[.direct|.text].jsonl.gz`` (``.text``: ``describe="text"``)."""
     from .utils import REPO_ROOT
 
+    if describe not in DESCRIBE:
+        raise ValueError(f"describe {describe!r}: choose one of {', '.join(DESCRIBE)}")
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in generator_name)
-    return REPO_ROOT / "results" / "generations" / dataset / f"{safe}{'.direct' if direct else ''}.jsonl.gz"
+    kind = ".direct" if direct else ".text" if describe == "text" else ""
+    return REPO_ROOT / "results" / "generations" / dataset / f"{safe}{kind}.jsonl.gz"
 
 
 def run(ds, generator, cache_path: str | Path, items: Iterable[int] | None = None, limit: int | None = None,
         retries: int = 2, batch_size: int = 8, seed: int = 0, direct: bool = False, progress: bool = True,
-        temperature: float = 0.7, sort_window: int = 16, shard: tuple[int, int] | None = None) -> dict:
+        temperature: float = 0.7, sort_window: int = 16, shard: tuple[int, int] | None = None,
+        describe: str = "model") -> dict:
     """Run the pipeline (or, with ``direct=True``, the Direct Generation prompt of Sec. 2.1) for the
     items of ``ds`` that have text; returns :func:`summarize` of the cache for those items.
 
     Items go in their order, ``batch_size * sort_window`` at a time; inside such a window they are
     batched by input length, so a batch pads little (``sort_window=1``: no sorting). ``shard=(k, n)``: only
     every n-th of the chosen items from the k-th, so n processes (each with its own ``cache_path``) can
-    share the items; their caches concatenate into one (gzip members)."""
+    share the items; their caches concatenate into one (gzip members). ``describe="text"``: skip the
+    description step and mask the item's own core text (see the module docstring)."""
+    if describe not in DESCRIBE:
+        raise ValueError(f"describe {describe!r}: choose one of {', '.join(DESCRIBE)}")
     attrs_all = item_attributes(ds)
     with_text = [i for i, a in enumerate(attrs_all) if a is not None]
     chosen = list(items) if items is not None else with_text
@@ -169,9 +197,12 @@ def run(ds, generator, cache_path: str | Path, items: Iterable[int] | None = Non
     attrs = {i: attrs_all[i].render() for i in chosen}
     vocab = Vocabulary([a.render() for a in attrs_all if a is not None])
     cache = GenerationCache(cache_path)
-    steps = _direct_steps(vocab, attrs) if direct else _steps(vocab, cache, attrs)
+    cores = {i: attrs_all[i].core() for i in chosen}
+    steps = (_direct_steps(vocab, attrs) if direct else _text_steps(vocab, cache, cores) if describe == "text"
+             else _steps(vocab, cache, attrs))
+    src = cores if describe == "text" and not direct else attrs
     last = steps[-1].prompt.name
-    todo = length_sorted([i for i in chosen if not cache.done(i, last)], lambda i: len(attrs[i]),
+    todo = length_sorted([i for i in chosen if not cache.done(i, last)], lambda i: len(src[i]),
                          window=batch_size * sort_window)
     t_start = time.perf_counter()
     bar = tqdm(total=len(chosen), initial=len(chosen) - len(todo), unit="item", disable=not progress,
@@ -268,17 +299,35 @@ def summarize(cache: GenerationCache, items: list[int], steps: list[str]) -> dic
             "generation_seconds": seconds, "invalid_reasons": {k: dict(v) for k, v in reasons.items()}}
 
 
-def negatives(cache: GenerationCache | str | Path, ds, direct: bool = False) -> dict[int, dict]:
-    """Per item with a finished pipeline: original attributes, description, masked and generated text."""
+def negatives(cache: GenerationCache | str | Path, ds, direct: bool = False, describe: str | None = None
+              ) -> dict[int, dict]:
+    """Per item with a finished pipeline: ``original`` attributes, ``description`` (the text that was
+    masked: the generated description, or with ``describe="text"`` the item's core text), ``masked``,
+    ``negative`` (the completion) and the two texts Eq. 8-9 encode, the same metadata beside each:
+    ``original_text`` (the masked text in its item's attributes) and ``negative_text`` (the completion in
+    their place). ``describe=None``: read from the cache's records (a cache without a description step
+    was made with ``describe="text"``)."""
     cache = cache if isinstance(cache, GenerationCache) else GenerationCache(cache)
     attrs = item_attributes(ds)
+    if describe is None:
+        describe = "model" if direct or any(s == "description_generation" for _, s in cache.final) else "text"
     out = {}
     for (i, step), r in cache.final.items():
         if step != ("direct_generation" if direct else "attribute_completion"):
             continue
-        rec = {"original": attrs[i].render() if attrs[i] else None, "negative": r["output"], "status": r["status"]}
-        if not direct:
-            rec["description"] = cache.output(i, "description_generation")
+        a = attrs[i]
+        rec = {"original": a.render() if a else None, "negative": r["output"], "status": r["status"]}
+        if direct:
+            rec["original_text"], rec["negative_text"] = rec["original"], r["output"]
+        else:
             rec["masked"] = cache.output(i, "attribute_masking")
+            if describe == "text":
+                rec["description"] = a.core()
+                field = a.core_field
+            else:
+                rec["description"] = cache.output(i, "description_generation")
+                field = "description"
+            rec["original_text"] = a.render_with(field, rec["description"])
+            rec["negative_text"] = a.render_with(field, r["output"])
         out[i] = rec
     return dict(sorted(out.items()))

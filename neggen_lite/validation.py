@@ -6,8 +6,13 @@ A step's output is accepted only if it does what the step asks:
 * description: non-empty, at most ``MAX_WORDS`` words (an unfinished last sentence is cut);
 * masked description: contains ``[MASK]``, keeps the non-masked words (>= 80 % of its other words
   occur in the source, and it keeps >= 50 % of the source's words), masks at most 60 % of the words;
-* completion: no ``[MASK]``, differs from the original description, not an echo of the prompt, not
-  empty, at most twice as long as the masked input plus 20 words.
+* masked description: besides, every ``[MASK]`` replaces at least one word of the source, and at least
+  one of them a word that is not a stop word (a mask appended to the text, or one on "a", is no mask);
+* completion: no ``[MASK]`` and no leftover of one (``MASK``, ``<mask>``, ``[MASK`` ...), differs from the
+  original description, fills the masks (not the masked text with the masks deleted), is no refusal or
+  placeholder ("None", "N/A", "...", "I cannot ...", a JSON null), has no token over ``MAX_TOKEN_CHARS``
+  characters, is not an echo of the prompt, not empty, at most twice as long as the masked input plus 20
+  words.
 
 When a model fails ``retries`` times, :func:`rule_mask` / :func:`rule_complete` produce a word-level
 fallback from the dataset's own attribute vocabulary (rare content words are masked; masks are filled
@@ -15,6 +20,7 @@ with other words of the vocabulary), and the record says so.
 """
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections import Counter
@@ -24,7 +30,18 @@ import numpy as np
 
 MASK = "[MASK]"
 MAX_WORDS = 160
+MAX_TOKEN_CHARS = 60
 _MASK_RE = re.compile(r"\[\s*mask\s*\]", re.IGNORECASE)
+#: what is left of a mask after a model half-copies it: bare upper-case MASK, <mask>, "[MASK" or "MASK]"
+#: (a lower-case "mask" is a word of its own: face masks are Beauty items)
+_MASK_LEFTOVER_RE = re.compile(r"\bMASK\b|<\s*/?\s*mask\s*>|\[\s*mask|mask\s*\]|_{3,}", re.IGNORECASE)
+_MASK_UPPER_RE = re.compile(r"\bMASK\b")
+#: whole outputs that name no item: refusals and placeholders
+_REFUSAL_RE = re.compile(
+    r"^\W*(?:none|null|nil|n/?a|na|nothing|unknown|empty|not applicable|no (?:negative )?attributes?"
+    r"(?: (?:found|available|generated))?|\.{2,}|…+|-+)\W*$"
+    r"|^\W*(?:i\s*(?:cannot|can't|can not|am unable|'m unable|am sorry|'m sorry|apologi[sz]e|do not|don't)"
+    r"|sorry\b|as an ai\b|unfortunately\b)", re.IGNORECASE)
 _WORD_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'&\-\.]*[A-Za-z0-9])?")
 _PREFIX_RE = re.compile(r"^\s*(?:output|answer|masked description|completed description|generated description|"
                         r"description|negative attributes|result)\s*(?:\([^)]*\))?\s*:\s*", re.IGNORECASE)
@@ -105,6 +122,39 @@ def check_description(output: str, source: str) -> Check:
     return Check(True, "", t)
 
 
+def is_refusal(text: str) -> bool:
+    """A refusal or placeholder instead of an answer ("None", "N/A", "...", "I cannot help ...")."""
+    return bool(_REFUSAL_RE.search(text.strip()))
+
+
+def masked_words(masked: str, source: str) -> list[list[str]]:
+    """Per ``[MASK]`` of ``masked``, the (lower-cased) words of ``source`` it replaces, from a word-level
+    alignment of the two texts; an empty list for a mask that replaces nothing (an inserted mask)."""
+    toks = _mask_tokens(masked)
+    src = [w.lower() for w in words(source)]
+    slot = {j: k for k, j in enumerate(j for j, x in enumerate(toks) if x == MASK)}
+    out: list[list[str]] = [[] for _ in slot]
+    for tag, a0, a1, b0, b1 in difflib.SequenceMatcher(a=src, b=toks, autojunk=False).get_opcodes():
+        masks = [j for j in range(b0, b1) if toks[j] == MASK]
+        if tag != "replace" or not masks:
+            continue
+        part = src[a0:a1]  # the replaced words, shared among this span's masks in order
+        for n, j in enumerate(masks):
+            lo, hi = len(part) * n // len(masks), len(part) * (n + 1) // len(masks)
+            out[slot[j]] += part[lo:max(hi, lo + 1)] if lo < len(part) else []
+    return out
+
+
+def _mask_tokens(text: str) -> list[str]:
+    parts = normalize_masks(text).split(MASK)
+    toks: list[str] = []
+    for k, p in enumerate(parts):
+        if k:
+            toks.append(MASK)
+        toks += [w.lower() for w in words(p)]
+    return toks
+
+
 def check_masked(output: str, source: str) -> Check:
     t = clean_output(output)
     if not t:
@@ -114,6 +164,8 @@ def check_masked(output: str, source: str) -> Check:
     n_mask = t.count(MASK)
     if n_mask == 0:
         return Check(False, "no [MASK]", t)
+    if _MASK_UPPER_RE.search(t.replace(MASK, " ")):
+        return Check(False, "a mask without its brackets", t)
     if repetition(t) > MAX_REPETITION:
         return Check(False, f"repetitive ({repetition(t):.0%} repeated 4-grams)", t)
     src = [w.lower() for w in words(source)]
@@ -129,6 +181,11 @@ def check_masked(output: str, source: str) -> Check:
         return Check(False, f"drops most of the description ({retained:.0%} of its words kept)", t)
     if n_mask > 0.6 * (n_mask + len(kept)):
         return Check(False, f"masks too much ({n_mask} masks, {len(kept)} words)", t)
+    covered = masked_words(t, source)
+    if any(not c for c in covered):
+        return Check(False, "a mask that replaces no word", t)
+    if all(all(w in STOPWORDS for w in c) for c in covered):
+        return Check(False, f"masks only stop words ({', '.join(sorted({w for c in covered for w in c}))})", t)
     return Check(True, "", t)
 
 
@@ -142,12 +199,21 @@ def check_completion(output: str, masked: str, original: str) -> Check:
         return Check(False, "empty", t)
     if MASK in t:
         return Check(False, "still contains [MASK]", t)
+    if _MASK_LEFTOVER_RE.search(t):
+        return Check(False, "a leftover of a mask", t)
+    if is_refusal(t):
+        return Check(False, "a refusal or placeholder", t)
     if _echoes_prompt(t):
         return Check(False, "echoes the prompt", t)
+    longest = max((len(x) for x in t.split()), default=0)
+    if longest > MAX_TOKEN_CHARS:
+        return Check(False, f"a token of {longest} characters", t)
     if repetition(t) > MAX_REPETITION:
         return Check(False, f"repetitive ({repetition(t):.0%} repeated 4-grams)", t)
     if _norm(t) == _norm(original):
         return Check(False, "identical to the original", t)
+    if MASK in normalize_masks(masked) and _norm(t) == _norm(normalize_masks(masked).replace(MASK, " ")):
+        return Check(False, "fills no mask (the masked text with the masks deleted)", t)
     limit = 2 * len(words(masked)) + 20
     if len(words(t)) > limit:
         return Check(False, f"too long ({len(words(t))} words > {limit})", t)
