@@ -11,12 +11,13 @@ reports:
   in the same metadata (``original_text`` / ``negative_text``), beside the cosine to a random other item;
   with ``describe=model`` also the description's cosine to the item's attributes.
 
-A configuration is ``GENERATOR:DESCRIBE:BATCH`` (e.g. ``qwen2.5-coder-1.5b:text:16``). Ratios are printed
+A configuration is ``GENERATOR:DESCRIBE:BATCH`` (e.g. ``qwen2.5-coder-1.5b:text:16``); DESCRIBE is
+``model`` (three steps), ``text`` (mask and complete the title) or ``text-rule`` (rule masks, model completes). Ratios are printed
 against the first configuration of the same run. Results go to ``benchmarks/results/bench_generation.json``.
 
     .venv/bin/python benchmarks/bench_generation.py --items 32 --threads 2 --dtype bfloat16 \\
-        --configs qwen2.5-coder-1.5b:text:16 qwen2.5-coder-1.5b:text:32 qwen2.5-coder-0.5b:text:16 \\
-                  qwen2.5-coder-1.5b:model:16
+        --configs qwen2.5-coder-1.5b:text:16 qwen2.5-coder-1.5b:text-rule:16 qwen2.5-coder-1.5b:text-rule:32 \\
+                  qwen2.5-coder-0.5b:text-rule:16 qwen2.5-coder-1.5b:model:16
 """
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 
 def run_config(ds, spec: str, items: list[int], args, enc, loaded: dict) -> dict:
-    name, describe, batch = spec.split(":")
+    name, how, batch = spec.split(":")
+    describe, _, mask = how.partition("-")  # "text-rule": describe=text, mask=rule
     if name not in loaded:
         loaded.clear()  # one model in memory at a time
         t0 = time.perf_counter()
@@ -68,11 +70,12 @@ def run_config(ds, spec: str, items: list[int], args, enc, loaded: dict) -> dict
         cache = Path(tmp) / "bench.jsonl.gz"
         t0 = time.perf_counter()
         summary = pipeline.run(ds, counting, cache, items=items, retries=args.retries, batch_size=int(batch),
-                               describe=describe, progress=False)
+                               describe=describe, mask=mask or "model", progress=False)
         seconds = time.perf_counter() - t0
         negs = pipeline.negatives(cache, ds, describe=describe)
     written = [i for i, r in negs.items() if r["status"] == "ok"]
-    out = {"generator": gen.name, "describe": describe, "batch_size": int(batch), "load_seconds": load_s,
+    out = {"generator": gen.name, "describe": describe, "mask": mask or "model", "batch_size": int(batch),
+           "load_seconds": load_s,
            "seconds_per_item": seconds / len(items), "tokens_per_s": counting.new_tokens / seconds,
            "model_written": summary["valid_rate"],
            "first_try": {s: v["first_try"] for s, v in summary["steps"].items()},
@@ -95,7 +98,7 @@ def main() -> int:
     p.add_argument("--dataset", default="baby")
     p.add_argument("--items", type=int, default=32)
     p.add_argument("--configs", nargs="+", default=["smollm2:text:8", "smollm2:model:8"],
-                   help="GENERATOR:DESCRIBE:BATCH, DESCRIBE in model|text")
+                   help="GENERATOR:DESCRIBE:BATCH, DESCRIBE in model|text|text-rule")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
     p.add_argument("--retries", type=int, default=2)

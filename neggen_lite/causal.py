@@ -28,8 +28,8 @@ What the paper leaves open, and the reading we chose:
    same causal vector for all of them; their ranking is left to the collaborative score. Items with text
    but no model generation get the rule-based negative of :mod:`neggen_lite.validation` (counted in
    the result under ``negatives``).
-5. *w/o NEG* replaces ``e_m*`` by the attributes of a uniformly sampled item (fresh each batch in
-   training; one fixed seeded draw per item at inference). *w/o CF* drops attention and the
+5. *w/o NEG* replaces ``e_m*`` by the attributes of another item, one fixed seeded draw per item, the
+   same in training and at inference (so the model is scored on the pairing it learned). *w/o CF* drops attention and the
    difference: ``e_c = MLP(mean e_m)``, ``e_c* = MLP(mean e_m*)``.
 """
 from __future__ import annotations
@@ -41,9 +41,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .objectives import counterfactual_loss, scores
+
 VARIANTS = ("full", "w/o NEG", "w/o CF", "w/o both", "V", "T", "V&T")
 MODALITIES_OF_VARIANT = {"V": ("v",), "T": ("t",), "V&T": ("v", "t")}
 ALIGN_FORMS = ("bounded", "printed")
+OBJECTIVES = ("printed", "joint", "repaired", "sampler")  # see neggen_lite.objectives
 BASE_MODES = ("frozen", "finetune")
 
 
@@ -123,8 +126,14 @@ class NegGenConfig:
     base: str = "frozen"
     hidden: int = 256
     modalities: tuple[str, ...] = ("t",)
+    objective: str = "printed"
+    beta: float = 1.0
 
     def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.objective in ("joint", "repaired"):
+            self.base = "finetune"  # the base is trained with the causal module on real triples
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.align not in ALIGN_FORMS:
@@ -172,7 +181,7 @@ class NegGen(nn.Module):
 
     Trained through :func:`neggen_lite.train.fit` like every other model: it exposes ``forward()``
     (final user and item embeddings, the item side already carrying ``lambda e_c``) and its own
-    ``batch_loss`` (Eq. 19-21). ``neg`` from the trainer's uniform sampler is used only by *w/o NEG*.
+    ``batch_loss`` (Eq. 19-21). ``neg`` from the trainer's uniform sampler is used by the ``joint``/``repaired`` objectives.
     """
 
     def __init__(self, base: nn.Module, features: Features, cfg: NegGenConfig, seed: int = 0):
@@ -202,14 +211,13 @@ class NegGen(nn.Module):
                 self._frozen = tuple(x.detach() for x in self.base())
         return self._frozen
 
-    def causal_embeddings(self, items: torch.Tensor, neg_items: torch.Tensor | None = None):
-        """``(e_c, e_c*)`` for ``items``; ``neg_items`` gives the *w/o NEG* stand-in negatives."""
-        e_m = self.orig[items]
-        if self.cfg.generated:
-            e_m_star = self.neg[items]
-        else:
-            e_m_star = self.orig[self.other[items] if neg_items is None else neg_items]
-        return self.module(e_m, e_m_star)
+    def token_pair(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(e_m, e_m*)`` tokens of ``items``; *w/o NEG*: ``e_m*`` is a fixed other item's ``e_m``."""
+        return self.orig[items], (self.neg[items] if self.cfg.generated else self.orig[self.other[items]])
+
+    def causal_embeddings(self, items: torch.Tensor):
+        """``(e_c, e_c*)`` for ``items`` (Eq. 16-18)."""
+        return self.module(*self.token_pair(items))
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
         ue, ie = self.base_embeddings()
@@ -224,13 +232,37 @@ class NegGen(nn.Module):
         return self.base.ego_items(items)
 
     def batch_loss(self, users, pos, neg, reg: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """Eq. 21 on one batch: ``L_rec + alpha L_align``; returns ``(total, L_rec)``."""
+        """Eq. 21 on one batch: ``L_rec + alpha L_align``; returns ``(total, L_rec)``. Objectives
+        ``joint``/``repaired``: :meth:`joint_loss` on the real triples ``(users, pos, neg)``."""
+        if self.cfg.objective in ("joint", "repaired"):
+            return self.joint_loss(users, pos, neg, reg)
         ue, ie = self.base_embeddings()
         e_u, e_i = ue[users], ie[pos]
-        e_c, e_c_star = self.causal_embeddings(pos, neg)
+        e_c, e_c_star = self.causal_embeddings(pos)
         l_rec = rec_loss(e_u, e_i, e_c, e_c_star, self.cfg.lam)
         total = l_rec + self.cfg.alpha * align_loss(e_c, e_c_star, e_i, self.cfg.tau, self.cfg.align)
         if reg and self.cfg.base == "finetune":
             total = total + reg * (self.base.ego_users(users).pow(2).sum()
                                    + self.base.ego_items(pos).pow(2).sum()) / (2 * len(users))
         return total, l_rec
+
+    def joint_loss(self, users, pos, neg, reg: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """``joint``: ``-log sigma(y_ui - y_uj) + alpha L_align(i) + reg L2`` with ``y_uk = e_u.e_k +
+        lambda e_u.e_c(k)`` and the bounded Eq. 20; ``repaired`` adds ``beta -log sigma(lambda e_u.[h(e_m,i)
+        - h(e_m*,i)])`` (:mod:`neggen_lite.objectives`). Returns ``(total, ranking term)``."""
+        cfg = self.cfg
+        ue, ie = self.base()
+        e_u = ue[users]
+        e_c_pos, e_c_star_pos = self.causal_embeddings(pos)
+        e_c_neg, _ = self.causal_embeddings(neg)
+        rank = -F.logsigmoid(scores(e_u, ie[pos], e_c_pos, cfg.lam) - scores(e_u, ie[neg], e_c_neg, cfg.lam)).mean()
+        total = rank + cfg.alpha * align_loss(e_c_pos, e_c_star_pos, ie[pos], cfg.tau, "bounded")
+        if cfg.objective == "repaired" and cfg.beta:
+            e_m, e_m_star = self.token_pair(pos)
+            h = lambda x: self.module.proj(self.module.attend(x))  # noqa: E731
+            total = total + cfg.beta * counterfactual_loss(e_u, h(e_m), h(e_m_star), cfg.lam)
+        if reg:
+            l2 = (self.base.ego_users(users).pow(2).sum() + self.base.ego_items(pos).pow(2).sum()
+                  + self.base.ego_items(neg).pow(2).sum())
+            total = total + reg * l2 / (2 * len(users))
+        return total, rank

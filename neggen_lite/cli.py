@@ -12,7 +12,8 @@ from .train import MODES, config_for_mode, default_out, fit, save_result
 def _neggen_config(args, **override):
     from .causal import NegGenConfig
 
-    kw = dict(lam=args.lam, alpha=args.alpha, tau=args.tau, variant=args.variant, align=args.align, base=args.base)
+    kw = dict(lam=args.lam, alpha=args.alpha, tau=args.tau, variant=args.variant, align=args.align, base=args.base,
+              objective=args.objective, beta=args.beta)
     kw.update(override)
     return NegGenConfig(**{k: v for k, v in kw.items() if v is not None})
 
@@ -39,8 +40,13 @@ def _train_neggen(args, ds) -> int:
 
     ng = _neggen_config(args)
     seed = args.seed if args.seed is not None else config_for_mode(args.mode).seed
-    out = Path(args.out) if args.out else default_out(ds.name, "neggen", "generated" if ng.generated else "uniform",
-                                                      seed, args.mode, ng.variant)
+    if ng.objective == "printed":  # the committed runs' names
+        model, arm = "neggen", "generated" if ng.generated else "uniform"
+    else:  # neggen-<objective>-<negatives: generated|direct|rule|uniform (w/o NEG)>
+        model = f"neggen-{ng.objective}"
+        arm = ("uniform" if not ng.generated else "rule" if args.generator == "rule"
+               else "direct" if args.generator == "direct" else "generated")
+    out = Path(args.out) if args.out else default_out(ds.name, model, arm, seed, args.mode, ng.variant)
     ckpt = None if args.no_checkpoint else (Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt"))
     result = neggen.train(ds, args.mode, args.device, args.generator, args.encoder, ng, seed, ckpt,
                           not args.quiet, args.threads, **_train_overrides(args))
@@ -158,14 +164,17 @@ def _generate(args) -> int:
     ds = data.load(args.dataset, args.data_root)
     kw = {} if args.dtype == "auto" else {"dtype": args.dtype}
     gen = build_generator(args.generator, device=args.device, batch_size=args.batch_size, threads=args.threads, **kw)
-    path = Path(args.out) if args.out else pipeline.default_cache_path(ds.name, gen.name, args.direct, args.describe)
+    path = Path(args.out) if args.out else pipeline.default_cache_path(ds.name, gen.name, args.direct, args.describe,
+                                                                       args.mask)
     summary = pipeline.run(ds, gen, path, limit=args.limit, retries=args.retries, batch_size=args.batch_size,
                            seed=args.seed, direct=args.direct, progress=not args.quiet, shard=args.shard,
-                           describe=args.describe)
+                           describe=args.describe, mask=args.mask)
     manifest = {"dataset": ds.name, "generator": gen.name,
                 "package_version": getattr(gen, "package_version", None), "prompts_hash": prompts_hash(),
-                "pipeline": "direct_generation" if args.direct else "masking>completion" if args.describe == "text"
+                "pipeline": "direct_generation" if args.direct else
+                ("rule masking>completion" if args.mask == "rule" else "masking>completion") if args.describe == "text"
                 else "description>masking>completion", "describe": None if args.direct else args.describe,
+                "mask": None if args.direct else args.mask,
                 "runtime": "transformers",
                 "items": summary["items"], "valid_rate": summary["valid_rate"],
                 "fallback_rate": summary["fallback_rate"], "seconds": summary["generation_seconds"],
@@ -268,7 +277,7 @@ def _load(args):
 
 
 def _neggen_args(p) -> None:
-    from .causal import ALIGN_FORMS, BASE_MODES, VARIANTS
+    from .causal import ALIGN_FORMS, BASE_MODES, OBJECTIVES, VARIANTS
     from .encoding import DEFAULT_ENCODER
 
     g = p.add_argument_group("NegGen (--model neggen; Sec. 3.3-3.4)")
@@ -278,8 +287,14 @@ def _neggen_args(p) -> None:
     g.add_argument("--tau", type=float, default=None, help="temperature of L_align (default 0.1)")
     g.add_argument("--align", default=None, choices=ALIGN_FORMS, help="Eq. 20: bounded (default) or printed")
     g.add_argument("--base", default=None, choices=BASE_MODES, help="pre-trained LightGCN frozen (default) or fine-tuned")
-    g.add_argument("--generator", default="auto", help="generation cache to read, or 'rule' (default auto: "
-                   "the offline Qwen2.5-Coder-1.5B cache where it exists, rule-based negatives elsewhere)")
+    g.add_argument("--objective", default=None, choices=OBJECTIVES,
+                   help="printed (frozen base, Eq. 19-21; default), joint (base and causal module on real triples), "
+                        "repaired (joint + the positive's counterfactual contrast), sampler (LightGCN with the "
+                        "real item nearest to the generated negative as BPR negative)")
+    g.add_argument("--beta", type=float, default=None, help="repaired: weight of the counterfactual term (default 1)")
+    g.add_argument("--generator", default="auto", help="negatives: auto (the offline Qwen2.5-Coder-1.5B three-step "
+                   "cache where it exists, rule-based elsewhere), direct (Sec. 2.1's Direct Generation cache), "
+                   "rule, a model name (NAME or NAME:text), or a .jsonl.gz cache path")
     g.add_argument("--encoder", default=DEFAULT_ENCODER)
     g.add_argument("--subset-users", type=int, default=None,
                    help="train on N random users only (smoke runs and tests; never for reported numbers)")
@@ -353,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--describe", default="model", choices=["model", "text"],
                    help="model: the paper's three steps (a description written by the model, masked, completed); "
                         "text: no description step, mask and complete the item's own title (or keywords)")
+    g.add_argument("--mask", default="model", choices=["model", "rule"],
+                   help="with --describe text: model (the paper's masking prompt) or rule (the item's rarest "
+                        "words in the dataset are masked; the model only completes)")
     g.add_argument("--retries", type=int, default=2)
     g.add_argument("--batch-size", type=int, default=8)
     g.add_argument("--seed", type=int, default=0)

@@ -27,6 +27,7 @@ from .data import DataError
 from .encoding import DEFAULT_ENCODER, encode_cached
 from .metrics import evaluate_embeddings, paired_ttest
 from .models import build_model
+from .objectives import NearestToGeneratedSampler
 from .train import TrainConfig, config_for_mode, fit
 from .utils import REPO_ROOT, atomic_torch_save, resolve_device, seed_everything
 from .validation import Vocabulary, rule_complete, rule_mask
@@ -36,26 +37,42 @@ SWEEPS = {"lam": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "alpha": [1e-4, 1e-3, 1e-2, 1e-
           "tau": [0.07, 0.1, 0.2, 0.3, 1.0]}
 
 
+#: ``generator="auto"``: the first of these caches that exists (the bulk three-step default, then the
+#: paper's three steps); ``"direct"``: Sec. 2.1's Direct Generation cache (Fig. 2)
+AUTO_CACHES = (("qwen2.5-coder-1.5b-instruct-q4_k_m-bf16", "text"), ("qwen2.5-coder-1.5b-instruct-q4_k_m", "model"))
+DIRECT_CACHE = "qwen2.5-coder-0.5b-instruct-q4_k_m-bf16"
+
+
 def generation_cache(ds_name: str, generator: str) -> Path | None:
-    """The generation cache of ``generator`` for ``ds_name`` (``None`` for ``"rule"``); ``"auto"``: the
-    offline default's cache if it exists, else ``"rule"``. A missing explicit cache is an error."""
+    """The generation cache that ``generator`` names for ``ds_name``: ``"rule"`` -> ``None`` (rule-based
+    negatives); ``"auto"`` -> the first of :data:`AUTO_CACHES` that exists, else ``None``; ``"direct"`` ->
+    the Direct Generation cache; a path to a ``.jsonl.gz`` cache; or an offline model's / a generator's
+    name (its three-step cache, ``name:text`` for its ``describe="text"`` cache). A missing explicit
+    cache is an error."""
     from .offline_models import get as offline
     from .pipeline import default_cache_path
 
     if generator == "rule":
         return None
-    name = generator
     if generator == "auto":
-        name = "qwen2.5-coder-1.5b"
-    try:
-        name = offline(name).name
-    except KeyError:
-        pass
-    path = default_cache_path(ds_name, name)
+        for name, describe in AUTO_CACHES:
+            path = default_cache_path(ds_name, name, describe=describe)
+            if path.exists():
+                return path
+        return None
+    if generator.endswith(".jsonl.gz"):
+        path = Path(generator)
+    elif generator == "direct":
+        path = default_cache_path(ds_name, DIRECT_CACHE, direct=True)
+    else:
+        name, _, describe = generator.partition(":")
+        try:
+            name = offline(name).name
+        except KeyError:
+            pass
+        path = default_cache_path(ds_name, name, describe=describe or "model")
     if path.exists():
         return path
-    if generator == "auto":
-        return None
     have = sorted(p.name for p in path.parent.glob("*.jsonl.gz")) if path.parent.exists() else []
     raise FileNotFoundError(f"no generations for {ds_name} by {generator!r} ({path}); available: {have or 'none'}. "
                             f"Run: python -m neggen_lite generate --dataset {ds_name} --generator {generator}, "
@@ -63,7 +80,10 @@ def generation_cache(ds_name: str, generator: str) -> Path | None:
 
 
 def negative_texts(ds, generator: str = "auto", seed: int = 0) -> tuple[list, list, dict]:
-    """Per item: original text (``None`` without text), negative text, and counts per source."""
+    """Per item: the text ``e_m`` encodes (``None`` without text), the text ``e_m*`` encodes, and counts
+    per source. A model's negative comes with its positive in the same metadata (``original_text`` /
+    ``negative_text`` of :func:`neggen_lite.pipeline.negatives`); a rule-based one masks and refills the
+    item's whole attribute text."""
     from .pipeline import negatives
 
     attrs = item_attributes(ds)
@@ -80,7 +100,8 @@ def negative_texts(ds, generator: str = "auto", seed: int = 0) -> tuple[list, li
             neg.append(None)
             counts["no_text"] += 1
         elif i in gen:
-            neg.append(gen[i]["negative"])
+            original[i] = gen[i]["original_text"]
+            neg.append(gen[i]["negative_text"])
             counts["model_ok" if gen[i]["status"] == "ok" else "model_fallback"] += 1
         else:
             neg.append(rule_complete(rule_mask(text, vocab), vocab, text, seed=seed * 1_000_003 + i))
@@ -158,6 +179,9 @@ def train(ds, mode: str = "full", device=None, generator: str = "auto", encoder:
                   model_kwargs={**asdict(ng), "generator": generator, "encoder": encoder})
     if features is None:
         check_modalities(ng.modalities)  # before the base's pre-training, not after it
+    if ng.objective == "sampler":
+        return train_with_nearest_sampler(ds, cfg, ng, device, generator, encoder, checkpoint, progress, threads,
+                                          features, mode)
     base, base_info = pretrained_base(ds, cfg, device, mode, progress, threads)
     with torch.no_grad():  # the pre-trained base, before any fine-tuning: the t-test's reference
         theirs = evaluate_embeddings(*base(), ds, "test", cfg.ks, per_user=True,
@@ -168,9 +192,34 @@ def train(ds, mode: str = "full", device=None, generator: str = "auto", encoder:
     res = fit(ds, cfg, device=device, checkpoint=checkpoint, progress=progress, mode=mode, threads=threads,
               model=model)
     res["model_kwargs"] = cfg.model_kwargs
-    res["negatives"] = feats.sources
+    if ng.generated:  # w/o NEG and w/o both use no generated negative
+        res["negatives"] = feats.sources
     res["base"] = base_info
     res["significance"] = {"vs": "lightgcn, same seed (the pre-trained base, before any fine-tuning)",
+                           "test": paired_ttest(res["_per_user"], theirs)}
+    return res
+
+
+def train_with_nearest_sampler(ds, cfg: TrainConfig, ng: causal.NegGenConfig, device, generator, encoder,
+                               checkpoint, progress, threads, features, mode) -> dict:
+    """The ``sampler`` objective (Sec. 4.4, Fig. 6): LightGCN from scratch with BPR whose negative is the
+    real item nearest to the positive's generated negative (:class:`objectives.NearestToGeneratedSampler`);
+    no causal module. The t-test's reference is the same-seed LightGCN with uniform negatives."""
+    feats = features or build_features(ds, generator, encoder, ng.modalities, device, seed=0, progress=progress)
+    sampler = NearestToGeneratedSampler(ds.train_csr, feats.original[:, 0], feats.negative[:, 0], feats.has_text,
+                                        device=device, seed=cfg.seed + 1)
+    lg_cfg = replace(cfg, model="lightgcn", model_kwargs={}, sampler=sampler.name,
+                     sampler_kwargs={"generator": generator, "encoder": encoder})
+    base, base_info = pretrained_base(ds, cfg, device, mode, progress, threads)
+    with torch.no_grad():
+        theirs = evaluate_embeddings(*base(), ds, "test", cfg.ks, per_user=True,
+                                     exclude_valid_in_test=cfg.exclude_valid_in_test)
+    res = fit(ds, lg_cfg, device=device, checkpoint=checkpoint, progress=progress, mode=mode, threads=threads,
+              sampler=sampler)
+    res["model"], res["model_kwargs"] = "neggen", cfg.model_kwargs
+    res["negatives"] = feats.sources
+    res["base"] = base_info
+    res["significance"] = {"vs": "lightgcn, same seed, uniform negatives",
                            "test": paired_ttest(res["_per_user"], theirs)}
     return res
 

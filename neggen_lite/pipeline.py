@@ -133,8 +133,15 @@ def _steps(vocab: Vocabulary, cache: GenerationCache, attrs: dict[int, str]) -> 
     ]
 
 
-def _text_steps(vocab: Vocabulary, cache: GenerationCache, cores: dict[int, str]) -> list[Step]:
-    """``describe="text"``: mask the item's core text itself, then complete it (no description step)."""
+def _text_steps(vocab: Vocabulary, cache: GenerationCache, cores: dict[int, str], mask: str = "model") -> list[Step]:
+    """``describe="text"``: mask the item's core text itself, then complete it (no description step).
+    ``mask="rule"``: the masking is :func:`rule_mask` (the item's rarest content words in the dataset),
+    no model step; the model writes only the completion."""
+    if mask == "rule":
+        masked_rule = {i: rule_mask(t, vocab) for i, t in cores.items()}
+        return [Step(ATTRIBUTE_COMPLETION, lambda i, _: masked_rule[i],
+                     lambda out, i, _: check_completion(out, masked_rule[i], cores[i]),
+                     lambda i, _, s: rule_complete(masked_rule[i], vocab, cores[i], seed=s * 1_000_003 + i))]
     masked = lambda i: cache.output(i, "attribute_masking")  # noqa: E731
     return [
         Step(ATTRIBUTE_MASKING, lambda i, _: cores[i],
@@ -147,6 +154,7 @@ def _text_steps(vocab: Vocabulary, cache: GenerationCache, cores: dict[int, str]
 
 
 DESCRIBE = ("model", "text")
+MASKERS = ("model", "rule")
 
 
 def _direct_steps(vocab: Vocabulary, attrs: dict[int, str]) -> list[Step]:
@@ -155,21 +163,26 @@ def _direct_steps(vocab: Vocabulary, attrs: dict[int, str]) -> list[Step]:
                  lambda i, _, s: rule_complete(rule_mask(attrs[i], vocab), vocab, attrs[i], seed=s * 1_000_003 + i))]
 
 
-def default_cache_path(dataset: str, generator_name: str, direct: bool = False, describe: str = "model"):
-    """``results/generations/<dataset>/<generator>[.direct|.text].jsonl.gz`` (``.text``: ``describe="text"``)."""
+def default_cache_path(dataset: str, generator_name: str, direct: bool = False, describe: str = "model",
+                       mask: str = "model"):
+    """``results/generations/<dataset>/<generator>[.direct|.text|.text-rulemask|.rulemask].jsonl.gz``
+    (``.text``: ``describe="text"``; ``rulemask``: ``mask="rule"``)."""
     from .utils import REPO_ROOT
 
     if describe not in DESCRIBE:
         raise ValueError(f"describe {describe!r}: choose one of {', '.join(DESCRIBE)}")
+    if mask not in MASKERS:
+        raise ValueError(f"mask {mask!r}: choose one of {', '.join(MASKERS)}")
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in generator_name)
-    kind = ".direct" if direct else ".text" if describe == "text" else ""
+    parts = ["direct"] if direct else (["text"] if describe == "text" else []) + (["rulemask"] if mask == "rule" else [])
+    kind = "." + "-".join(parts) if parts else ""
     return REPO_ROOT / "results" / "generations" / dataset / f"{safe}{kind}.jsonl.gz"
 
 
 def run(ds, generator, cache_path: str | Path, items: Iterable[int] | None = None, limit: int | None = None,
         retries: int = 2, batch_size: int = 8, seed: int = 0, direct: bool = False, progress: bool = True,
         temperature: float = 0.7, sort_window: int = 16, shard: tuple[int, int] | None = None,
-        describe: str = "model") -> dict:
+        describe: str = "model", mask: str = "model") -> dict:
     """Run the pipeline (or, with ``direct=True``, the Direct Generation prompt of Sec. 2.1) for the
     items of ``ds`` that have text; returns :func:`summarize` of the cache for those items.
 
@@ -177,9 +190,12 @@ def run(ds, generator, cache_path: str | Path, items: Iterable[int] | None = Non
     batched by input length, so a batch pads little (``sort_window=1``: no sorting). ``shard=(k, n)``: only
     every n-th of the chosen items from the k-th, so n processes (each with its own ``cache_path``) can
     share the items; their caches concatenate into one (gzip members). ``describe="text"``: skip the
-    description step and mask the item's own core text (see the module docstring)."""
+    description step and mask the item's own core text (see the module docstring); ``mask="rule"`` (only
+    with ``describe="text"``): :func:`rule_mask` masks, the model completes."""
     if describe not in DESCRIBE:
         raise ValueError(f"describe {describe!r}: choose one of {', '.join(DESCRIBE)}")
+    if mask not in MASKERS or (mask == "rule" and (describe != "text" or direct)):
+        raise ValueError(f"mask {mask!r}: choose one of {', '.join(MASKERS)}; 'rule' goes with describe='text'")
     attrs_all = item_attributes(ds)
     with_text = [i for i, a in enumerate(attrs_all) if a is not None]
     chosen = list(items) if items is not None else with_text
@@ -198,7 +214,7 @@ def run(ds, generator, cache_path: str | Path, items: Iterable[int] | None = Non
     vocab = Vocabulary([a.render() for a in attrs_all if a is not None])
     cache = GenerationCache(cache_path)
     cores = {i: attrs_all[i].core() for i in chosen}
-    steps = (_direct_steps(vocab, attrs) if direct else _text_steps(vocab, cache, cores) if describe == "text"
+    steps = (_direct_steps(vocab, attrs) if direct else _text_steps(vocab, cache, cores, mask) if describe == "text"
              else _steps(vocab, cache, attrs))
     src = cores if describe == "text" and not direct else attrs
     last = steps[-1].prompt.name
@@ -272,7 +288,7 @@ def length_sorted(items: list[int], length, window: int) -> list[int]:
 def _record(item, step_name, model, step: Step, attrs, output, status, attempt, seed, seconds, reason) -> dict:
     src = step.source(item, attrs)
     return {"item": int(item), "step": step_name, "model": model, "prompt_hash": prompt_hash(step.prompt, src),
-            "output": output, "status": status, "attempt": int(attempt), "seed": int(seed),
+            "input": src, "output": output, "status": status, "attempt": int(attempt), "seed": int(seed),
             "seconds": round(float(seconds), 3), "reason": reason}
 
 
@@ -299,16 +315,18 @@ def summarize(cache: GenerationCache, items: list[int], steps: list[str]) -> dic
             "generation_seconds": seconds, "invalid_reasons": {k: dict(v) for k, v in reasons.items()}}
 
 
-def negatives(cache: GenerationCache | str | Path, ds, direct: bool = False, describe: str | None = None
+def negatives(cache: GenerationCache | str | Path, ds, direct: bool | None = None, describe: str | None = None
               ) -> dict[int, dict]:
     """Per item with a finished pipeline: ``original`` attributes, ``description`` (the text that was
     masked: the generated description, or with ``describe="text"`` the item's core text), ``masked``,
     ``negative`` (the completion) and the two texts Eq. 8-9 encode, the same metadata beside each:
     ``original_text`` (the masked text in its item's attributes) and ``negative_text`` (the completion in
     their place). ``describe=None``: read from the cache's records (a cache without a description step
-    was made with ``describe="text"``)."""
+    was made with ``describe="text"``); ``direct=None``: a cache of Direct Generation records is one."""
     cache = cache if isinstance(cache, GenerationCache) else GenerationCache(cache)
     attrs = item_attributes(ds)
+    if direct is None:
+        direct = any(s == "direct_generation" for _, s in cache.final)
     if describe is None:
         describe = "model" if direct or any(s == "description_generation" for _, s in cache.final) else "text"
     out = {}
@@ -320,7 +338,7 @@ def negatives(cache: GenerationCache | str | Path, ds, direct: bool = False, des
         if direct:
             rec["original_text"], rec["negative_text"] = rec["original"], r["output"]
         else:
-            rec["masked"] = cache.output(i, "attribute_masking")
+            rec["masked"] = cache.output(i, "attribute_masking") or r.get("input")  # rule masks: the input
             if describe == "text":
                 rec["description"] = a.core()
                 field = a.core_field

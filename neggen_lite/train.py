@@ -148,13 +148,14 @@ def _layer_mean(x: torch.Tensor) -> torch.Tensor:
 
 def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None = None,
         progress: bool = True, mode: str = "custom", log: Callable[[str], None] | None = None,
-        threads: int | None = None, log_every: int = 10, model=None) -> dict[str, Any]:
+        threads: int | None = None, log_every: int = 10, model=None, sampler=None) -> dict[str, Any]:
     """Train ``config.model`` on ``dataset`` with BPR and early stopping; return the result record.
 
     The record has the fields every run in this project keeps: ``dataset``, ``model``, ``sampler``,
     ``variant``, ``seed``, ``mode``, ``config``, ``commit``, ``epochs``, ``best_epoch``, ``seconds``,
     ``valid``, ``test`` and the per-epoch ``history`` (loss, seconds, valid metrics).
-    ``model``: an already built model (e.g. NegGen around a pre-trained base) instead of ``config.model``.
+    ``model``: an already built model (e.g. NegGen around a pre-trained base) instead of ``config.model``;
+    ``sampler``: an already built sampler (e.g. one that needs item encodings) instead of ``config.sampler``.
     """
     device = resolve_device(device)
     set_threads(threads)
@@ -162,8 +163,9 @@ def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None
     if model is None:
         model = build_model(config.model, dataset, device, config.dim, config.n_layers)
     model = model.to(device)
-    sampler = build_sampler(config.sampler, dataset, device, seed=config.seed + 1, dim=config.dim,
-                            **config.sampler_kwargs)
+    if sampler is None:
+        sampler = build_sampler(config.sampler, dataset, device, seed=config.seed + 1, dim=config.dim,
+                                **config.sampler_kwargs)
     sampler_params = list(sampler.parameters()) if hasattr(sampler, "parameters") else []  # e.g. DENS's gates
     opt = torch.optim.Adam(list(model.parameters()) + sampler_params, lr=config.lr)
     heldout = (PositiveIndex(dataset.valid_csr + dataset.test_csr, device) if config.diagnostics else None)

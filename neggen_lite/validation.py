@@ -34,8 +34,8 @@ MAX_TOKEN_CHARS = 60
 _MASK_RE = re.compile(r"\[\s*mask\s*\]", re.IGNORECASE)
 #: what is left of a mask after a model half-copies it: bare upper-case MASK, <mask>, "[MASK" or "MASK]"
 #: (a lower-case "mask" is a word of its own: face masks are Beauty items)
-_MASK_LEFTOVER_RE = re.compile(r"\bMASK\b|<\s*/?\s*mask\s*>|\[\s*mask|mask\s*\]|_{3,}", re.IGNORECASE)
-_MASK_UPPER_RE = re.compile(r"\bMASK\b")
+_MASK_UPPER_RE = re.compile(r"(?<![A-Za-z])MASK(?![a-z])")
+_MASK_LEFTOVER_RE = re.compile(r"<\s*/?\s*mask\s*>|\[\s*mask|mask\s*\]|_{3,}", re.IGNORECASE)
 #: whole outputs that name no item: refusals and placeholders
 _REFUSAL_RE = re.compile(
     r"^\W*(?:none|null|nil|n/?a|na|nothing|unknown|empty|not applicable|no (?:negative )?attributes?"
@@ -199,8 +199,10 @@ def check_completion(output: str, masked: str, original: str) -> Check:
         return Check(False, "empty", t)
     if MASK in t:
         return Check(False, "still contains [MASK]", t)
-    if _MASK_LEFTOVER_RE.search(t):
+    if _MASK_LEFTOVER_RE.search(t) or _MASK_UPPER_RE.search(t):
         return Check(False, "a leftover of a mask", t)
+    if t.count("\n") > masked.count("\n"):
+        return Check(False, "more lines than the masked text", t)
     if is_refusal(t):
         return Check(False, "a refusal or placeholder", t)
     if _echoes_prompt(t):

@@ -108,11 +108,11 @@ def test_variant_switches_change_only_what_they_should():
     full, wo_neg = _neggen(ds, "full"), _neggen(ds, "w/o NEG")
     # same seed -> same parameters; only the negatives' source differs
     assert all(torch.equal(p, q) for p, q in zip(full.module.parameters(), wo_neg.module.parameters()))
-    other = torch.arange(10, 20)
-    e_c, e_cs = wo_neg.causal_embeddings(items, other)
+    other = wo_neg.other[items]  # w/o NEG: one fixed other item per item, in training and at inference
+    e_c, e_cs = wo_neg.causal_embeddings(items)
     e_c2, e_cs2 = full.module(full.orig[items], full.orig[other])
     assert torch.allclose(e_c, e_c2) and torch.allclose(e_cs, e_cs2)
-    e_c, e_cs = full.causal_embeddings(items, other)  # full ignores the sampled items
+    e_c, e_cs = full.causal_embeddings(items)
     assert torch.allclose(e_cs, full.module(full.orig[items], full.neg[items])[1])
     # w/o CF: no attention and no difference
     wo_cf = _neggen(ds, "w/o CF")

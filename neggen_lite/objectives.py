@@ -1,0 +1,98 @@
+"""NegGen's training objectives beyond Eq. 19-21 as printed: readings under which the causal score can
+reorder real items (paper Sec. 3.4 and 4.4).
+
+With a frozen base, Eq. 19 only ever compares a training positive with *its own* generated negative:
+no real non-interacted item enters the loss, so nothing pushes another item's causal score down, and
+a constant ``e_c`` along minus the mean user vector minimises it. The objectives (``NegGenConfig.objective``):
+
+* ``printed``: the frozen base and Eq. 19-21 as printed (:func:`neggen_lite.causal.rec_loss`).
+The loss of ``joint``/``repaired`` is :meth:`neggen_lite.causal.NegGen.batch_loss`, built from the
+pieces here:
+
+* ``joint``: base and causal module trained together on real triples ``(u, i, j)``, ``j`` drawn
+  uniformly from the user's non-interacted items; both items scored as at inference,
+  ``y_uk = e_u.e_k + lambda e_u.e_c(k)``, and
+  ``L = -log sigma(y_ui - y_uj) + alpha L_align(i) + reg L2`` with the bounded Eq. 20.
+* ``repaired``: ``joint`` plus ``beta * -log sigma(lambda e_u.[h(e_m,i) - h(e_m*,i)])``, ``h`` = attention
+  (Eq. 13-15) then projection (Eq. 17): the positive's generated counterfactual as a second, explicit
+  contrast -- the user should prefer the item to what the language model made of it. ``h``'s output
+  bias cancels in the difference, so no bias is shared between the two sides.
+* ``sampler``: Sec. 4.4's reading of Fig. 6 ("the causal module removed"): LightGCN with BPR whose
+  negative for ``(u, i)`` is the real item nearest to ``e_m*(i)`` by cosine, the user's training items
+  excluded (:class:`NearestToGeneratedSampler`).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+OBJECTIVES = ("printed", "joint", "repaired", "sampler")
+
+
+def scores(e_u: torch.Tensor, e_k: torch.Tensor, e_c: torch.Tensor, lam: float) -> torch.Tensor:
+    """``y_uk = e_u.e_k + lambda e_u.e_c(k)`` (Sec. 3.4's inference score), per row."""
+    return (e_u * (e_k + lam * e_c)).sum(-1)
+
+
+def counterfactual_loss(e_u: torch.Tensor, h_pos: torch.Tensor, h_neg: torch.Tensor, lam: float) -> torch.Tensor:
+    """``-log sigma(lambda e_u.[h(e_m) - h(e_m*)])``, batch mean (the ``repaired`` extra term)."""
+    return -F.logsigmoid(lam * (e_u * (h_pos - h_neg)).sum(-1)).mean()
+
+
+class NearestToGeneratedSampler:
+    """The ``sampler`` objective's negative: for ``(u, i)``, the real item nearest to ``e_m*(i)`` (the
+    positive's generated negative) by cosine to the items' ``e_m``, skipping ``i`` and the user's
+    training items; uniform for positives without a generated negative or when all ``k`` nearest are
+    the user's.
+
+    ``original``/``negative``: ``[n_items, d]`` encodings (rows of items without text are ignored;
+    ``has_text`` marks the others). The ``k`` nearest of every item are found once, in chunks on the
+    sampler's device. ``fallback_share`` counts the uniform draws of the last call.
+    """
+
+    name = "nearest-generated"
+
+    def __init__(self, train_csr, original: torch.Tensor, negative: torch.Tensor, has_text: torch.Tensor,
+                 device=None, seed: int = 0, k: int = 32, chunk: int = 4096):
+        from .samplers import UniformSampler
+
+        self.uniform = UniformSampler(train_csr, device, seed)
+        self.index, self.device = self.uniform.index, self.uniform.device
+        n = self.index.n_items
+        if original.shape[0] != n or negative.shape != original.shape or has_text.shape != (n,):
+            raise ValueError(f"encodings {tuple(original.shape)}/{tuple(negative.shape)} and has_text "
+                             f"{tuple(has_text.shape)} do not match {n} items")
+        orig = F.normalize(original.float().to(self.device), dim=-1)
+        negt = F.normalize(negative.float().to(self.device), dim=-1)
+        has = has_text.to(self.device)
+        table = torch.full((n, k), -1, dtype=torch.long, device=self.device)
+        ids = torch.nonzero(has).flatten()
+        for c in ids.split(chunk):
+            sim = negt[c] @ orig.T
+            sim[:, ~has] = -float("inf")                 # only items with text can be the nearest
+            sim[torch.arange(len(c), device=self.device), c] = -float("inf")  # never the positive itself
+            top = sim.topk(min(k, n), dim=1)
+            table[c, : top.indices.shape[1]] = torch.where(torch.isfinite(top.values), top.indices, -1)
+        self.table = table
+        self.fallback_share = 0.0
+
+    def sample(self, users: torch.Tensor, pos_items: torch.Tensor, model=None) -> torch.Tensor:
+        users, pos_items = users.to(self.device), pos_items.to(self.device)
+        cand = self.table[pos_items]                                        # [B, k]
+        ok = cand >= 0
+        flat_u = users.unsqueeze(1).expand_as(cand)
+        ok &= ~self.index.contains(flat_u.reshape(-1), cand.clamp(min=0).reshape(-1)).view_as(cand)
+        first = ok.to(torch.int8).argmax(dim=1)                             # first usable column
+        found = ok.any(dim=1)
+        out = cand.gather(1, first.unsqueeze(1)).squeeze(1)
+        if not bool(found.all()):
+            miss = torch.nonzero(~found).flatten()
+            out[miss] = self.uniform.sample(users[miss])
+        self.fallback_share = float((~found).float().mean())
+        return out
+
+    def state_dict(self) -> dict:
+        return self.uniform.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.uniform.load_state_dict(state)

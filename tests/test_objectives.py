@@ -1,0 +1,127 @@
+"""NegGen's objectives (neggen_lite.objectives, causal.NegGen.joint_loss) and the nearest-to-generated sampler."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from neggen_lite import causal
+from neggen_lite.models import build_model
+from neggen_lite.objectives import NearestToGeneratedSampler, counterfactual_loss, scores
+from neggen_lite.train import config_for_mode, fit
+
+
+def _features(n_items, d=8, seed=0, with_text=None):
+    g = torch.Generator().manual_seed(seed)
+    orig, neg = torch.randn(n_items, 1, d, generator=g), torch.randn(n_items, 1, d, generator=g)
+    has = torch.ones(n_items, dtype=torch.bool) if with_text is None else with_text
+    orig[~has], neg[~has] = 0, 0
+    return causal.Features(orig, neg, has, ("t",), "test", "test")
+
+
+def _neggen(toy, objective, **kw):
+    torch.manual_seed(0)
+    base = build_model("lightgcn", toy, "cpu", 16, 2)
+    return causal.NegGen(base, _features(toy.n_items), causal.NegGenConfig(objective=objective, **kw), seed=0)
+
+
+def test_objective_is_validated_and_joint_trains_the_base():
+    with pytest.raises(ValueError, match="objective"):
+        causal.NegGenConfig(objective="nope")
+    assert causal.NegGenConfig(objective="joint").base == "finetune"
+    assert causal.NegGenConfig().base == "frozen" and causal.NegGenConfig().objective == "printed"
+
+
+def test_joint_loss_equals_hand_computation(toy):
+    m = _neggen(toy, "joint", lam=0.5, alpha=0.1, tau=0.2)
+    users, pos, neg = torch.tensor([0, 1, 2]), torch.tensor([3, 4, 5]), torch.tensor([6, 7, 8])
+    total, rank = m.batch_loss(users, pos, neg, reg=0.0)
+    ue, ie = m.base()
+    ec_p, ecs_p = m.causal_embeddings(pos)
+    ec_n, _ = m.causal_embeddings(neg)
+    e_u = ue[users]
+    y_p = (e_u * ie[pos]).sum(-1) + 0.5 * (e_u * ec_p).sum(-1)
+    y_n = (e_u * ie[neg]).sum(-1) + 0.5 * (e_u * ec_n).sum(-1)
+    hand_rank = -torch.log(torch.sigmoid(y_p - y_n)).mean()
+    a, b = (ec_p * ie[pos]).sum(-1) / 0.2, (ecs_p * ie[pos]).sum(-1) / 0.2
+    hand_align = -torch.log(torch.exp(a) / (torch.exp(a) + torch.exp(b))).mean()
+    assert torch.allclose(rank, hand_rank, atol=1e-5)
+    assert torch.allclose(total, hand_rank + 0.1 * hand_align, atol=1e-5)
+
+
+def test_repaired_adds_the_counterfactual_contrast_and_its_gradient_reaches_the_module(toy):
+    m = _neggen(toy, "repaired", lam=0.5, alpha=0.0, beta=2.0)
+    users, pos, neg = torch.tensor([0, 1]), torch.tensor([3, 4]), torch.tensor([6, 7])
+    total, rank = m.batch_loss(users, pos, neg, reg=0.0)
+    ue, _ = m.base()
+    h = lambda x: m.module.proj(m.module.attend(x))  # noqa: E731
+    extra = -torch.log(torch.sigmoid(0.5 * (ue[users] * (h(m.orig[pos]) - h(m.neg[pos]))).sum(-1))).mean()
+    assert torch.allclose(total - rank, 2.0 * extra, atol=1e-5)
+    total.backward()
+    assert m.module.w_v.weight.grad.abs().sum() > 0
+    assert m.base.user_emb.grad is not None  # the base is trained too
+
+
+def test_scores_and_counterfactual_loss_shapes():
+    e_u, e_k, e_c = torch.ones(4, 3), torch.zeros(4, 3), torch.ones(4, 3)
+    assert torch.allclose(scores(e_u, e_k, e_c, 0.5), torch.full((4,), 1.5))
+    assert counterfactual_loss(e_u, e_c, e_c, 1.0).item() == pytest.approx(np.log(2))
+
+
+def test_wo_neg_pairs_each_item_with_one_fixed_other_item_in_training_and_inference(toy):
+    m = _neggen(toy, "printed", variant="w/o NEG")
+    items = torch.arange(toy.n_items)
+    _, star = m.token_pair(items)
+    assert torch.equal(star, m.orig[m.other[items]]) and bool((m.other != items).all())
+    assert torch.equal(m.token_pair(items)[1], star)
+
+
+def test_joint_neggen_learns_on_a_toy_dataset(toy):
+    cfg = config_for_mode("smoke", model="lightgcn", epochs=30, batch_size=64, dim=16, seed=1)
+    m = _neggen(toy, "joint")
+    res = fit(toy, cfg, device="cpu", progress=False, model=m)
+    assert res["history"][-1]["loss"] < res["history"][0]["loss"]
+
+
+def _csr(pairs, n_users, n_items):
+    r, c = zip(*pairs)
+    return sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n_users, n_items))
+
+
+def test_nearest_sampler_picks_the_item_nearest_to_the_generated_negative_not_a_positive():
+    n = 6
+    orig = torch.eye(n)
+    negt = torch.zeros(n, n)
+    negt[0, 2], negt[0, 3] = 1.0, 0.9      # item 0's negative is nearest to item 2, then 3
+    negt[1, 1] = 1.0                       # item 1's negative is itself: never returned
+    negt[1, 4] = 0.5
+    has = torch.tensor([True, True, True, True, True, False])
+    train = _csr([(0, 0), (0, 2), (1, 0), (1, 1)], 2, n)
+    s = NearestToGeneratedSampler(train, orig, negt, has, seed=0, k=3)
+    out = s.sample(torch.tensor([0, 1, 1]), torch.tensor([0, 0, 1]))
+    assert out.tolist() == [3, 2, 4]       # user 0 has item 2 -> next nearest 3; item 5 has no text
+    assert s.fallback_share == 0.0
+    no_text = torch.zeros(n, dtype=torch.bool)
+    s2 = NearestToGeneratedSampler(train, orig, negt, no_text, seed=0, k=3)
+    out2 = s2.sample(torch.tensor([0, 0]), torch.tensor([0, 2]))
+    assert s2.fallback_share == 1.0 and not any(int(i) in (0, 2) for i in out2)
+
+
+@pytest.mark.parametrize("objective", ["joint", "repaired", "sampler"])
+def test_each_objective_runs_end_to_end_and_is_deterministic(objective, tmp_path, monkeypatch):
+    from neggen_lite import neggen
+
+    from conftest import clustered_dataset
+    from test_causal import features_for
+
+    monkeypatch.setattr(neggen, "BASE_CACHE", tmp_path)
+    ds = clustered_dataset()
+    kw = dict(features=features_for(ds), progress=False, threads=1, dim=8, n_layers=2, batch_size=128, epochs=3,
+              neggen=causal.NegGenConfig(objective=objective))
+    a = neggen.train(ds, "smoke", **kw)
+    b = neggen.train(ds, "smoke", **kw)
+    assert [h["loss"] for h in a["history"]] == [h["loss"] for h in b["history"]]
+    assert a["test"] == b["test"] and a["model"] == "neggen" and a["negatives"]["rule"] > 0
+    assert a["model_kwargs"]["objective"] == objective
+    assert a["significance"]["test"]["recall@20"]["n_users"] == ds.n_users
+    if objective == "sampler":
+        assert a["sampler"] == "nearest-generated"

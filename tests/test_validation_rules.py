@@ -1,0 +1,41 @@
+"""The validator rejects refusals, placeholders, partial and no-op masks (issue: validator too lenient)."""
+import json
+
+import pytest
+
+from neggen_lite.validation import check_completion, check_masked, is_refusal, masked_words
+
+SRC = "A colorful interactive toy for babies"
+MASKED = "A [MASK] interactive toy for babies"
+
+
+@pytest.mark.parametrize("out", ["None", "null", "N/A", "...", "…", "I cannot help with that.", "I'm sorry, but no",
+                                 "No negative attributes.", json.dumps(None), "Unknown"])
+def test_refusals_and_placeholders_are_rejected(out):
+    assert is_refusal(out)
+    assert not check_completion(out, MASKED, SRC).ok
+
+
+@pytest.mark.parametrize("out, reason", [
+    ("A MASK interactive toy for babies", "leftover"), ("A <mask> interactive toy for babies", "leftover"),
+    ("A [MASK interactive toy for babies", "leftover"), ("A MASK] interactive toy for babies", "leftover"),
+    ("A  interactive toy for babies", "fills no mask"), ("A " + "x" * 100_000 + " toy", "token of"),
+    ("A dull interactive toy\nfor babies", "more lines"), ("A colorful interactive toy for babies", "identical")])
+def test_bad_completions_name_their_fault(out, reason):
+    c = check_completion(out, MASKED, SRC)
+    assert not c.ok and reason in c.reason
+
+
+@pytest.mark.parametrize("out", ["A dull interactive toy for babies", "A face mask for babies",
+                                 "A wooden interactive toy for toddlers"])
+def test_real_completions_pass(out):
+    assert check_completion(out, MASKED, SRC).ok
+
+
+def test_masks_must_replace_words_and_not_only_stop_words():
+    assert masked_words("A [MASK] [MASK] toy for babies", SRC) == [["colorful"], ["interactive"]]
+    assert "replaces no word" in check_masked(SRC + " [MASK]", SRC).reason
+    assert "stop words" in check_masked("[MASK] colorful interactive toy for babies", SRC).reason
+    assert "without its brackets" in check_masked("A [MASK] MASK toy for babies", SRC).reason
+    assert check_masked(MASKED, SRC).ok
+    assert check_masked("A colorful [MASK] toy [MASK] babies", SRC).ok  # one content word is enough
