@@ -39,7 +39,8 @@ SWEEPS = {"lam": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "alpha": [1e-4, 1e-3, 1e-2, 1e-
 
 #: ``generator="auto"``: the first of these caches that exists (the bulk three-step default, then the
 #: paper's three steps); ``"direct"``: Sec. 2.1's Direct Generation cache (Fig. 2)
-AUTO_CACHES = (("qwen2.5-coder-1.5b-instruct-q4_k_m-bf16", "text"), ("qwen2.5-coder-1.5b-instruct-q4_k_m", "model"))
+AUTO_CACHES = (("qwen2.5-coder-1.5b-instruct-q4_k_m-bf16", "text", "rule"),
+               ("qwen2.5-coder-1.5b-instruct-q4_k_m", "model", "model"))
 DIRECT_CACHE = "qwen2.5-coder-0.5b-instruct-q4_k_m-bf16"
 
 
@@ -55,8 +56,8 @@ def generation_cache(ds_name: str, generator: str) -> Path | None:
     if generator == "rule":
         return None
     if generator == "auto":
-        for name, describe in AUTO_CACHES:
-            path = default_cache_path(ds_name, name, describe=describe)
+        for name, describe, mask in AUTO_CACHES:
+            path = default_cache_path(ds_name, name, describe=describe, mask=mask)
             if path.exists():
                 return path
         return None

@@ -349,3 +349,31 @@ def negatives(cache: GenerationCache | str | Path, ds, direct: bool | None = Non
             rec["negative_text"] = a.render_with(field, r["output"])
         out[i] = rec
     return dict(sorted(out.items()))
+
+
+def revalidate(cache: GenerationCache | str | Path, ds) -> dict:
+    """Re-check every accepted (``ok``) record of ``cache`` with today's validator: how many, per step and
+    reason, it would now reject (e.g. refusals accepted by an older, more lenient validator). Reads only."""
+    cache = cache if isinstance(cache, GenerationCache) else GenerationCache(cache)
+    attrs = item_attributes(ds)
+    rejected: dict[str, Counter] = defaultdict(Counter)
+    checked: Counter = Counter()
+    for (i, step), r in cache.final.items():
+        if r["status"] != "ok" or attrs[i] is None:
+            continue
+        a = attrs[i].render()
+        desc = cache.output(i, "description_generation") or (attrs[i].core() if step != "direct_generation" else a)
+        if step == "direct_generation":
+            c = check_completion(r["output"], a, a)
+        elif step == "description_generation":
+            c = check_description(r["output"], a)
+        elif step == "attribute_masking":
+            c = check_masked(r["output"], desc)
+        else:
+            masked = cache.output(i, "attribute_masking") or r.get("input") or ""
+            c = check_completion(r["output"], masked, desc)
+        checked[step] += 1
+        if not c.ok:
+            rejected[step][c.reason.split(" (")[0]] += 1
+    return {"checked": dict(checked), "rejected": {k: dict(v) for k, v in rejected.items()},
+            "rejected_total": sum(sum(v.values()) for v in rejected.values())}

@@ -201,7 +201,7 @@ def check_completion(output: str, masked: str, original: str) -> Check:
         return Check(False, "still contains [MASK]", t)
     if _MASK_LEFTOVER_RE.search(t) or _MASK_UPPER_RE.search(t):
         return Check(False, "a leftover of a mask", t)
-    if t.count("\n") > masked.count("\n"):
+    if MASK in normalize_masks(masked) and t.count("\n") > masked.count("\n"):
         return Check(False, "more lines than the masked text", t)
     if is_refusal(t):
         return Check(False, "a refusal or placeholder", t)

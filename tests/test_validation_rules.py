@@ -39,3 +39,21 @@ def test_masks_must_replace_words_and_not_only_stop_words():
     assert "without its brackets" in check_masked("A [MASK] MASK toy for babies", SRC).reason
     assert check_masked(MASKED, SRC).ok
     assert check_masked("A colorful [MASK] toy [MASK] babies", SRC).ok  # one content word is enough
+
+
+def test_revalidate_counts_what_the_validator_now_rejects_and_reads_only(tmp_path):
+    from conftest import random_dataset
+    from neggen_lite import pipeline
+
+    ds = random_dataset(n_items=12, per_user=(4, 8))
+    ds.side = {"title": ["red ball toy", "blue car toy"] + [f"item {k}" for k in range(10)]}
+    path = tmp_path / "c.jsonl.gz"
+    cache = pipeline.GenerationCache(path)
+    cache.append([{"item": 0, "step": "direct_generation", "status": "ok", "output": "None", "attempt": 0},
+                  {"item": 1, "step": "direct_generation", "status": "ok", "output": "Title: grey truck toy",
+                   "attempt": 0}])
+    before = path.read_bytes()
+    r = pipeline.revalidate(path, ds)
+    assert r["checked"] == {"direct_generation": 2}
+    assert r["rejected"] == {"direct_generation": {"a refusal or placeholder": 1}} and r["rejected_total"] == 1
+    assert path.read_bytes() == before
