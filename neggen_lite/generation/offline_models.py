@@ -36,7 +36,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .generation import GenerationError, cache_root, generation_suffix
+from .backends import (GenerationError, Generator, OpenAIGenerator, TransformersGenerator, cache_root,
+                       generation_suffix)
 
 
 @dataclass(frozen=True)
@@ -226,8 +227,6 @@ def load(key: str, device: str = "cpu", batch_size: int = 8, threads: int | None
     Reads the cached dequantised copy when it was made from this exact GGUF (same SHA-256); otherwise
     reads the GGUF (assembling it first if needed) and writes that cache.
     """
-    from .generation import TransformersGenerator
-
     m = get(key)
     identity = {"gguf": m.filename, "sha256": m.sha256}
     cached = kw.get("use_cache", True) and _marker(dequantised_dir(key)) == identity
@@ -244,6 +243,31 @@ def load(key: str, device: str = "cpu", batch_size: int = 8, threads: int | None
     name = kw.pop("name", None) or m.name + generation_suffix(gen_kw, dict(m.generation_kwargs))
     return TransformersGenerator(path, name=name, generation_kwargs=gen_kw, device=device, batch_size=batch_size,
                                  threads=threads, cache_dir=dequantised_dir(key), expected_source=identity, **kw)
+
+
+
+def build_generator(spec: str, device: str = "auto", batch_size: int = 8, threads: int | None = None,
+                    **kw) -> Generator:
+    """A generator for ``spec``: an offline model name, a ``.gguf`` file, a Hugging Face id or directory, or
+    ``http://host:port/v1[#model]`` (:mod:`neggen_lite.generation.backends`); extra keywords go to the backend.
+    ``device``: ``auto`` is CUDA when available (:func:`neggen_lite.core.runtime.resolve_device`)."""
+    spec = str(spec).strip()
+    if spec.startswith(("http://", "https://")):
+        kw.setdefault("concurrency", batch_size)
+        return OpenAIGenerator.from_spec(spec, **kw)
+    if spec in MODELS or spec in ALIASES:
+        return load(spec, device=device, batch_size=batch_size, threads=threads, **kw)
+    if spec.lower().endswith(".gguf") and not Path(spec).expanduser().is_file():
+        raise GenerationError(f"GGUF file not found: {spec} (known offline models: "
+                              f"{', '.join(MODELS)})")
+    try:
+        return TransformersGenerator(spec, device=device, batch_size=batch_size, threads=threads, **kw)
+    except GenerationError as e:
+        if "/" in spec or Path(spec).expanduser().exists():
+            raise
+        raise GenerationError(f"unknown generator {spec!r}: use an offline model ({', '.join(MODELS)}),"
+                              f" a .gguf file, a Hugging Face id or directory, or http://host:port/v1[#model] "
+                              f"({e})") from e
 
 
 def _marker(directory: Path) -> dict | None:

@@ -3,7 +3,7 @@
 For every item with text: *description generation* (offline there are no images, so the description is
 written from the item's textual attributes -- this replaces the paper's image step), *attribute
 masking* of that description, *attribute completion* of the masked text. Each output is validated
-(:mod:`neggen_lite.validation`); a failed output is retried with another seed (sampling) up to
+(:mod:`neggen_lite.generation.validation`); a failed output is retried with another seed (sampling) up to
 ``retries`` times, then replaced by the rule-based fallback, and the record says which.
 
 The cache is a gzip file made of one gzip *member* per flushed batch: appending a member is a single
@@ -24,7 +24,8 @@ from typing import Callable, Iterable
 
 from tqdm.auto import tqdm
 
-from .attributes import item_attributes
+from ..core.attributes import item_attributes
+from ..core.runtime import atomic_write_bytes
 from .prompts import ATTRIBUTE_COMPLETION, ATTRIBUTE_MASKING, DESCRIPTION_GENERATION, DIRECT_GENERATION, Prompt, prompt_hash
 from .validation import (Check, Vocabulary, check_completion, check_description, check_masked, rule_complete,
                          rule_mask)
@@ -135,13 +136,6 @@ def _direct_steps(vocab: Vocabulary, attrs: dict[int, str]) -> list[Step]:
                  lambda i, _, s: rule_complete(rule_mask(attrs[i], vocab), vocab, attrs[i], seed=s * 1_000_003 + i))]
 
 
-def default_cache_path(dataset: str, generator_name: str, direct: bool = False):
-    from .utils import REPO_ROOT
-
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in generator_name)
-    return REPO_ROOT / "results" / "generations" / dataset / f"{safe}{'.direct' if direct else ''}.jsonl.gz"
-
-
 def run(ds, generator, cache_path: str | Path, items: Iterable[int] | None = None, limit: int | None = None,
         retries: int = 2, batch_size: int = 8, seed: int = 0, direct: bool = False, progress: bool = True,
         temperature: float = 0.7, sort_window: int = 16, shard: tuple[int, int] | None = None) -> dict:
@@ -214,8 +208,6 @@ def merge(out: str | Path, inputs: Iterable[str | Path]) -> dict:
     dropping records that are exact duplicates of an earlier one -- so every shard can resume from a copy
     of the combined cache and the copies merge back without double counts. ``out`` may be one of the
     inputs; it is replaced atomically. Returns the counts of records read, written and dropped."""
-    from .utils import atomic_write_bytes
-
     seen, keep, read = set(), [], 0
     for path in inputs:
         if not Path(path).is_file():

@@ -1,42 +1,24 @@
-"""Base recommenders: BPR-MF (Rendle et al., UAI'09) and LightGCN (He et al., SIGIR'20; paper Eq. 6-7).
-
-Every model exposes the same small interface, used by the trainer, the samplers and the evaluator:
-
-* ``forward() -> (users, items)``: final embeddings of all users ``[n_users, d]`` and items ``[n_items, d]``;
-* ``ego(users, items...)``: the layer-0 (free-parameter) embeddings, for L2 regularisation;
-* ``score(users, items=None)``: inner-product scores ``e_u^T e_i``.
-"""
+"""Collaborative recommenders: BPR-MF (Rendle et al., UAI'09) and LightGCN (He et al., SIGIR'20; paper Eq. 6-7),
+on the common :class:`~neggen_lite.models.base.Recommender` interface."""
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from .graph import propagate
+from ..core.graph import normalized_adjacency, propagate
+from .base import Recommender
 
 
-class Recommender(nn.Module):
-    """Free user and item embeddings ``[n, dim]`` with Xavier-uniform initialisation (paper Sec. 4.1.4)."""
-
-    def __init__(self, n_users: int, n_items: int, dim: int = 64):
-        super().__init__()
-        self.n_users, self.n_items, self.dim = n_users, n_items, dim
-        self.user_emb = nn.Parameter(nn.init.xavier_uniform_(torch.empty(n_users, dim)))
-        self.item_emb = nn.Parameter(nn.init.xavier_uniform_(torch.empty(n_items, dim)))
-
-    def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.user_emb, self.item_emb
-
-    def ego_users(self, users: torch.Tensor) -> torch.Tensor:
-        return self.user_emb[users]
-
-    def ego_items(self, items: torch.Tensor) -> torch.Tensor:
-        return self.item_emb[items]
-
-    @torch.no_grad()
-    def score(self, users: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
-        u, i = self.forward()
-        eu = u[users]
-        return eu @ (i if items is None else i[items]).T
+def layer_mean(adj: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor, n_layers: int
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """LightGCN's propagation: ``n_layers`` applications of ``A_hat`` (Eq. 6) from the layer-0 embeddings, and
+    the mean of layers ``0..L`` (Eq. 7); returns the user and item halves. FREEDOM reuses it on its graphs."""
+    x = torch.cat([user_emb, item_emb], dim=0)
+    acc = x
+    for _ in range(n_layers):
+        x = propagate(adj, x)
+        acc = acc + x
+    out = acc / (n_layers + 1)
+    return out[: len(user_emb)], out[len(user_emb):]
 
 
 class BPRMF(Recommender):
@@ -50,6 +32,8 @@ class LightGCN(Recommender):
     on the same device as the model.
     """
 
+    _sparse = ("adj",)
+
     def __init__(self, n_users: int, n_items: int, adj: torch.Tensor, dim: int = 64, n_layers: int = 3):
         super().__init__(n_users, n_items, dim)
         if adj.shape != (n_users + n_items, n_users + n_items):
@@ -59,19 +43,8 @@ class LightGCN(Recommender):
         self.adj = adj
         self.n_layers = n_layers
 
-    def _apply(self, fn, *args, **kwargs):  # keep the (non-parameter) adjacency on the model's device
-        out = super()._apply(fn, *args, **kwargs)
-        self.adj = fn(self.adj)
-        return out
-
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.cat([self.user_emb, self.item_emb], dim=0)
-        acc = x
-        for _ in range(self.n_layers):
-            x = propagate(self.adj, x)
-            acc = acc + x
-        out = acc / (self.n_layers + 1)
-        return out[: self.n_users], out[self.n_users:]
+        return layer_mean(self.adj, self.user_emb, self.item_emb, self.n_layers)
 
     def layer_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-layer embeddings ``e^(0..L)`` of Eq. 6, ``[n_users, L+1, d]`` and ``[n_items, L+1, d]``
@@ -90,8 +63,6 @@ MODELS = {"bpr": BPRMF, "lightgcn": LightGCN}
 
 def build_model(name: str, dataset, device, dim: int = 64, n_layers: int = 3) -> Recommender:
     """Construct model ``name`` ("bpr" or "lightgcn") for ``dataset`` on ``device``."""
-    from .graph import normalized_adjacency
-
     key = name.lower()
     if key == "bpr":
         model = BPRMF(dataset.n_users, dataset.n_items, dim)

@@ -14,7 +14,7 @@ What the paper leaves open, and the reading we chose:
 1. *What attention runs over.* Eq. 13 applies ``W_q`` to "the multi-modal embeddings" of one item. We
    attend over the item's modality tokens (visual description, textual attributes) and mean-pool the
    attended tokens into one vector. With one modality (offline we have text only: the "visual"
-   description would be written from text, see :mod:`neggen_lite.pipeline`) the softmax is 1 and the
+   description would be written from text, see :mod:`neggen_lite.generation.pipeline`) the softmax is 1 and the
    module degenerates cleanly to ``~e = W_v e``.
 2. *Frozen or fine-tuned base.* Sec. 3.4 calls ``e_i`` "the item embedding learned by the pre-trained
    recommender". Default ``base="frozen"``: LightGCN is pre-trained with uniform BPR (same seed), then
@@ -26,7 +26,7 @@ What the paper leaves open, and the reading we chose:
    difference is exactly ``softplus(a - b) >= 0`` (``a = e_c.e_i/tau``, ``b = e_c*.e_i/tau``).
 4. *Items without text* have no ``e_m``: their tokens are zero, so ``e_t = 0`` and ``e_c = MLP(0)`` -- the
    same causal vector for all of them; their ranking is left to the collaborative score. Items with text
-   but no model generation get the rule-based negative of :mod:`neggen_lite.validation` (counted in
+   but no model generation get the rule-based negative of :mod:`neggen_lite.generation.validation` (counted in
    the result under ``negatives``).
 5. *w/o NEG* replaces ``e_m*`` by the attributes of a uniformly sampled item (fresh each batch in
    training; one fixed seeded draw per item at inference). *w/o CF* drops attention and the
@@ -41,7 +41,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..models.objectives import bpr
+
 VARIANTS = ("full", "w/o NEG", "w/o CF", "w/o both", "V", "T", "V&T")
+#: Table 5's module ablation (the first four variants; the others are Table 4's modalities)
+NEGGEN_VARIANTS = VARIANTS[:4]
 MODALITIES_OF_VARIANT = {"V": ("v",), "T": ("t",), "V&T": ("v", "t")}
 ALIGN_FORMS = ("bounded", "printed")
 BASE_MODES = ("frozen", "finetune")
@@ -92,7 +96,7 @@ def rec_loss(e_u: torch.Tensor, e_i: torch.Tensor, e_c: torch.Tensor, e_c_star: 
              lam: float) -> torch.Tensor:
     """Eq. 19, batch mean: ``-log sigma(lambda e_u.e_c + e_u.e_i - e_u.e_c*)``."""
     x = lam * (e_u * e_c).sum(-1) + (e_u * e_i).sum(-1) - (e_u * e_c_star).sum(-1)
-    return -F.logsigmoid(x).mean()
+    return bpr(x).mean()
 
 
 def align_loss(e_c: torch.Tensor, e_c_star: torch.Tensor, e_i: torch.Tensor, tau: float,
@@ -170,7 +174,7 @@ class Features:
 class NegGen(nn.Module):
     """A base recommender plus the causal module; scores ``y = e_u.e_i + lambda e_u.e_c`` (Sec. 3.4).
 
-    Trained through :func:`neggen_lite.train.fit` like every other model: it exposes ``forward()``
+    Trained through :func:`neggen_lite.training.trainer.fit` like every other model: it exposes ``forward()``
     (final user and item embeddings, the item side already carrying ``lambda e_c``) and its own
     ``batch_loss`` (Eq. 19-21). ``neg`` from the trainer's uniform sampler is used only by *w/o NEG*.
     """

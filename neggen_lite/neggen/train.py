@@ -5,8 +5,8 @@
 1. *Features* (Eq. 8-9): for every item with text, ``e_m`` = encoder(original attributes) and ``e_m*`` =
    encoder(generated negative) from the generation cache of ``generator`` (``results/generations/``);
    items with text but without a finished generation get the rule-based negative of
-   :func:`neggen_lite.validation.rule_complete` (``generator="rule"``: all items do); items without text
-   get zero tokens (see :mod:`neggen_lite.causal`, point 4). Counts go into the result's ``negatives``.
+   :func:`neggen_lite.generation.validation.rule_complete` (``generator="rule"``: all items do); items without text
+   get zero tokens (see :mod:`neggen_lite.neggen.causal`, point 4). Counts go into the result's ``negatives``.
 2. *Base*: LightGCN with uniform BPR under the same seed and settings, trained once and cached in
    ``.cache/base/`` (its result is reported beside NegGen's).
 3. *NegGen* (Eq. 13-21) through the common trainer and evaluator, then a paired t-test over test users
@@ -14,24 +14,23 @@
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from ..core.attributes import item_attributes
+from ..core.data import DataError
+from ..core.metrics import evaluate_embeddings, paired_ttest
+from ..core.paths import CACHE_SUFFIX, base_path, cache_stem, checkpoint_path, generation_cache_path
+from ..core.runtime import atomic_torch_save, resolve_device, seed_everything, set_threads
+from ..generation.encoding import DEFAULT_ENCODER, encode, encode_cached, encode_negatives, hardness, load_encoder
+from ..generation.offline_models import get as offline_model
+from ..generation.pipeline import GenerationCache, negatives, summarize
+from ..generation.validation import Vocabulary, rule_complete, rule_mask
+from ..models.lightgcn import build_model
+from ..training.trainer import TrainConfig, config_for_mode, fit
 from . import causal
-from .attributes import item_attributes
-from .data import DataError
-from .encoding import DEFAULT_ENCODER, encode_cached
-from .metrics import evaluate_embeddings, paired_ttest
-from .models import build_model
-from .train import TrainConfig, config_for_mode, fit
-from .utils import REPO_ROOT, atomic_torch_save, resolve_device, seed_everything
-from .validation import Vocabulary, rule_complete, rule_mask
-
-BASE_CACHE = REPO_ROOT / ".cache" / "base"
 SWEEPS = {"lam": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "alpha": [1e-4, 1e-3, 1e-2, 1e-1, 1.0],
           "tau": [0.07, 0.1, 0.2, 0.3, 1.0]}
 
@@ -39,24 +38,21 @@ SWEEPS = {"lam": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "alpha": [1e-4, 1e-3, 1e-2, 1e-
 def generation_cache(ds_name: str, generator: str) -> Path | None:
     """The generation cache of ``generator`` for ``ds_name`` (``None`` for ``"rule"``); ``"auto"``: the
     offline default's cache if it exists, else ``"rule"``. A missing explicit cache is an error."""
-    from .offline_models import get as offline
-    from .pipeline import default_cache_path
-
     if generator == "rule":
         return None
     name = generator
     if generator == "auto":
         name = "qwen2.5-coder-1.5b"
     try:
-        name = offline(name).name
+        name = offline_model(name).name
     except KeyError:
         pass
-    path = default_cache_path(ds_name, name)
+    path = generation_cache_path(ds_name, name)
     if path.exists():
         return path
     if generator == "auto":
         return None
-    have = sorted(p.name for p in path.parent.glob("*.jsonl.gz")) if path.parent.exists() else []
+    have = sorted(p.name for p in path.parent.glob("*" + CACHE_SUFFIX)) if path.parent.exists() else []
     raise FileNotFoundError(f"no generations for {ds_name} by {generator!r} ({path}); available: {have or 'none'}. "
                             f"Run: python -m neggen_lite generate --dataset {ds_name} --generator {generator}, "
                             "or pass generator='rule' for rule-based negatives")
@@ -64,8 +60,6 @@ def generation_cache(ds_name: str, generator: str) -> Path | None:
 
 def negative_texts(ds, generator: str = "auto", seed: int = 0) -> tuple[list, list, dict]:
     """Per item: original text (``None`` without text), negative text, and counts per source."""
-    from .pipeline import negatives
-
     attrs = item_attributes(ds)
     original = [a.render() if a is not None else None for a in attrs]
     if not any(original):
@@ -85,7 +79,7 @@ def negative_texts(ds, generator: str = "auto", seed: int = 0) -> tuple[list, li
         else:
             neg.append(rule_complete(rule_mask(text, vocab), vocab, text, seed=seed * 1_000_003 + i))
             counts["rule"] += 1
-    counts["generator"] = path.name.replace(".jsonl.gz", "") if path is not None else "rule"
+    counts["generator"] = cache_stem(path) if path is not None else "rule"
     return original, neg, counts
 
 
@@ -102,8 +96,6 @@ def build_features(ds, generator: str = "auto", encoder: str = DEFAULT_ENCODER, 
     """Encode original and negative texts (Eq. 8-9) into ``[n_items, M, d]`` tokens (cached on disk)."""
     check_modalities(modalities)
     original, neg, counts = negative_texts(ds, generator, seed)
-    from .encoding import load_encoder
-
     idx = [i for i, t in enumerate(original) if t is not None]
     enc = load_encoder(encoder, device)
     e_o = encode_cached(f"{ds.name}-original", [original[i] for i in idx], encoder, device, progress=progress,
@@ -127,18 +119,18 @@ def pretrained_base(ds, config: TrainConfig, device=None, mode: str = "custom", 
     Returns ``(model, info)`` where ``info`` has the base run's ``valid``/``test`` metrics."""
     device = resolve_device(device)
     base_cfg = replace(config, model="lightgcn", sampler="uniform", model_kwargs={}, sampler_kwargs={})
-    path = BASE_CACHE / f"{ds.name}-lightgcn-{base_cfg.key()}.pt"
+    path = base_path(ds.name, base_cfg.key())
     model = build_model("lightgcn", ds, device, base_cfg.dim, base_cfg.n_layers)
     if path.exists():
         ck = torch.load(path, map_location=device, weights_only=False)
         model.load_state_dict(ck["model"])
         return model, ck["info"]
-    res = fit(ds, base_cfg, device=device, checkpoint=path.with_suffix(".ckpt"), progress=progress, mode=mode,
+    res = fit(ds, base_cfg, device=device, checkpoint=checkpoint_path(path), progress=progress, mode=mode,
               threads=threads)
     info = {k: res[k] for k in ("valid", "test", "best_epoch", "epochs", "seconds")}
     model = res["_model"]
     atomic_torch_save({"model": model.state_dict(), "info": info, "config": asdict(base_cfg)}, path)
-    path.with_suffix(".ckpt").unlink(missing_ok=True)
+    checkpoint_path(path).unlink(missing_ok=True)
     return model, info
 
 
@@ -148,8 +140,6 @@ def train(ds, mode: str = "full", device=None, generator: str = "auto", encoder:
           **train_overrides) -> dict:
     """Pre-train (or load) the base, build features, train NegGen; the result record of :func:`fit`
     plus ``negatives`` (sources), ``base`` (same-seed LightGCN metrics) and ``significance``."""
-    from .utils import set_threads
-
     set_threads(threads)
     device = resolve_device(device)
     ng = neggen or causal.NegGenConfig()
@@ -175,24 +165,12 @@ def train(ds, mode: str = "full", device=None, generator: str = "auto", encoder:
     return res
 
 
-def sweep_out(ds_name: str, param: str, value: float, seed: int, mode: str) -> Path:
-    sub = "smoke" if mode == "smoke" else ""
-    return REPO_ROOT / "results" / sub / ds_name / "sweeps" / f"neggen-{param}{value:g}-seed{seed}.json"
-
-
-def load_json(path) -> dict:
-    return json.loads(Path(path).read_text())
-
-
 def quality_report(ds, generator: str = "qwen2.5-coder-1.5b", encoder: str = DEFAULT_ENCODER, seed: int = 0) -> dict:
     """Validity rates of a generation cache and how hard its negatives are (Sec. 3.2, issue report).
 
     ``hardness`` (mean cosine, :func:`neggen_lite.encoding.hardness`) for the model's negatives, for the
     rule-based negatives of the same items, and for a random other item -- the uniform-sampling baseline.
     """
-    from .encoding import encode, encode_negatives, hardness, load_encoder
-    from .pipeline import GenerationCache, negatives, summarize
-
     path = generation_cache(ds.name, generator)
     if path is None:
         raise FileNotFoundError(f"no generation cache for {ds.name} by {generator!r}")
@@ -201,7 +179,7 @@ def quality_report(ds, generator: str = "qwen2.5-coder-1.5b", encoder: str = DEF
     items = sorted(negs)
     summary = summarize(cache, items, ["description_generation", "attribute_masking", "attribute_completion"])
     enc_model = load_encoder(encoder)
-    name = path.name.replace(".jsonl.gz", "")
+    name = cache_stem(path)
     model = hardness(encode_negatives(ds, negs, name, encoder), seed=seed)
     original, rule, _ = negative_texts(ds, "rule", seed)
     rule_h = hardness({"original": encode([original[i] for i in items], enc_model),
