@@ -28,10 +28,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neggen_lite import attributes, data, encoding, prompts
-from neggen_lite.generation import build_generator
-from neggen_lite.utils import atomic_write_json, git_commit, set_threads
-from neggen_lite.validation import check_completion, check_description, check_masked, clean_output, rule_mask, Vocabulary
+from neggen_lite.core import attributes
+from neggen_lite.core import data
+from neggen_lite.generation import encoding
+from neggen_lite.generation import prompts
+from neggen_lite.generation.offline_models import build_generator
+from neggen_lite.core.runtime import atomic_write_json, git_commit, set_threads
+from neggen_lite.generation.validation import check_completion, check_description, check_masked, clean_output, rule_mask, Vocabulary
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_generation.json"
 

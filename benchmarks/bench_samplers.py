@@ -24,9 +24,10 @@ from pathlib import Path
 
 import torch
 
-from neggen_lite import data, train
-from neggen_lite.hard_samplers import HARD_SAMPLERS
-from neggen_lite.utils import git_commit
+from neggen_lite.core import data
+from neggen_lite.training import trainer as train
+from neggen_lite.samplers.hard import HARD_SAMPLERS
+from neggen_lite.core.runtime import git_commit
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_samplers.json"
 

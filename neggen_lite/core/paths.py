@@ -60,7 +60,7 @@ def per_user_path(result: str | Path) -> Path:
 
 
 def generation_cache_path(dataset: str, generator_name: str, direct: bool = False) -> Path:
-    """``results/generations/<dataset>/<generator>[.direct].jsonl.gz``."""
+    """``results/generations/<dataset>/<generator>[.direct].jsonl.gz`` (``GENERATIONS_DIR`` read at call time)."""
     return GENERATIONS_DIR / dataset / f"{safe_name(generator_name)}{'.direct' if direct else ''}{CACHE_SUFFIX}"
 
 

@@ -22,7 +22,7 @@ import torch
 from ..core.attributes import item_attributes
 from ..core.features import (FEATURE_FILES, MODALITIES, ItemFeatures, MissingGenerations, MissingModality,
                              missing_modality_message, normalize_modalities, read_feature_file)
-from ..core.paths import CACHE_SUFFIX, GENERATIONS_DIR, cache_stem, generation_cache_path
+from ..core.paths import CACHE_SUFFIX, cache_stem, generation_cache_path
 from .backends import dtype_suffix
 from .encoding import DEFAULT_ENCODER, encode_cached, hardness
 from .offline_models import get as offline_model
@@ -129,7 +129,7 @@ def direct_cache_path(ds_name: str, generator: str = "auto") -> Path:
     else the only ``*.direct.jsonl.gz``. Raises :class:`MissingGenerations` with the command."""
     if generator not in (None, "auto") and Path(generator).is_file():
         return Path(generator)
-    folder = GENERATIONS_DIR / ds_name
+    folder = generation_cache_path(ds_name, "_", direct=True).parent
     have = sorted(folder.glob("*.direct" + CACHE_SUFFIX)) if folder.is_dir() else []
     if generator in (None, "auto"):
         default = generation_cache_path(ds_name, default_direct_cache_name(), direct=True)

@@ -32,6 +32,7 @@ Baby offline: 3,416 of 7,050 items have text, so the text term covers about 36 %
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,8 +130,10 @@ def edge_adjacency(users: torch.Tensor, items: torch.Tensor, n_users: int, n_ite
     rows = torch.cat([users, items + n_users])
     cols = torch.cat([items + n_users, users])
     n = n_users + n_items
-    coo = torch.sparse_coo_tensor(torch.stack([rows, cols]), torch.cat([w, w]), (n, n)).coalesce()
-    return coo.to_sparse_csr()
+    coo = torch.sparse_coo_tensor(torch.stack([rows, cols]), torch.cat([w, w]), (n, n), check_invariants=False)
+    with warnings.catch_warnings():  # "CSR support is in beta": CSR @ dense is what we use, and it is tested
+        warnings.simplefilter("ignore", UserWarning)
+        return coo.coalesce().to_sparse_csr()
 
 
 class _SpMM(torch.autograd.Function):
@@ -262,8 +265,9 @@ class FREEDOM(Recommender):
             used_gen = self.gen_mask[pos]
             neg_raw = torch.where(used_gen.unsqueeze(1), self.gen_t[pos], neg_raw)
             neg_has = neg_has | used_gen
-        gap = score_gap(e_u, e_pos, w(neg_raw))
-        return bpr(gap), mask[pos] & neg_has, used_gen, gap
+        e_neg = w(neg_raw)
+        gap = score_gap(e_u, e_pos, e_neg)
+        return bpr(gap), e_neg, mask[pos] & neg_has, used_gen, gap
 
     def batch_loss(self, users, pos, neg, reg: float) -> tuple[torch.Tensor, torch.Tensor]:
         """``L_BPR + reg * sum_m L_BPR^m`` (Eq. 2 per term) on this epoch's pruned graph; returns
@@ -282,7 +286,7 @@ class FREEDOM(Recommender):
                 self._acc(probe_key("id"), neg_grad_norm(gap_id, e_u).sum(), n)
                 self._acc("score_gap", gap_id.sum(), n)
         for m in self.modalities:
-            loss, ok, used_gen, gap = self.modality_terms(e_u, pos, neg, m)
+            loss, _, ok, used_gen, gap = self.modality_terms(e_u, pos, neg, m)
             k = ok.sum()
             term = (loss * ok).sum() / k.clamp_min(1)
             total = total + reg * term
