@@ -59,9 +59,12 @@ def per_user_path(result: str | Path) -> Path:
     return p.with_name(p.name[:-5] + ".per_user.npz" if p.name.endswith(".json") else p.name + ".per_user.npz")
 
 
-def generation_cache_path(dataset: str, generator_name: str, direct: bool = False) -> Path:
-    """``results/generations/<dataset>/<generator>[.direct].jsonl.gz`` (``GENERATIONS_DIR`` read at call time)."""
-    return GENERATIONS_DIR / dataset / f"{safe_name(generator_name)}{'.direct' if direct else ''}{CACHE_SUFFIX}"
+def generation_cache_path(dataset: str, generator_name: str, direct: bool = False,
+                          results_dir: str | Path | None = None) -> Path:
+    """``results/generations/<dataset>/<generator>[.direct].jsonl.gz`` (``GENERATIONS_DIR`` read at call time;
+    ``results_dir``: another results folder)."""
+    root = Path(results_dir) / "generations" if results_dir is not None else GENERATIONS_DIR
+    return root / dataset / f"{safe_name(generator_name)}{'.direct' if direct else ''}{CACHE_SUFFIX}"
 
 
 def cache_stem(cache: str | Path) -> str:

