@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -78,6 +78,24 @@ def path(spec: RunSpec, mode: str = "full", results_dir: str | Path | None = Non
         variant = "-".join(x for x in (mods, f"reg{spec.reg:g}" if spec.reg is not None else None) if x) or None
     p = result_path(name, spec.model, sampler, spec.seed, mode, variant, results_dir)
     return p.parent / spec.folder / p.name if spec.folder else p
+
+
+def spec_of(rec: dict, folder: str | None = None) -> RunSpec:
+    """The :class:`RunSpec` of a stored record (the inverse of :func:`path`); ``folder``: the sub-folder it sits
+    in under its dataset, whose runs carry their weight ``reg`` in the file name (``tuning``, ...)."""
+    kw: dict[str, Any] = dict(dataset=rec["dataset"], model=rec["model"], seed=rec["seed"], folder=folder)
+    if rec["model"] == "neggen":
+        given = rec.get("model_kwargs") or rec["config"].get("model_kwargs") or {}
+        defaults, sweep = asdict(NegGenConfig()), rec.get("sweep")
+        kw.update(variant=rec.get("variant") or "full", sweep=(sweep["param"], sweep["value"]) if sweep else None,
+                  settings=tuple((k, given[k]) for k in ("lam", "alpha", "tau", "align", "base")
+                                 if k in given and given[k] != defaults[k] and not (sweep and k == sweep["param"])))
+    elif rec["model"] in multimodal.MODELS:
+        kw.update(sampler=(rec.get("negatives") or {}).get("source", "uniform"), modalities="".join(rec["modalities"]),
+                  reg=rec["config"]["reg"] if folder else None)
+    else:
+        kw.update(sampler=rec["sampler"])
+    return RunSpec(**kw)
 
 
 def command(spec: RunSpec, device: str = "auto") -> list[str]:
