@@ -8,7 +8,7 @@ For one generator (default: the embedded SmolLM2) and the first items of a datas
 * the share of outputs that pass each step's validation at the first attempt;
 * the encoder's sentences/s (all-MiniLM-L6-v2 by default);
 * how hard the negatives are: mean cosine similarity of original vs generated attributes, against
-  original vs a random other item (``neggen_lite.encoding.hardness``).
+  original vs a random other item (``neggen_lite.generation.encoding.hardness``).
 
 Ratios are printed against batch size 1 of the same run. Results go to
 ``benchmarks/results/bench_generation.json``.

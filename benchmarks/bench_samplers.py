@@ -1,6 +1,6 @@
 """Seconds per LightGCN training epoch with each negative sampler, relative to uniform sampling.
 
-All samplers run in this process through :func:`neggen_lite.train.fit` (same model, seed, batch size
+All samplers run in this process through :func:`neggen_lite.training.trainer.fit` (same model, seed, batch size
 2048, torch threads), one after the other; uniform sampling runs first and again last, and the
 reference is the mean of the two, so a drift in machine load shows up as a difference between them.
 Timed: the training part of each epoch (``history[*]["seconds"]``: sampling, loss, backward, Adam;

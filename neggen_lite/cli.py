@@ -15,7 +15,7 @@ from .experiments.multimodal import choose_modalities
 from .generation import pipeline
 from .generation.encoding import DEFAULT_ENCODER
 from .neggen.causal import ALIGN_FORMS, BASE_MODES, VARIANTS, NegGenConfig
-from .neggen.train import SWEEPS
+from .neggen.train import DEFAULT_GENERATOR, SWEEPS
 from .results import records, report, tables
 from .training.trainer import MODES
 
@@ -306,8 +306,8 @@ def main(argv: list[str] | None = None) -> int:
 
     q = sub.add_parser("quality", help="validity rates and hardness (cosine) of a generation cache")
     q.add_argument("--dataset", required=True, choices=data.DATASETS)
-    q.add_argument("--generator", default="qwen2.5-coder-1.5b")
-    q.add_argument("--encoder", default="all-MiniLM-L6-v2")
+    q.add_argument("--generator", default=DEFAULT_GENERATOR)
+    q.add_argument("--encoder", default=DEFAULT_ENCODER)
     q.add_argument("--data-root", default=None)
     q.set_defaults(func=_quality)
 

@@ -72,7 +72,7 @@ def clustered_dataset(n_users=120, n_items=80, n_clusters=4, per_user=10, seed=0
 
 
 def crash_on_evaluate(monkeypatch, at: int = 3):
-    """Make ``neggen_lite.train.evaluate`` raise KeyboardInterrupt on its ``at``-th call (a simulated crash
+    """Make ``neggen_lite.training.trainer.evaluate`` raise KeyboardInterrupt on its ``at``-th call (a simulated crash
     in epoch ``at``); returns a function that restores it."""
     from neggen_lite.training import trainer as train_mod
 

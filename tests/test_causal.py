@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from neggen_lite.neggen import causal
 from neggen_lite.core import data
 from neggen_lite.neggen import train as neggen
-from neggen_lite.neggen.causal import CausalModule, Features, NegGen, NegGenConfig, align_loss, rec_loss
+from neggen_lite.core.features import ItemFeatures
+from neggen_lite.neggen.causal import CausalModule, NegGen, NegGenConfig, align_loss, rec_loss
 from neggen_lite.core.metrics import load_per_user, paired_ttest, save_per_user
 from neggen_lite.models.lightgcn import build_model
 from neggen_lite.training.trainer import config_for_mode, fit
@@ -27,7 +28,8 @@ def features_for(ds, d=16, seed=0, no_text=(0,)):
     has = torch.ones(ds.n_items, dtype=torch.bool)
     for i in no_text:
         orig[i], neg[i], has[i] = 0, 0, False
-    return Features(orig, neg, has, ("t",), "test", "random", {"rule": ds.n_items - len(no_text)})
+    return ItemFeatures({"t": orig[:, 0]}, {"t": has}, {"t": "random"}, {"t": neg[:, 0]},
+                        {"rule": ds.n_items - len(no_text)})
 
 
 def test_module_shapes_and_gradients():

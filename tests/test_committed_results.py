@@ -1,7 +1,6 @@
 """Every committed file under results/ loads unchanged, and every run record sits where the one naming rule
 (:func:`neggen_lite.experiments.runs.path`) puts it."""
 import json
-from pathlib import Path
 
 import pytest
 

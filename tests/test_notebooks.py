@@ -161,7 +161,7 @@ def test_notebook_committed_clean_with_parameters(path):
 def test_first_code_cell_prints_versions(path):
     nb = json.loads(path.read_text())
     first = next(c for c in nb["cells"] if c["cell_type"] == "code")
-    assert "show_versions()" in "".join(first["source"]), "the first code cell calls neggen_lite.record.show_versions()"
+    assert "show_versions()" in "".join(first["source"]), "the first code cell calls neggen_lite.results.notebook.show_versions()"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -57,11 +57,15 @@ def normalize_modalities(modalities) -> tuple[str, ...]:
 @dataclass
 class ItemFeatures:
     """Per modality: ``feats[m]`` ``[n_items, d_m]`` float32, ``masks[m]`` ``[n_items]`` bool (False = the
-    item has no such feature; its row is zero), ``sources[m]`` (where the features came from)."""
+    item has no such feature; its row is zero), ``sources[m]`` (where the features came from). NegGen's
+    inputs also carry ``negatives[m]``, the encoded generated negative of each item (Eq. 9; zero rows where
+    the item has no text), and ``negative_counts`` (how many negatives came from which source)."""
 
     feats: dict[str, torch.Tensor]
     masks: dict[str, torch.Tensor]
     sources: dict[str, str] = field(default_factory=dict)
+    negatives: dict[str, torch.Tensor] = field(default_factory=dict)
+    negative_counts: dict = field(default_factory=dict)
 
     def __post_init__(self):
         for m, f in self.feats.items():
@@ -71,6 +75,10 @@ class ItemFeatures:
                 raise ValueError(f"modality {m}: features {tuple(f.shape)} / mask {tuple(self.masks[m].shape)}")
         if len({f.shape[0] for f in self.feats.values()}) > 1:
             raise ValueError("modalities disagree on the number of items")
+        for m, f in self.negatives.items():
+            if m not in self.feats or f.shape != self.feats[m].shape:
+                raise ValueError(f"negatives of modality {m}: {tuple(f.shape)}, features "
+                                 f"{tuple(self.feats[m].shape) if m in self.feats else 'missing'}")
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -88,6 +96,15 @@ class ItemFeatures:
                                   f"(have {self.modalities or 'none'})")
         return ItemFeatures({m: self.feats[m] for m in mods}, {m: self.masks[m] for m in mods},
                             {m: self.sources.get(m, "") for m in mods})
+
+    def tokens(self, negative: bool = False) -> torch.Tensor:
+        """The modality tokens of every item, ``[n_items, M, d]`` in :data:`MODALITIES` order (Eq. 8; Eq. 9 with
+        ``negative=True``), as NegGen's causal module reads them (all modalities need the same ``d``)."""
+        src = self.negatives if negative else self.feats
+        missing = [m for m in self.modalities if m not in src]
+        if missing:
+            raise MissingModality(f"no {'negative ' if negative else ''}tokens for modalities {missing}")
+        return torch.stack([src[m] for m in self.modalities], dim=1)
 
     def summary(self) -> dict:
         return {m: {"dim": int(self.feats[m].shape[1]), "items_with_feature": int(self.masks[m].sum()),

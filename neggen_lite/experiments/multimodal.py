@@ -11,7 +11,7 @@ from ..core.runtime import resolve_device, seed_everything, set_threads
 from ..generation.encoding import DEFAULT_ENCODER
 from ..generation.features import (available_modalities, check_full_dataset, direct_cache_path,
                                    direct_negative_features, load_features, missing_modality_message)
-from ..models.freedom import FREEDOM, FreedomConfig
+from ..models.freedom import FREEDOM, N_UI_LAYERS, FreedomConfig
 from ..models.vbpr import VBPR
 from ..training.trainer import config_for_mode, fit
 
@@ -58,7 +58,7 @@ def train(ds, model: str = "freedom", modalities=None, mode: str = "full", devic
         features = features.select(modalities)
     fcfg = freedom or FreedomConfig()
     if key == "freedom" and train_overrides.get("n_layers") is None:
-        train_overrides["n_layers"] = 2          # FREEDOM's n_ui_layers
+        train_overrides["n_layers"] = N_UI_LAYERS
     if key == "vbpr" and train_overrides.get("n_layers") is None:
         train_overrides["n_layers"] = 0          # no propagation
     kwargs: dict[str, Any] = {"modalities": list(features.modalities), "negatives": negatives,

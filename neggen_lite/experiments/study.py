@@ -16,6 +16,7 @@ from ..core.metrics import METRICS
 from ..core.paper import PAPER_TABLE1
 from ..core.runtime import resolve_device
 from ..generation.features import available_modalities, missing_modality_message
+from ..models.freedom import N_UI_LAYERS
 from ..models.objectives import probe_key, probe_line
 from ..training.trainer import config_for_mode, fit, save_result
 from .multimodal import build, train
@@ -128,7 +129,7 @@ def synthetic_study(epochs: int = 20, seed: int = 2025, threads: int | None = 1,
     device = resolve_device(device)
     ds, feats = synthetic_two_modality()
     cfg = config_for_mode("full", model="freedom", seed=seed, epochs=epochs, patience=epochs, lr=lr,
-                          batch_size=batch_size, n_layers=2, model_kwargs={"synthetic": True})
+                          batch_size=batch_size, n_layers=N_UI_LAYERS, model_kwargs={"synthetic": True})
     res = fit(ds, cfg, device=device, progress=False, threads=threads, model=build("freedom", ds, feats, cfg, device=device),
               log=lambda s: None)
     print("SYNTHETIC two-modality data (illustrates the mechanism of Sec. 2.2; not the paper's data or numbers)")

@@ -1,11 +1,11 @@
 """Text generators behind one small interface: a local Hugging Face model, a GGUF file, or an HTTP endpoint.
 
 A :class:`Generator` turns chat conversations (lists of ``{"role", "content"}`` messages, as
-:meth:`neggen_lite.prompts.Prompt.render` makes them) into one completion each. ``build_generator(spec)``
+:meth:`neggen_lite.generation.prompts.Prompt.render` makes them) into one completion each. ``build_generator(spec)``
 picks the backend from ``spec``:
 
 * ``"smollm2"``, ``"qwen2.5-coder-1.5b"``, ... -- a model shipped inside PyPI packages, found on disk
-  (:mod:`neggen_lite.offline_models`); no download at run time;
+  (:mod:`neggen_lite.generation.offline_models`); no download at run time;
 * ``"path/to/model.gguf"`` -- a GGUF file, dequantised by transformers (needs the ``gguf`` package);
   the dequantised model is saved once under the cache (``$NEGGEN_CACHE/models/<name>``, default
   ``~/.cache/neggen_lite/models/<name>``) so later loads are much faster;

@@ -179,7 +179,7 @@ def check_full_dataset(ds) -> None:
 def direct_negative_features(ds, generator: str = "auto", encoder=DEFAULT_ENCODER, device=None,
                              progress: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
     """``(features [n_items, d], mask [n_items], info)``: per positive item, the encoded output of the
-    Direct Generation prompt (:func:`neggen_lite.pipeline.negatives` with ``direct=True``), in the same
+    Direct Generation prompt (:func:`neggen_lite.generation.pipeline.negatives` with ``direct=True``), in the same
     sentence form as the items' own text features (:func:`plain_text`)."""
     check_full_dataset(ds)
     path = direct_cache_path(ds.name, generator)
@@ -205,7 +205,7 @@ def direct_negative_features(ds, generator: str = "auto", encoder=DEFAULT_ENCODE
 
 def direct_hardness(ds, generator: str = "auto", encoder=DEFAULT_ENCODER, device=None, seed: int = 0,
                     features: ItemFeatures | None = None) -> dict:
-    """How close the Direct Generation negatives sit to their positives (:func:`neggen_lite.encoding.hardness`):
+    """How close the Direct Generation negatives sit to their positives (:func:`neggen_lite.generation.encoding.hardness`):
     mean cosine similarity between an item's text feature and the encoded generated negative, against the
     same for a uniformly drawn other item with a negative -- the uniform-sampling baseline; over the items of
     the cache, split by whether the model or the rule-based fallback wrote the negative."""

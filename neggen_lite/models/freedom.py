@@ -49,6 +49,8 @@ from .objectives import bpr, neg_grad_norm, probe_key, score_gap
 #: MMRec's published FREEDOM ``reg_weight``: the weight of FREEDOM's per-modality BPR terms (the trainer's
 #: ``reg``); a FREEDOM run with another weight is no Table 1/2 row (:func:`neggen_lite.results.records.table_row`)
 FREEDOM_REG_WEIGHT = 1e-4
+#: MMRec's ``n_ui_layers``: LightGCN layers over FREEDOM's user-item graph (the trainer's ``n_layers``)
+N_UI_LAYERS = 2
 
 
 def knn_graph(feats, k: int, mask=None, block: int = 2048) -> sp.csr_matrix:
@@ -175,7 +177,7 @@ class FREEDOM(Recommender):
     _sparse = ("full_adj", "mm_adj", "mm_adj_t", "_masked_adj", "_edges")
 
     def __init__(self, dataset, features: ItemFeatures, cfg: FreedomConfig | None = None, dim: int = 64,
-                 n_layers: int = 2, seed: int = 0, generated: tuple[np.ndarray, np.ndarray] | None = None):
+                 n_layers: int = N_UI_LAYERS, seed: int = 0, generated: tuple[np.ndarray, np.ndarray] | None = None):
         if features.n_items != dataset.n_items:
             raise FeatureError(f"features for {features.n_items} items, {dataset.name} has {dataset.n_items}")
         super().__init__(dataset.n_users, dataset.n_items, dim)

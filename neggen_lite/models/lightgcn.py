@@ -28,7 +28,7 @@ class BPRMF(Recommender):
 class LightGCN(Recommender):
     """LightGCN: ``L`` linear propagations over the normalised graph (Eq. 6), layer mean (Eq. 7).
 
-    ``adj`` is the symmetric normalised adjacency from :func:`neggen_lite.graph.normalized_adjacency`,
+    ``adj`` is the symmetric normalised adjacency from :func:`neggen_lite.core.graph.normalized_adjacency`,
     on the same device as the model.
     """
 

@@ -35,12 +35,13 @@ What the paper leaves open, and the reading we chose:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core.features import ItemFeatures
 from ..models.objectives import bpr
 
 VARIANTS = ("full", "w/o NEG", "w/o CF", "w/o both", "V", "T", "V&T")
@@ -150,27 +151,6 @@ class NegGenConfig:
         return self.variant not in ("w/o CF", "w/o both")
 
 
-@dataclass
-class Features:
-    """Encoded modality tokens for every item: ``original``/``negative`` ``[n_items, M, d_enc]`` (zeros
-    for items without text), with where each item's negative came from."""
-
-    original: torch.Tensor
-    negative: torch.Tensor
-    has_text: torch.Tensor
-    modalities: tuple[str, ...]
-    generator: str
-    encoder: str
-    sources: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        if self.original.shape != self.negative.shape or self.original.dim() != 3:
-            raise ValueError(f"original {tuple(self.original.shape)} and negative {tuple(self.negative.shape)} "
-                             "must both be [n_items, M, d]")
-        if self.original.shape[1] != len(self.modalities):
-            raise ValueError(f"{self.original.shape[1]} tokens per item but modalities {self.modalities}")
-
-
 class NegGen(nn.Module):
     """A base recommender plus the causal module; scores ``y = e_u.e_i + lambda e_u.e_c`` (Sec. 3.4).
 
@@ -179,20 +159,21 @@ class NegGen(nn.Module):
     ``batch_loss`` (Eq. 19-21). ``neg`` from the trainer's uniform sampler is used only by *w/o NEG*.
     """
 
-    def __init__(self, base: nn.Module, features: Features, cfg: NegGenConfig, seed: int = 0):
+    def __init__(self, base: nn.Module, features: ItemFeatures, cfg: NegGenConfig, seed: int = 0):
         super().__init__()
-        if features.original.shape[0] != base.n_items:
-            raise ValueError(f"features for {features.original.shape[0]} items, model has {base.n_items}")
+        original, negative = features.tokens(), features.tokens(negative=True)  # e_m, e_m* (Eq. 8-9)
+        if original.shape[0] != base.n_items:
+            raise ValueError(f"features for {original.shape[0]} items, model has {base.n_items}")
         self.base, self.cfg = base, cfg
         self.n_users, self.n_items, self.dim = base.n_users, base.n_items, base.dim
         self.variant = cfg.variant
         self.sampler_name = "generated" if cfg.generated else "uniform"
-        self.register_buffer("orig", features.original.float(), persistent=False)
-        self.register_buffer("neg", features.negative.float(), persistent=False)
+        self.register_buffer("orig", original.float(), persistent=False)
+        self.register_buffer("neg", negative.float(), persistent=False)
         g = torch.Generator().manual_seed(seed)
         other = (torch.arange(self.n_items) + torch.randint(1, max(2, self.n_items), (self.n_items,), generator=g))
         self.register_buffer("other", other % self.n_items, persistent=False)  # w/o NEG at inference
-        self.module = CausalModule(features.original.shape[-1], base.dim, cfg.hidden, cfg.causal)
+        self.module = CausalModule(original.shape[-1], base.dim, cfg.hidden, cfg.causal)
         self._frozen = None
         if cfg.base == "frozen":
             base.requires_grad_(False)

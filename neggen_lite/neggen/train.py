@@ -21,6 +21,7 @@ import torch
 
 from ..core.attributes import item_attributes
 from ..core.data import DataError
+from ..core.features import ItemFeatures
 from ..core.metrics import evaluate_embeddings, paired_ttest
 from ..core.paths import CACHE_SUFFIX, base_path, cache_stem, checkpoint_path, generation_cache_path
 from ..core.runtime import atomic_torch_save, resolve_device, seed_everything, set_threads
@@ -31,6 +32,8 @@ from ..generation.validation import Vocabulary, rule_complete, rule_mask
 from ..models.lightgcn import build_model
 from ..training.trainer import TrainConfig, config_for_mode, fit
 from . import causal
+#: the offline model whose generations NegGen reads by default (``generator="auto"``)
+DEFAULT_GENERATOR = "qwen2.5-coder-1.5b"
 SWEEPS = {"lam": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "alpha": [1e-4, 1e-3, 1e-2, 1e-1, 1.0],
           "tau": [0.07, 0.1, 0.2, 0.3, 1.0]}
 
@@ -40,7 +43,7 @@ def generation_cache(ds_name: str, generator: str) -> Path | None:
     offline default's cache if it exists, else ``"rule"``. A missing explicit cache is an error."""
     if generator == "rule":
         return None
-    path = generation_cache_path(ds_name, cache_name("qwen2.5-coder-1.5b" if generator == "auto" else generator))
+    path = generation_cache_path(ds_name, cache_name(DEFAULT_GENERATOR if generator == "auto" else generator))
     if path.exists():
         return path
     if generator == "auto":
@@ -85,7 +88,7 @@ def check_modalities(modalities) -> None:
 
 
 def build_features(ds, generator: str = "auto", encoder: str = DEFAULT_ENCODER, modalities=("t",),
-                   device=None, seed: int = 0, progress: bool = False) -> causal.Features:
+                   device=None, seed: int = 0, progress: bool = False) -> ItemFeatures:
     """Encode original and negative texts (Eq. 8-9) into ``[n_items, M, d]`` tokens (cached on disk)."""
     check_modalities(modalities)
     original, neg, counts = negative_texts(ds, generator, seed)
@@ -95,14 +98,13 @@ def build_features(ds, generator: str = "auto", encoder: str = DEFAULT_ENCODER, 
                         encoder=enc)
     e_n = encode_cached(f"{ds.name}-{counts['generator']}-negative-s{seed}", [neg[i] for i in idx], encoder,
                         device, progress=progress, encoder=enc)
-    d = e_o.shape[1]
-    orig = torch.zeros(ds.n_items, 1, d)
-    negt = torch.zeros(ds.n_items, 1, d)
-    orig[idx, 0] = torch.from_numpy(e_o)
-    negt[idx, 0] = torch.from_numpy(e_n)
+    orig = torch.zeros(ds.n_items, e_o.shape[1])
+    negt = torch.zeros(ds.n_items, e_o.shape[1])
+    orig[idx] = torch.from_numpy(e_o)
+    negt[idx] = torch.from_numpy(e_n)
     has = torch.zeros(ds.n_items, dtype=torch.bool)
     has[idx] = True
-    return causal.Features(orig, negt, has, ("t",), counts["generator"], encoder, counts)
+    return ItemFeatures({"t": orig}, {"t": has}, {"t": f"item attributes encoded by {encoder}"}, {"t": negt}, counts)
 
 
 def pretrained_base(ds, config: TrainConfig, device=None, mode: str = "custom", progress: bool = True,
@@ -129,7 +131,7 @@ def pretrained_base(ds, config: TrainConfig, device=None, mode: str = "custom", 
 
 def train(ds, mode: str = "full", device=None, generator: str = "auto", encoder: str = DEFAULT_ENCODER,
           neggen: causal.NegGenConfig | None = None, seed: int | None = None, checkpoint=None,
-          progress: bool = True, threads: int | None = None, features: causal.Features | None = None,
+          progress: bool = True, threads: int | None = None, features: ItemFeatures | None = None,
           **train_overrides) -> dict:
     """Pre-train (or load) the base, build features, train NegGen; the result record of :func:`fit`
     plus ``negatives`` (sources), ``base`` (same-seed LightGCN metrics) and ``significance``."""
@@ -151,17 +153,17 @@ def train(ds, mode: str = "full", device=None, generator: str = "auto", encoder:
     res = fit(ds, cfg, device=device, checkpoint=checkpoint, progress=progress, mode=mode, threads=threads,
               model=model)
     res["model_kwargs"] = cfg.model_kwargs
-    res["negatives"] = feats.sources
+    res["negatives"] = feats.negative_counts
     res["base"] = base_info
     res["significance"] = {"vs": "lightgcn, same seed (the pre-trained base, before any fine-tuning)",
                            "test": paired_ttest(res["_per_user"], theirs)}
     return res
 
 
-def quality_report(ds, generator: str = "qwen2.5-coder-1.5b", encoder: str = DEFAULT_ENCODER, seed: int = 0) -> dict:
+def quality_report(ds, generator: str = DEFAULT_GENERATOR, encoder: str = DEFAULT_ENCODER, seed: int = 0) -> dict:
     """Validity rates of a generation cache and how hard its negatives are (Sec. 3.2, issue report).
 
-    ``hardness`` (mean cosine, :func:`neggen_lite.encoding.hardness`) for the model's negatives, for the
+    ``hardness`` (mean cosine, :func:`neggen_lite.generation.encoding.hardness`) for the model's negatives, for the
     rule-based negatives of the same items, and for a random other item -- the uniform-sampling baseline.
     """
     path = generation_cache(ds.name, generator)

@@ -144,7 +144,7 @@ def fig2_markdown(records: list[dict]) -> str:
     t = fig2_table(records)
     if t.empty:
         return ("No dataset has both a uniform and a Direct Generation FREEDOM run yet "
-                "(`python -m neggen_lite.multimodal study --dataset baby`).\n")
+                "(`python -m neggen_lite study --dataset baby`).\n")
     lines = ["| dataset | variant | text-term weight | negatives | seeds | R@10 | R@20 | N@10 | N@20 | R@20 vs uniform | "
              "generated share of train positives | generator |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in t.iterrows():
