@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,10 +32,11 @@ from neggen_lite.core import data
 from neggen_lite.generation import encoding
 from neggen_lite.generation import prompts
 from neggen_lite.generation.offline_models import build_generator
+from neggen_lite.core.paths import benchmark_path
 from neggen_lite.core.runtime import atomic_write_json, git_commit, set_threads
 from neggen_lite.generation.validation import check_completion, check_description, check_masked, clean_output, rule_mask, Vocabulary
 
-RESULTS = Path(__file__).resolve().parent / "results" / "bench_generation.json"
+RESULTS = benchmark_path("bench_generation")
 
 
 def run_steps(gen, texts: list[str], batch_size: int, vocab: Vocabulary) -> dict:

@@ -27,9 +27,10 @@ import torch
 from neggen_lite.core import data
 from neggen_lite.training import trainer as train
 from neggen_lite.samplers.hard import HARD_SAMPLERS
+from neggen_lite.core.paths import benchmark_path
 from neggen_lite.core.runtime import git_commit
 
-RESULTS = Path(__file__).resolve().parent / "results" / "bench_samplers.json"
+RESULTS = benchmark_path("bench_samplers")
 
 
 def run(ds, sampler: str, epochs: int, seed: int, threads: int, device: str) -> dict:

@@ -87,6 +87,11 @@ def encoding_path(key: str, encoder_name: str, texts_hash: str, cache_dir: str |
     return Path(cache_dir or ENCODING_CACHE) / f"{safe_name(key)}-{safe_name(encoder_name)}-{texts_hash}.npy"
 
 
+def benchmark_path(name: str) -> Path:
+    """A benchmark's numbers: ``benchmarks/results/<name>.json``."""
+    return REPO_ROOT / "benchmarks" / "results" / f"{name}.json"
+
+
 def base_path(dataset: str, config_key: str) -> Path:
     """NegGen's pre-trained LightGCN base: ``.cache/base/<dataset>-lightgcn-<config key>.pt``."""
     return BASE_CACHE / f"{dataset}-lightgcn-{config_key}.pt"
