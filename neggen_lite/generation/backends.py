@@ -97,7 +97,7 @@ class TransformersGenerator:
     supports_images = False
 
     def __init__(self, model: str | os.PathLike, *, gguf_file: str | None = None, name: str | None = None,
-                 device: str = "cpu", batch_size: int = 8, threads: int | None = None, dtype: Any = None,
+                 device: str = "auto", batch_size: int = 8, threads: int | None = None, dtype: Any = None,
                  allow_download: bool | None = None, cache_dir: str | os.PathLike | None = None,
                  use_cache: bool = True, expected_source: dict | None = None, trust_remote_code: bool = False,
                  package_version: str | None = None, generation_kwargs: dict | None = None):

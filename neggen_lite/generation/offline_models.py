@@ -229,7 +229,7 @@ def dequantised_dir(key: str) -> Path:
     return cache_root() / "models" / get(key).name
 
 
-def load(key: str, device: str = "cpu", batch_size: int = 8, threads: int | None = None, **kw):
+def load(key: str, device: str = "auto", batch_size: int = 8, threads: int | None = None, **kw):
     """A :class:`~neggen_lite.generation.backends.TransformersGenerator` for offline model ``key``.
 
     Reads the cached dequantised copy when it was made from this exact GGUF (same SHA-256); otherwise
