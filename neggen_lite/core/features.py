@@ -1,7 +1,6 @@
 """Item features, one container for every model: per modality (``v`` visual, ``t`` textual) a ``[n_items, d]``
 float tensor and a mask (False: the item has no such feature, its row is zero). MMRec's feature files
 (``image_feat.npy``, ``text_feat.npy``) are read and validated here; offline there is no visual signal."""
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,14 +13,8 @@ from .data import DataError
 
 
 MODALITIES = ("v", "t")
-
-
 MODALITY_NAMES = {"v": "visual", "t": "textual"}
-
-
 FEATURE_FILES = {"v": "image_feat.npy", "t": "text_feat.npy"}
-
-
 #: Table 1 / Table 4 names of the modality variants.
 VARIANTS = {("v", "t"): "V&T", ("t",): "T", ("v",): "V"}
 

@@ -1,6 +1,5 @@
 """The paper's printed numbers (arXiv 2501.15183): Tables 1, 2, 4 and 5, Table 2's p-values and row names,
-Fig. 7's grid and the trends Sec. 4.6 states. Copied as printed; nothing here is computed."""
-
+and the trends Sec. 4.6 states for Fig. 7. Copied as printed; nothing here is computed."""
 
 #: Table 2 of the paper (test R@10, R@20, N@10, N@20), every row; keys ``(row, dataset)`` where ``row`` is
 #: the lower-case model name (``"dns"`` is the paper's DNS(M,N), ``"neggen"`` its NegGen).
@@ -67,7 +66,6 @@ PAPER_TABLE2 = {
     ("neggen", "sports"): (0.0763, 0.1114, 0.0411, 0.0506),
 }
 
-
 #: Table 2's last row: p-values of paired t-tests of NegGen against *the best baseline* (R@10, R@20, N@10, N@20).
 PAPER_TABLE2_PVALUES = {
     "baby": (0.0093, 0.0080, 0.0028, 0.0263),
@@ -75,7 +73,6 @@ PAPER_TABLE2_PVALUES = {
     "clothing": (0.0098, 0.0068, 0.0423, 0.0062),
     "sports": (0.0044, 0.0026, 0.0079, 0.0045),
 }
-
 
 #: Table 1 of the paper (FREEDOM with varying modalities; test R@10, R@20, N@10, N@20).
 PAPER_TABLE1 = {
@@ -87,14 +84,11 @@ PAPER_TABLE1 = {
     ("beauty", "V"): (0.0763, 0.1239, 0.0439, 0.0576),
 }
 
-
 #: The paper's names for the rows of Table 2.
 PAPER_ROW_NAMES = {"bpr": "BPR", "lightgcn": "LightGCN", "irgan": "IRGAN", "mixgcf": "MixGCF", "dens": "DENS",
                    "dns": "DNS(M,N)", "ahns": "AHNS", "vbpr": "VBPR", "mmgcn": "MMGCN", "bm3": "BM3",
                    "freedom": "FREEDOM", "dragon": "DRAGON", "diffmm": "DiffMM", "lgmrec": "LGMRec",
                    "neggen": "NegGen"}
-
-
 #: Table 4 (modalities; test R@10, R@20, N@10, N@20); keys ``(dataset, variant)``. Note: Beauty's V&T R@10
 #: (0.0832) differs from NegGen's R@10 on Beauty in Table 2 (0.0823); both are copied as printed.
 PAPER_TABLE4 = {
@@ -111,7 +105,6 @@ PAPER_TABLE4 = {
     ("sports", "T"): (0.0687, 0.1064, 0.0357, 0.0443),
     ("sports", "V&T"): (0.0763, 0.1114, 0.0411, 0.0506),
 }
-
 
 #: Table 5 (module ablation; test R@10, R@20, N@10, N@20); keys ``(dataset, variant)``, ``"full"`` = NegGen.
 PAPER_TABLE5 = {
@@ -132,7 +125,6 @@ PAPER_TABLE5 = {
     ("sports", "w/o both"): (0.0539, 0.0813, 0.0304, 0.0375),
     ("sports", "full"): (0.0763, 0.1114, 0.0411, 0.0506),
 }
-
 
 #: Fig. 7 gives no numbers in the text; these are the trends Sec. 4.6 states, quoted.
 PAPER_FIG7_TRENDS = {

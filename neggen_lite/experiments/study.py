@@ -1,7 +1,6 @@
 """The study of the paper's Sec. 2 with FREEDOM: Table 1 (modalities), Fig. 2 (uniform vs Direct Generation
 negatives) and Fig. 3 (the Eq. 3 gradient probe), each where its features exist; and a SYNTHETIC two-modality
 illustration of the gradient imbalance (never a stand-in for the paper's numbers)."""
-
 from __future__ import annotations
 
 from pathlib import Path

@@ -10,7 +10,6 @@ rebuilt from the attributes, and the Direct Generation negatives of Sec. 2.1 (Fi
   each positive item, in the items' own sentence form (labels dropped, :func:`plain_text`); FREEDOM puts it in
   place of the negative item's text feature in its text BPR term (:mod:`neggen_lite.models.freedom`).
 """
-
 from __future__ import annotations
 
 import re
@@ -30,13 +29,9 @@ from .pipeline import negatives
 
 
 PAPER_DIRECT_GENERATOR = "meta-llama/Llama-3.2-11B-Vision-Instruct"
-
-
 #: the offline Direct Generation model and its precision: Qwen2.5-Coder-0.5B in bf16 does a Baby item in about
 #: 2 s on a 2-core CPU; the 1.5B took 30 s in fp32 (a shipped 16-item cache of it remains for comparison)
 OFFLINE_DIRECT_GENERATOR = "qwen2.5-coder-0.5b"
-
-
 OFFLINE_DIRECT_DTYPE = "bfloat16"
 
 

@@ -1,6 +1,5 @@
 """VBPR (He & McAuley, AAAI'16, Eq. 3 there): ``x_ui = beta_i + gamma_u.gamma_i + theta_u.(E f_i) + beta'.f_i``
 (``alpha`` and ``beta_u`` drop out of BPR's differences and of per-user rankings)."""
-
 from __future__ import annotations
 
 import torch

@@ -1,6 +1,5 @@
 """Tables computed from run records: ours beside the paper's Tables 1, 2 and 5, Fig. 2, Fig. 6, sampler
 comparisons, mean and spread over seeds, and paired t-tests over users."""
-
 from __future__ import annotations
 
 from pathlib import Path
