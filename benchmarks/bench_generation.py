@@ -1,6 +1,6 @@
 """Which bulk path writes valid, *different* negatives fastest (paper Sec. 3.2, issue: a bulk path)?
 
-Every configuration runs the real pipeline (:func:`neggen_lite.pipeline.run`, retries and fallbacks
+Every configuration runs the real pipeline (:func:`neggen_lite.generation.pipeline.run`, retries and fallbacks
 included) on the same first ``--items`` items with text, into a fresh cache in a temporary folder, and
 reports:
 
@@ -26,16 +26,16 @@ import os
 import platform
 import tempfile
 import time
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from neggen_lite import attributes, data, encoding, pipeline
-from neggen_lite.generation import build_generator
-from neggen_lite.utils import atomic_write_json, git_commit, set_threads
+from neggen_lite.core import attributes, data
+from neggen_lite.core.paths import benchmark_path
+from neggen_lite.core.runtime import atomic_write_json, git_commit, set_threads
+from neggen_lite.generation import encoding, pipeline
+from neggen_lite.generation.offline_models import build_generator
 
-RESULTS = Path(__file__).resolve().parent / "results" / "bench_generation.json"
+RESULTS = benchmark_path("bench_generation")
 
 
 class CountingGenerator:

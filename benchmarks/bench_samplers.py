@@ -1,6 +1,6 @@
 """Seconds per LightGCN training epoch with each negative sampler, relative to uniform sampling.
 
-All samplers run in this process through :func:`neggen_lite.train.fit` (same model, seed, batch size
+All samplers run in this process through :func:`neggen_lite.training.trainer.fit` (same model, seed, batch size
 2048, torch threads), one after the other; uniform sampling runs first and again last, and the
 reference is the mean of the two, so a drift in machine load shows up as a difference between them.
 Timed: the training part of each epoch (``history[*]["seconds"]``: sampling, loss, backward, Adam;
@@ -24,11 +24,13 @@ from pathlib import Path
 
 import torch
 
-from neggen_lite import data, train
-from neggen_lite.hard_samplers import HARD_SAMPLERS
-from neggen_lite.utils import git_commit
+from neggen_lite.core import data
+from neggen_lite.training import trainer as train
+from neggen_lite.samplers.hard import HARD_SAMPLERS
+from neggen_lite.core.paths import benchmark_path
+from neggen_lite.core.runtime import git_commit
 
-RESULTS = Path(__file__).resolve().parent / "results" / "bench_samplers.json"
+RESULTS = benchmark_path("bench_samplers")
 
 
 def run(ds, sampler: str, epochs: int, seed: int, threads: int, device: str) -> dict:

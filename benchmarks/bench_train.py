@@ -34,10 +34,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neggen_lite import data, train
-from neggen_lite.utils import git_commit
+from neggen_lite.core import data
+from neggen_lite.training import trainer as train
+from neggen_lite.core.paths import benchmark_path
+from neggen_lite.core.runtime import git_commit
 
-RESULTS = Path(__file__).resolve().parent / "results" / "bench_train.json"
+RESULTS = benchmark_path("bench_train")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,84 +1,28 @@
-"""Command line: ``python -m neggen_lite {train,stats} ...``."""
+"""Command line: ``python -m neggen_lite {train,sweep,study,synthetic,stats,generate,merge,quality,table,
+significance,fig6,readme} ...``. Argument parsing only: every command calls one function of the package; the
+device (``--device``, default ``auto`` = CUDA when available) is resolved here once and passed down."""
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from . import data
-from .train import MODES, config_for_mode, default_out, fit, save_result
-
-
-def _neggen_config(args, **override):
-    from .causal import NegGenConfig
-
-    kw = dict(lam=args.lam, alpha=args.alpha, tau=args.tau, variant=args.variant, align=args.align, base=args.base,
-              objective=args.objective, beta=args.beta)
-    kw.update(override)
-    return NegGenConfig(**{k: v for k, v in kw.items() if v is not None})
+from .core import data
+from .core.runtime import resolve_device
+from .experiments import generate as generation_runs
+from .experiments import runs, study
+from .experiments.multimodal import MODELS as MULTIMODAL_MODELS
+from .experiments.multimodal import choose_modalities
+from .generation import pipeline
+from .generation.encoding import DEFAULT_ENCODER
+from .neggen.causal import ALIGN_FORMS, BASE_MODES, OBJECTIVES, VARIANTS, NegGenConfig
+from .neggen.train import DEFAULT_GENERATOR, SWEEPS
+from .results import records, report, tables
+from .training.trainer import MODES
 
 
 def _train_overrides(args) -> dict:
     return dict(epochs=args.epochs, patience=args.patience, lr=args.lr, reg=args.reg, n_layers=args.layers,
                 dim=args.dim, batch_size=args.batch_size)
-
-
-def _report(ds_name, result, out) -> None:
-    t = result["test"]
-    name = "/".join(str(x) for x in (result["model"], result["sampler"], result.get("variant")) if x)
-    print(f"{ds_name} {name} seed {result['seed']}: best epoch {result['best_epoch']} of "
-          f"{result['epochs']}, test " + " ".join(f"{k}={v:.4f}" for k, v in t.items())
-          + f" ({result['seconds']:.0f}s) -> {out}")
-    if "base" in result:
-        sig = result["significance"]["test"]["recall@20"]
-        print(f"  same-seed LightGCN base: recall@20={result['base']['test']['recall@20']:.4f}; "
-              f"paired t-test over {sig['n_users']} users: diff {sig['mean_diff']:+.4f}, p={sig['p']:.3g}")
-
-
-def _train_neggen(args, ds) -> int:
-    from . import neggen
-
-    ng = _neggen_config(args)
-    seed = args.seed if args.seed is not None else config_for_mode(args.mode).seed
-    if ng.objective == "printed":  # the committed runs' names
-        model, arm = "neggen", "generated" if ng.generated else "uniform"
-    else:  # neggen-<objective>-<negatives: generated|direct|rule|uniform (w/o NEG)>
-        model = f"neggen-{ng.objective}"
-        arm = ("uniform" if not ng.generated else "rule" if args.generator == "rule"
-               else "direct" if args.generator == "direct" else "generated")
-    out = Path(args.out) if args.out else default_out(ds.name, model, arm, seed, args.mode, ng.variant)
-    ckpt = None if args.no_checkpoint else (Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt"))
-    result = neggen.train(ds, args.mode, args.device, args.generator, args.encoder, ng, seed, ckpt,
-                          not args.quiet, args.threads, **_train_overrides(args))
-    save_result(result, out)
-    _report(ds.name, result, out)
-    if ckpt and not args.keep_checkpoint and ckpt.exists():
-        ckpt.unlink()
-    return 0
-
-
-def _sweep(args) -> int:
-    from . import neggen
-
-    ds = _load(args)
-    values = args.values or neggen.SWEEPS[args.param]
-    seed = args.seed if args.seed is not None else config_for_mode(args.mode).seed
-    feats = None
-    for v in values:
-        out = neggen.sweep_out(ds.name, args.param, v, seed, args.mode)
-        if out.exists() and not args.force:
-            print(f"{out} exists; skipped (--force to rerun)")
-            continue
-        ng = _neggen_config(args, **{args.param: v})
-        if feats is None:
-            feats = neggen.build_features(ds, args.generator, args.encoder, ng.modalities, args.device,
-                                          progress=not args.quiet)
-        result = neggen.train(ds, args.mode, args.device, args.generator, args.encoder, ng, seed, None,
-                              not args.quiet, args.threads, features=feats, **_train_overrides(args))
-        result["sweep"] = {"param": args.param, "value": v}
-        save_result(result, out)
-        _report(ds.name, result, out)
-    return 0
 
 
 def _sampler_kwargs(items: list[str]) -> dict:
@@ -102,28 +46,55 @@ def _sampler_kwargs(items: list[str]) -> dict:
     return out
 
 
-def _train(args) -> int:
-    if args.model == "neggen":
-        return _train_neggen(args, _load(args))
-    if args.model in ("freedom", "vbpr"):
-        from .multimodal import cli_train
+def _settings(args, leave_out: str | None = None) -> tuple:
+    return tuple((k, getattr(args, k)) for k in runs.SETTINGS if k != leave_out and getattr(args, k) is not None)
 
-        return cli_train(args)
-    ds = data.load(args.dataset, args.data_root, side_info=False)
-    cfg = config_for_mode(args.mode, model=args.model, sampler=args.sampler, seed=args.seed, epochs=args.epochs,
-                          patience=args.patience, lr=args.lr, reg=args.reg, n_layers=args.layers, dim=args.dim,
-                          batch_size=args.batch_size, sampler_kwargs=_sampler_kwargs(args.sampler_arg) or None)
-    out = Path(args.out) if args.out else default_out(ds.name, cfg.model, cfg.sampler, cfg.seed, args.mode)
-    ckpt = Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt")
-    result = fit(ds, cfg, device=args.device, checkpoint=None if args.no_checkpoint else ckpt,
-                 progress=not args.quiet, mode=args.mode, threads=args.threads)
-    save_result(result, out)
-    t = result["test"]
-    print(f"{ds.name} {cfg.model}/{cfg.sampler} seed {cfg.seed}: best epoch {result['best_epoch']} of "
-          f"{result['epochs']}, test " + " ".join(f"{k}={v:.4f}" for k, v in t.items())
-          + f" ({result['seconds']:.0f}s) -> {out}")
-    if not args.keep_checkpoint and ckpt.exists():
-        ckpt.unlink()
+
+def _spec(args) -> runs.RunSpec:
+    """The :class:`~neggen_lite.experiments.runs.RunSpec` the arguments describe."""
+    model = getattr(args, "model", "neggen")
+    kw = dict(dataset=args.dataset, model=model, seed=args.seed if args.seed is not None else runs.RunSpec.seed,
+              subset_users=getattr(args, "subset_users", None), generator=args.generator)
+    if model == "neggen":
+        kw.update(variant=args.variant, settings=_settings(args, getattr(args, "param", None)))
+    elif model in MULTIMODAL_MODELS:
+        if args.sampler not in ("uniform", "direct"):
+            raise SystemExit(f"error: --sampler {args.sampler!r}: {model} supports 'uniform' and 'direct'")
+        ds = data.load(args.dataset, args.data_root)
+        mods, notes = choose_modalities(ds, args.modalities, args.features_dir)
+        for note in notes:
+            print(note, file=sys.stderr)
+        kw.update(sampler=args.sampler, modalities="".join(mods) if mods else None)
+    else:
+        kw.update(sampler=args.sampler, sampler_kwargs=tuple(_sampler_kwargs(args.sampler_arg).items()))
+    return runs.RunSpec(**kw)
+
+
+def _train(args) -> int:
+    rec = runs.run(_spec(args), args.mode, args.device, args.out, keep_checkpoint=args.keep_checkpoint,
+                   use_checkpoint=not args.no_checkpoint, checkpoint=args.checkpoint, threads=args.threads,
+                   progress=not args.quiet, encoder=args.encoder, features_dir=args.features_dir, data_root=args.data_root,
+                   **_train_overrides(args))
+    print(report.run_summary(rec, rec["_path"]))
+    return 0
+
+
+def _sweep(args) -> int:
+    for rec in runs.sweep(_spec(args), args.param, args.values or SWEEPS[args.param], args.mode, args.device,
+                          args.force, args.encoder, not args.quiet, threads=args.threads, data_root=args.data_root,
+                          **_train_overrides(args)):
+        print(report.run_summary(rec, rec["_path"]))
+    return 0
+
+
+def _study(args) -> int:
+    study.study(args.dataset, args.mode, args.seed, args.device, args.features_dir, args.generator, args.out_dir,
+                args.threads, args.progress, epochs=args.epochs)
+    return 0
+
+
+def _synthetic(args) -> int:
+    study.synthetic_study(args.epochs, args.seed, args.threads, device=args.device)
     return 0
 
 
@@ -143,8 +114,6 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def _merge(args) -> int:
-    from . import pipeline
-
     try:
         counts = pipeline.merge(args.out, args.inputs)
     except pipeline.CacheError as exc:
@@ -155,146 +124,83 @@ def _merge(args) -> int:
 
 
 def _generate(args) -> int:
-    from . import pipeline
-    from .generation import build_generator
-    from .prompts import prompts_hash
-    from .utils import atomic_write_json, git_commit, set_threads
-
-    set_threads(args.threads)
-    ds = data.load(args.dataset, args.data_root)
-    kw = {} if args.dtype == "auto" else {"dtype": args.dtype}
-    gen = build_generator(args.generator, device=args.device, batch_size=args.batch_size, threads=args.threads, **kw)
-    path = Path(args.out) if args.out else pipeline.default_cache_path(ds.name, gen.name, args.direct, args.describe,
-                                                                       args.mask)
-    summary = pipeline.run(ds, gen, path, limit=args.limit, retries=args.retries, batch_size=args.batch_size,
-                           seed=args.seed, direct=args.direct, progress=not args.quiet, shard=args.shard,
-                           describe=args.describe, mask=args.mask)
-    manifest = {"dataset": ds.name, "generator": gen.name,
-                "package_version": getattr(gen, "package_version", None), "prompts_hash": prompts_hash(),
-                "pipeline": "direct_generation" if args.direct else
-                ("rule masking>completion" if args.mask == "rule" else "masking>completion") if args.describe == "text"
-                else "description>masking>completion", "describe": None if args.direct else args.describe,
-                "mask": None if args.direct else args.mask,
-                "runtime": "transformers",
-                "items": summary["items"], "valid_rate": summary["valid_rate"],
-                "fallback_rate": summary["fallback_rate"], "seconds": summary["generation_seconds"],
-                "steps": summary["steps"], "invalid_reasons": summary["invalid_reasons"],
-                "retries": args.retries, "seed": args.seed, "batch_size": args.batch_size,
-                "dtype": str(getattr(gen, "dtype", None)).removeprefix("torch."), "threads": args.threads,
-                "commit": git_commit(), "cache": path.name}
-    atomic_write_json(path.with_name(path.name.replace(".jsonl.gz", "") + ".manifest.json"), manifest)
-    print(f"{ds.name}/{gen.name}: {summary['items']} items, valid {summary['valid_rate']:.1%}, "
+    summary, path = generation_runs.generate(
+        args.dataset, args.generator, args.device, args.out, args.limit, args.retries, args.batch_size, args.seed,
+        args.direct, args.threads, args.dtype, args.shard, not args.quiet, args.data_root, args.describe, args.mask)
+    print(f"{args.dataset}/{path.name}: {summary['items']} items, valid {summary['valid_rate']:.1%}, "
           f"fallback {summary['fallback_rate']:.1%}, {summary['seconds_this_run']:.0f}s this run -> {path}")
     return 0
 
 
 def _quality(args) -> int:
-    from . import neggen
-    from .utils import atomic_write_json
-
-    ds = data.load(args.dataset, args.data_root)
-    rep = neggen.quality_report(ds, args.generator, args.encoder)
-    out = neggen.generation_cache(ds.name, args.generator).with_name(f"{rep['generator']}.quality.json")
-    atomic_write_json(out, rep)
+    rep, out = generation_runs.quality(args.dataset, args.generator, args.encoder, args.data_root)
     h, r = rep["hardness_model"], rep["hardness_rule_same_items"]
-    print(f"{ds.name}/{rep['generator']}: {rep['items']} items, valid {rep['valid_rate']:.1%}; cosine to the "
+    print(f"{args.dataset}/{rep['generator']}: {rep['items']} items, valid {rep['valid_rate']:.1%}; cosine to the "
           f"original: generated {h['cos_original_generated']:.3f}, rule-based {r['cos_original_generated']:.3f}, "
           f"random item {h['cos_original_random_item']:.3f} -> {out}")
     return 0
 
 
 def _table(args) -> int:
-    from . import results
-
-    recs = results.load_results(args.results_dir or results.RESULTS_DIR, mode="full")
+    recs = records.load_results(args.results_dir or records.RESULTS_DIR, mode="full")
     if args.neggen:
-        print(results.neggen_markdown(results.load_neggen(records=recs), args.neggen), end="")
+        print(report.neggen_markdown(tables.load_neggen(records=recs), args.neggen), end="")
         return 0
-    md = results.markdown_table(recs)
-    print(md, end="")
+    print(report.markdown_table(recs), end="")
     return 0
 
 
 def _significance(args) -> int:
-    from . import results
-    from .utils import atomic_write_json
-
-    rdir = Path(args.results_dir) if args.results_dir else results.RESULTS_DIR
-    df = results.significance_table(args.dataset, metric=args.metric, results_dir=rdir)
-    if df.empty:
+    rdir = args.results_dir or records.RESULTS_DIR
+    md, out = report.write_significance(args.dataset, args.metric, rdir)
+    if out is None:
         print(f"no full-mode NegGen runs for {args.dataset} under {rdir}", file=sys.stderr)
         return 1
-    fmt = lambda v: "" if v is None or v != v else (f"{v:.4g}" if isinstance(v, float) else str(v))  # noqa: E731
-    print("| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns))
-    for rec in df.itertuples(index=False):
-        print("| " + " | ".join(fmt(v) for v in rec) + " |")
-    out = rdir / args.dataset / "significance.json"
-    atomic_write_json(out, {"dataset": args.dataset, "metric": args.metric,
-                            "rows": df.astype(object).where(df.notna(), None).to_dict("records")})
+    print(md, end="")
     print(f"-> {out}")
     return 0
 
 
 def _fig6(args) -> int:
-    from . import results
-    from .utils import atomic_write_bytes
-
-    rdir = Path(args.results_dir) if args.results_dir else results.RESULTS_DIR
-    df = results.fig6_frame(results.load_results(rdir, mode="full"))
-    if df.empty:
+    rdir = args.results_dir or records.RESULTS_DIR
+    df, out = report.write_fig6(rdir)
+    if out is None:
         print(f"no full-mode LightGCN or NegGen w/o CF runs under {rdir}", file=sys.stderr)
         return 1
-    out = rdir / "fig6.csv"
-    atomic_write_bytes(out, df.to_csv(index=False, float_format="%.6g").encode())
     print(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"-> {out}")
     return 0
 
 
 def _readme(args) -> int:
-    from . import results
-    from .utils import atomic_write_bytes
-
-    rdir = Path(args.results_dir) if args.results_dir else results.RESULTS_DIR
-    tpl = rdir / "README.template.md"
-    if not tpl.exists():
-        print(f"error: no template {tpl}", file=sys.stderr)
-        return 2
+    rdir = args.results_dir or records.RESULTS_DIR
     try:
-        text = results.render_readme(tpl.read_text(), rdir)
-    except ValueError as exc:
-        print(f"error: {tpl}: {exc}", file=sys.stderr)
+        out = report.write_readme(rdir)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    out = rdir / "README.md"
-    atomic_write_bytes(out, text.encode())
     print(f"-> {out}")
     return 0
 
 
-def _load(args):
-    ds = data.load(args.dataset, args.data_root)
-    return ds.subset(args.subset_users, seed=0) if args.subset_users else ds
-
-
 def _neggen_args(p) -> None:
-    from .causal import ALIGN_FORMS, BASE_MODES, OBJECTIVES, VARIANTS
-    from .encoding import DEFAULT_ENCODER
-
+    defaults = NegGenConfig()
     g = p.add_argument_group("NegGen (--model neggen; Sec. 3.3-3.4)")
     g.add_argument("--variant", default="full", choices=VARIANTS)
-    g.add_argument("--lam", type=float, default=None, help="weight of the causal score (default 0.5)")
-    g.add_argument("--alpha", type=float, default=None, help="weight of L_align (default 1e-2)")
-    g.add_argument("--tau", type=float, default=None, help="temperature of L_align (default 0.1)")
-    g.add_argument("--align", default=None, choices=ALIGN_FORMS, help="Eq. 20: bounded (default) or printed")
-    g.add_argument("--base", default=None, choices=BASE_MODES, help="pre-trained LightGCN frozen (default) or fine-tuned")
+    g.add_argument("--lam", type=float, default=None, help=f"weight of the causal score (default {defaults.lam:g})")
+    g.add_argument("--alpha", type=float, default=None, help=f"weight of L_align (default {defaults.alpha:g})")
+    g.add_argument("--tau", type=float, default=None, help=f"temperature of L_align (default {defaults.tau:g})")
+    g.add_argument("--align", default=None, choices=ALIGN_FORMS, help=f"Eq. 20 (default {defaults.align})")
+    g.add_argument("--base", default=None, choices=BASE_MODES, help=f"pre-trained LightGCN (default {defaults.base})")
     g.add_argument("--objective", default=None, choices=OBJECTIVES,
-                   help="printed (frozen base, Eq. 19-21; default), joint (base and causal module on real triples), "
-                        "repaired (joint + the positive's counterfactual contrast), sampler (LightGCN with the "
-                        "real item nearest to the generated negative as BPR negative)")
-    g.add_argument("--beta", type=float, default=None, help="repaired: weight of the counterfactual term (default 1)")
-    g.add_argument("--generator", default="auto", help="negatives: auto (the offline Qwen2.5-Coder-1.5B three-step "
-                   "cache where it exists, rule-based elsewhere), direct (Sec. 2.1's Direct Generation cache), "
-                   "rule, a model name (NAME or NAME:text), or a .jsonl.gz cache path")
+                   help=f"default {defaults.objective}: the frozen base and Eq. 19-21 as printed; joint: base and "
+                        "causal module on real triples; repaired: joint + the positive's counterfactual contrast; "
+                        "sampler: LightGCN with the real item nearest to the generated negative as BPR negative")
+    g.add_argument("--beta", type=float, default=None,
+                   help=f"repaired: weight of the counterfactual term (default {defaults.beta:g})")
+    g.add_argument("--generator", default="auto", help="negatives: auto (the offline Qwen2.5-Coder-1.5B cache "
+                   "where it exists, rule-based elsewhere), direct (Sec. 2.1's Direct Generation cache), rule, "
+                   "a model name (NAME, NAME:text, NAME:text-rulemask), or a .jsonl.gz cache path")
     g.add_argument("--encoder", default=DEFAULT_ENCODER)
     g.add_argument("--subset-users", type=int, default=None,
                    help="train on N random users only (smoke runs and tests; never for reported numbers)")
@@ -313,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--sampler", default="uniform", help="uniform, dns, mixgcf, dens, ahns or irgan")
     t.add_argument("--sampler-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="a sampler hyper-parameter, repeatable (e.g. --sampler dns --sampler-arg M=100 "
-                        "--sampler-arg N=2); defaults in neggen_lite/hard_samplers.py")
-    t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, or auto")
+                        "--sampler-arg N=2); defaults in neggen_lite/samplers/hard.py")
+    t.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1")
     t.add_argument("--mode", default="full", choices=MODES, help="full: paper settings; smoke: 3 epochs")
     t.add_argument("--seed", type=int, default=None)
     t.add_argument("--out", default=None, help="result JSON (default results/<dataset>/<model>-<sampler>-seed<N>.json)")
@@ -338,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--dataset", required=True, choices=data.DATASETS)
     w.add_argument("--param", required=True, choices=["lam", "alpha", "tau"])
     w.add_argument("--values", type=float, nargs="*", default=None, help="default: the paper's grid")
-    w.add_argument("--device", default="cpu")
+    w.add_argument("--device", default="auto")
     w.add_argument("--mode", default="full", choices=MODES)
     w.add_argument("--seed", type=int, default=None)
     w.add_argument("--force", action="store_true", help="rerun values whose result exists")
@@ -350,6 +256,26 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--quiet", action="store_true")
     _neggen_args(w)
     w.set_defaults(func=_sweep)
+
+    st = sub.add_parser("study", help="Sec. 2 with FREEDOM: Table 1, Fig. 2, Fig. 3 where the data allows")
+    st.add_argument("--dataset", required=True)
+    st.add_argument("--mode", default="full", choices=MODES)
+    st.add_argument("--seed", type=int, default=None)
+    st.add_argument("--device", default="auto")
+    st.add_argument("--features-dir", default=None, help="folder with MMRec image_feat.npy / text_feat.npy")
+    st.add_argument("--generator", default="auto", help="Direct Generation cache (name or .jsonl.gz path)")
+    st.add_argument("--out-dir", default=None)
+    st.add_argument("--threads", type=int, default=None)
+    st.add_argument("--epochs", type=int, default=None)
+    st.add_argument("--progress", action="store_true")
+    st.set_defaults(func=_study)
+
+    y = sub.add_parser("synthetic", help="SYNTHETIC illustration of the gradient imbalance (not the paper's data)")
+    y.add_argument("--epochs", type=int, default=20)
+    y.add_argument("--seed", type=int, default=2025)
+    y.add_argument("--threads", type=int, default=1)
+    y.add_argument("--device", default="auto")
+    y.set_defaults(func=_synthetic)
 
     s = sub.add_parser("stats", help="print the paper's Table 3 computed from the files")
     s.add_argument("datasets", nargs="*")
@@ -374,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--retries", type=int, default=2)
     g.add_argument("--batch-size", type=int, default=8)
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--device", default="cpu")
+    g.add_argument("--device", default="auto")
     g.add_argument("--threads", type=int, default=None)
     g.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
                    help="weight precision (auto: bf16 on CUDA, fp32 on CPU; bf16 is about 2x faster on CPUs with "
@@ -391,8 +317,8 @@ def main(argv: list[str] | None = None) -> int:
 
     q = sub.add_parser("quality", help="validity rates and hardness (cosine) of a generation cache")
     q.add_argument("--dataset", required=True, choices=data.DATASETS)
-    q.add_argument("--generator", default="qwen2.5-coder-1.5b")
-    q.add_argument("--encoder", default="all-MiniLM-L6-v2")
+    q.add_argument("--generator", default=DEFAULT_GENERATOR)
+    q.add_argument("--encoder", default=DEFAULT_ENCODER)
     q.add_argument("--data-root", default=None)
     q.set_defaults(func=_quality)
 
@@ -418,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = p.parse_args(argv)
     try:
+        if getattr(args, "device", None) is not None:
+            args.device = resolve_device(args.device)  # once, for every stage the command runs
         return args.func(args)
     except data.DataError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from neggen_lite.data import Dataset
+from neggen_lite.core.data import Dataset
 
 
 def write_dataset(root, name, rows, n_users=None, n_items=None, header="userID\titemID\tx_label"):
@@ -44,7 +44,7 @@ def ds():
 
 def small_config(**kw):
     """A seconds-long ``TrainConfig`` for the toy datasets (3 epochs, batch 64, lr 0.01, seed 7)."""
-    from neggen_lite.train import TrainConfig
+    from neggen_lite.training.trainer import TrainConfig
 
     base = dict(epochs=3, patience=10, batch_size=64, lr=0.01, checkpoint_every=1, seed=7)
     base.update(kw)
@@ -72,9 +72,9 @@ def clustered_dataset(n_users=120, n_items=80, n_clusters=4, per_user=10, seed=0
 
 
 def crash_on_evaluate(monkeypatch, at: int = 3):
-    """Make ``neggen_lite.train.evaluate`` raise KeyboardInterrupt on its ``at``-th call (a simulated crash
+    """Make ``neggen_lite.training.trainer.evaluate`` raise KeyboardInterrupt on its ``at``-th call (a simulated crash
     in epoch ``at``); returns a function that restores it."""
-    from neggen_lite import train as train_mod
+    from neggen_lite.training import trainer as train_mod
 
     real, calls = train_mod.evaluate, {"n": 0}
 

@@ -9,11 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from neggen_lite import causal, data, neggen
-from neggen_lite.causal import CausalModule, Features, NegGen, NegGenConfig, align_loss, rec_loss
-from neggen_lite.metrics import load_per_user, paired_ttest, save_per_user
-from neggen_lite.models import build_model
-from neggen_lite.train import config_for_mode, fit
+from neggen_lite.neggen import causal
+from neggen_lite.core import data
+from neggen_lite.neggen import train as neggen
+from neggen_lite.core.features import ItemFeatures
+from neggen_lite.neggen.causal import CausalModule, NegGen, NegGenConfig, align_loss, rec_loss
+from neggen_lite.core.metrics import load_per_user, paired_ttest, save_per_user
+from neggen_lite.models.lightgcn import build_model
+from neggen_lite.training.trainer import config_for_mode, fit
 
 from conftest import clustered_dataset, crash_on_evaluate
 
@@ -25,7 +28,8 @@ def features_for(ds, d=16, seed=0, no_text=(0,)):
     has = torch.ones(ds.n_items, dtype=torch.bool)
     for i in no_text:
         orig[i], neg[i], has[i] = 0, 0, False
-    return Features(orig, neg, has, ("t",), "test", "random", {"rule": ds.n_items - len(no_text)})
+    return ItemFeatures({"t": orig[:, 0]}, {"t": has}, {"t": "random"}, {"t": neg[:, 0]},
+                        {"rule": ds.n_items - len(no_text)})
 
 
 def test_module_shapes_and_gradients():
@@ -247,7 +251,9 @@ def test_quality_report_of_the_shipped_generations():
 
 def test_same_seed_same_numbers_whatever_ran_before(tmp_path, monkeypatch):
     """The first call pre-trains the base, the second loads it from the cache after other RNG use."""
-    monkeypatch.setattr(neggen, "BASE_CACHE", tmp_path)
+    from neggen_lite.core import paths
+
+    monkeypatch.setattr(paths, "BASE_CACHE", tmp_path)
     ds, feats = clustered_dataset(), None
     feats = features_for(ds)
     kw = dict(features=feats, progress=False, threads=1, dim=8, n_layers=2, batch_size=128, epochs=3)

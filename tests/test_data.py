@@ -5,8 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from neggen_lite import data
-from neggen_lite.data import DataError
+from neggen_lite.core import data
+from neggen_lite.core.data import DataError
 
 from conftest import write_dataset
 

@@ -9,10 +9,11 @@ import time
 
 import pytest
 
-from neggen_lite import offline_models
-from neggen_lite.generation import (GenerationError, Generator, OpenAIGenerator, TransformersGenerator,
-                                    build_generator, dtype_suffix)
-from neggen_lite.prompts import ATTRIBUTE_COMPLETION, ATTRIBUTE_MASKING
+from neggen_lite.generation import offline_models
+from neggen_lite.generation.backends import (GenerationError, Generator, OpenAIGenerator, TransformersGenerator,
+                                             dtype_suffix)
+from neggen_lite.generation.offline_models import build_generator
+from neggen_lite.generation.prompts import ATTRIBUTE_COMPLETION, ATTRIBUTE_MASKING
 
 from llm_test_server import MODEL, LLMTestServer, reply_for
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from neggen_lite.graph import normalized_adjacency, normalized_adjacency_scipy, propagate
-from neggen_lite.models import BPRMF, LightGCN, build_model
+from neggen_lite.core.graph import normalized_adjacency, normalized_adjacency_scipy, propagate
+from neggen_lite.models.lightgcn import BPRMF, LightGCN, build_model
 
 
 def dense_adjacency(ds):

@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-import neggen_lite.train as train_mod
+import neggen_lite.training.trainer as train_mod
 from neggen_lite.cli import _sampler_kwargs
-from neggen_lite.hard_samplers import HARD_SAMPLERS, AHNSSampler, DNSSampler, MixGCFSampler
-from neggen_lite.models import build_model
-from neggen_lite.samplers import SAMPLERS, PositiveIndex, UniformSampler, build_sampler
-from neggen_lite.train import batch_loss, fit
+from neggen_lite.samplers.hard import HARD_SAMPLERS, AHNSSampler, DNSSampler, MixGCFSampler
+from neggen_lite.models.lightgcn import build_model
+from neggen_lite.samplers.registry import SAMPLERS, build_sampler
+from neggen_lite.samplers.uniform import PositiveIndex, UniformSampler
+from neggen_lite.training.trainer import batch_loss, fit
 
 from conftest import random_dataset, small_config
 
@@ -222,7 +223,7 @@ def test_resume_with_a_stateful_sampler_equals_uninterrupted(ds, tmp_path, monke
 
 
 def test_one_propagation_per_batch_shared_by_sampler_and_loss(ds, monkeypatch):
-    from neggen_lite.models import LightGCN
+    from neggen_lite.models.lightgcn import LightGCN
 
     calls = {"forward": 0, "layers": 0}
     fwd, lay = LightGCN.forward, LightGCN.layer_embeddings
@@ -277,7 +278,7 @@ def test_sampler_arg_parsing():
 
 
 def test_irgan_closed_form_policy_gradient_equals_autograd(ds):
-    from neggen_lite.hard_samplers import IRGANSampler
+    from neggen_lite.samplers.hard import IRGANSampler
 
     s = IRGANSampler(ds.train_csr, seed=3, gen_dim=8, temperature=0.5)
     users, _ = _batch(ds, 64)
@@ -299,7 +300,7 @@ def test_irgan_closed_form_policy_gradient_equals_autograd(ds):
 def test_irgan_pretrained_generator_learns_the_users_taste():
     """IRGAN's generator starts from BPR-MF: on clustered data it puts far more probability on a user's
     held-out items than the near-uniform, un-pretrained start does, and its pre-training loss falls."""
-    from neggen_lite.hard_samplers import IRGANSampler
+    from neggen_lite.samplers.hard import IRGANSampler
 
     from conftest import clustered_dataset
 
@@ -323,7 +324,7 @@ def test_irgan_pretrained_generator_learns_the_users_taste():
 
 @pytest.mark.parametrize("epoch", [1, 51, 300])
 def test_dens_picks_the_factor_aware_argmax_per_layer(ds, epoch):
-    from neggen_lite.hard_samplers import DENSSampler
+    from neggen_lite.samplers.hard import DENSSampler
 
     model, (users, pos) = _model(ds), _batch(ds, 128)
     s = DENSSampler(ds.train_csr, seed=6, M=5, warmup=100, dim=16)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from neggen_lite.data import Dataset
-from neggen_lite.metrics import evaluate_embeddings, metrics_from_hits
+from neggen_lite.core.data import Dataset
+from neggen_lite.core.metrics import evaluate_embeddings, metrics_from_hits
 
 from conftest import random_dataset
 

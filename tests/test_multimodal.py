@@ -8,10 +8,13 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from neggen_lite import multimodal as mm
-from neggen_lite.data import Dataset
-from neggen_lite.metrics import evaluate_embeddings
-from neggen_lite.train import TrainConfig, fit
+from neggen_lite.core import features as core_features
+from neggen_lite.experiments import multimodal, study
+from neggen_lite.generation import features as gen_features
+from neggen_lite.models import freedom, vbpr
+from neggen_lite.core.data import Dataset
+from neggen_lite.core.metrics import evaluate_embeddings
+from neggen_lite.training.trainer import TrainConfig, fit
 
 from conftest import clustered_dataset, random_dataset
 
@@ -22,7 +25,7 @@ def feats_for(ds, dims=(12, 6), seed=0, missing_t=()):
     tm = torch.ones(ds.n_items, dtype=torch.bool)
     tm[list(missing_t)] = False
     t[~tm] = 0
-    return mm.ItemFeatures({"v": v, "t": t}, {"v": torch.ones(ds.n_items, dtype=torch.bool), "t": tm},
+    return core_features.ItemFeatures({"v": v, "t": t}, {"v": torch.ones(ds.n_items, dtype=torch.bool), "t": tm},
                            {"v": "random", "t": "random"})
 
 
@@ -39,7 +42,7 @@ def test_knn_graph_hand_made():
     # 2-d directions at 0, 10, 20, 90, 100 degrees: two tight groups
     ang = np.deg2rad([0, 10, 20, 90, 100])
     x = np.stack([np.cos(ang), np.sin(ang)], 1) * np.array([[1], [3], [0.5], [2], [1]])  # norms do not matter
-    s = mm.knn_graph(x, k=2).toarray()
+    s = freedom.knn_graph(x, k=2).toarray()
     want = np.zeros((5, 5))
     for i, j in [(0, 0), (0, 1), (1, 1), (1, 0), (2, 2), (2, 1), (3, 3), (3, 4), (4, 4), (4, 3)]:
         want[i, j] = 1
@@ -49,24 +52,24 @@ def test_knn_graph_hand_made():
     np.testing.assert_array_equal(s, want)
     # a masked item has an empty row and is nobody's neighbour
     mask = np.array([True, True, False, True, True])
-    sm = mm.knn_graph(x, k=2, mask=mask).toarray()
+    sm = freedom.knn_graph(x, k=2, mask=mask).toarray()
     assert sm[2].sum() == 0 and sm[:, 2].sum() == 0
     np.testing.assert_array_equal(sm[[0, 1]], [[1, 1, 0, 0, 0], [1, 1, 0, 0, 0]])
     # normalised: every kNN edge weighs 1/k (each row has degree k)
-    n = mm.sym_normalize(sp.csr_matrix(s)).toarray()
+    n = freedom.sym_normalize(sp.csr_matrix(s)).toarray()
     np.testing.assert_allclose(n[s > 0], 0.5)
     # D^-1/2 S D^-1/2 with row degrees on a general graph
     g = np.array([[1, 1, 1], [0, 1, 0], [1, 0, 1]], dtype=np.float32)
     d = g.sum(1) ** -0.5
-    np.testing.assert_allclose(mm.sym_normalize(sp.csr_matrix(g)).toarray(), d[:, None] * g * d[None, :], rtol=1e-6)
+    np.testing.assert_allclose(freedom.sym_normalize(sp.csr_matrix(g)).toarray(), d[:, None] * g * d[None, :], rtol=1e-6)
 
 
 def test_item_item_graph_mixes_modalities():
     ds = random_dataset()
     f = feats_for(ds)
-    sv = mm.item_item_graph(f.select("v"), k=3).toarray()
-    st = mm.item_item_graph(f.select("t"), k=3).toarray()
-    both = mm.item_item_graph(f, k=3, mm_image_weight=0.1).toarray()
+    sv = freedom.item_item_graph(f.select("v"), k=3).toarray()
+    st = freedom.item_item_graph(f.select("t"), k=3).toarray()
+    both = freedom.item_item_graph(f, k=3, mm_image_weight=0.1).toarray()
     np.testing.assert_allclose(both, 0.1 * sv + 0.9 * st, rtol=1e-6)
     np.testing.assert_allclose(sv.sum(1), 1.0, rtol=1e-6)  # k entries of 1/k per row
     assert not np.allclose(sv, st)
@@ -77,28 +80,42 @@ def test_degree_sensitive_pruning_hand_made():
     rows = [0, 0, 0, 0, 0, 1, 2, 3, 4, 5]
     cols = [0, 1, 2, 3, 4, 0, 0, 0, 0, 5]
     r = sp.csr_matrix((np.ones(10, dtype=np.float32), (rows, cols)), shape=(6, 6))
-    users, items, w = mm.edge_keep_weights(r)
+    users, items, w = freedom.edge_keep_weights(r)
     du, di = np.array([5, 1, 1, 1, 1, 1.]), np.array([5, 1, 1, 1, 1, 1.])
     np.testing.assert_allclose(w, 1 / np.sqrt(du[users] * di[items]))
+    wt = torch.from_numpy(w)
+    edges = set(zip(users.tolist(), items.tolist()))
+
+    def kept(ratio, seed):  # the kept (user, item) edges as a 6 x 6 0/1 matrix
+        keep = freedom.degree_sensitive_pruning(wt, ratio, torch.Generator().manual_seed(seed)).numpy()
+        assert len(set(keep.tolist())) == len(keep)                 # drawn without replacement
+        m = np.zeros((6, 6))
+        m[users[keep], items[keep]] = 1
+        return m
+
     kept_counts = np.zeros((6, 6))
     for s in range(400):
-        kept = mm.degree_sensitive_pruning(r, 0.5, torch.Generator().manual_seed(s))
-        assert kept.nnz == 5                                     # int(10 * (1 - 0.5)), no duplicates
-        assert (kept.multiply(r) != kept).nnz == 0                # a subset of the training edges
-        kept_counts += kept.toarray()
+        k = kept(0.5, s)
+        assert k.sum() == 5                                          # int(10 * (1 - 0.5))
+        assert {(int(u), int(i)) for u, i in zip(*np.nonzero(k))} <= edges  # a subset of the training edges
+        kept_counts += k
     freq = kept_counts / 400
     assert freq[5, 5] > 0.75                                      # degree-1 edge: weight 1, kept most
     assert freq[0, 0] < 0.35                                      # hub-hub edge: weight 1/5, pruned most
     assert freq[5, 5] > freq[0, 1] > freq[0, 0]
-    a = mm.degree_sensitive_pruning(r, 0.5, torch.Generator().manual_seed(3))
-    b = mm.degree_sensitive_pruning(r, 0.5, torch.Generator().manual_seed(3))
-    assert (a != b).nnz == 0
-    assert mm.degree_sensitive_pruning(r, 0.0, torch.Generator()).nnz == 10
+    np.testing.assert_array_equal(kept(0.5, 3), kept(0.5, 3))
+    assert kept(0.0, 0).sum() == 10
+    # the pruned graph's adjacency, built on the edges' device, is Eq. 6's normalisation of the kept edges
+    keep = freedom.degree_sensitive_pruning(wt, 0.5, torch.Generator().manual_seed(3))
+    a = freedom.edge_adjacency(torch.from_numpy(users)[keep], torch.from_numpy(items)[keep], 6, 6).to_dense().numpy()
+    kept_m = sp.csr_matrix(kept(0.5, 3), dtype=np.float32)
+    from neggen_lite.core.graph import normalized_adjacency_scipy
+    np.testing.assert_allclose(a, normalized_adjacency_scipy(kept_m).toarray(), rtol=1e-6)
 
 
 def test_freedom_prunes_once_per_epoch_and_infers_on_the_full_graph():
     ds = random_dataset(n_users=40, n_items=30)
-    m = mm.build("freedom", ds, feats_for(ds), cfg_for("freedom"))
+    m = multimodal.build("freedom", ds, feats_for(ds), cfg_for("freedom"))
     n = len(ds.train)
     users, pos = torch.from_numpy(ds.train[:, 0]), torch.from_numpy(ds.train[:, 1])
     neg = torch.randint(ds.n_items, (n,))
@@ -132,13 +149,13 @@ def test_switching_off_a_modality_removes_exactly_its_graph_and_bpr_term():
     ds = random_dataset(n_users=40, n_items=30)
     f = feats_for(ds)
     cfg = cfg_for("freedom")
-    vt = mm.build("freedom", ds, f, cfg)
-    t_only = mm.build("freedom", ds, f.select("t"), cfg)
-    v_only = mm.build("freedom", ds, f.select("v"), cfg)
+    vt = multimodal.build("freedom", ds, f, cfg)
+    t_only = multimodal.build("freedom", ds, f.select("t"), cfg)
+    v_only = multimodal.build("freedom", ds, f.select("v"), cfg)
     assert set(vt.proj) == {"v", "t"} and set(t_only.proj) == {"t"} and set(v_only.proj) == {"v"}
     assert (vt.variant, t_only.variant, v_only.variant) == ("V&T", "T", "V")
-    sv = mm.item_item_graph(f.select("v"), 10).toarray()
-    st = mm.item_item_graph(f.select("t"), 10).toarray()
+    sv = freedom.item_item_graph(f.select("v"), 10).toarray()
+    st = freedom.item_item_graph(f.select("t"), 10).toarray()
     np.testing.assert_allclose(t_only.mm_adj.to_dense().numpy(), st, rtol=1e-6)
     np.testing.assert_allclose(v_only.mm_adj.to_dense().numpy(), sv, rtol=1e-6)
     np.testing.assert_allclose(vt.mm_adj.to_dense().numpy(), 0.1 * sv + 0.9 * st, rtol=1e-6)
@@ -165,12 +182,12 @@ def test_vbpr_switches_and_score():
     ds = random_dataset(n_users=30, n_items=25)
     f = feats_for(ds)
     torch.manual_seed(0)
-    m_t = mm.VBPR(ds, f.select("t"))
-    f2 = mm.ItemFeatures({"v": f.feats["v"] * 5 + 1, "t": f.feats["t"]}, f.masks)
+    m_t = vbpr.VBPR(ds, f.select("t"))
+    f2 = core_features.ItemFeatures({"v": f.feats["v"] * 5 + 1, "t": f.feats["t"]}, f.masks)
     torch.manual_seed(0)
-    m_t2 = mm.VBPR(ds, f2.select("t"))
+    m_t2 = vbpr.VBPR(ds, f2.select("t"))
     torch.testing.assert_close(m_t()[1], m_t2()[1])        # visual features do not reach a T model
-    m_vt = mm.VBPR(ds, f)
+    m_vt = vbpr.VBPR(ds, f)
     assert set(m_vt.E) == {"v", "t"} and set(m_t.E) == {"t"}
     with torch.no_grad():
         m_vt.beta_i.normal_()
@@ -186,7 +203,7 @@ def test_vbpr_switches_and_score():
     torch.testing.assert_close(m_vt.scores(users, items), want)
     # an item without the feature has no feature term
     fm = feats_for(ds, missing_t=[4])
-    m = mm.VBPR(ds, fm.select("t"))
+    m = vbpr.VBPR(ds, fm.select("t"))
     assert torch.all(m.item_parts(torch.tensor([4]))[0] == 0)
     # the loss: BPR on the score difference plus reg/2 * squared L2 of the batch's parameters and E f_i
     neg = torch.tensor([6, 7, 8])
@@ -206,7 +223,7 @@ def test_vbpr_switches_and_score():
 @pytest.mark.parametrize("missing", [(), (1, 2, 3, 5, 8)])
 def test_gradient_probe_equals_autograd_and_closed_form(missing):
     ds = random_dataset(n_users=30, n_items=20, seed=3)
-    m = mm.build("freedom", ds, feats_for(ds, missing_t=missing), cfg_for("freedom"))
+    m = multimodal.build("freedom", ds, feats_for(ds, missing_t=missing), cfg_for("freedom"))
     users, pos = torch.from_numpy(ds.train[:40, 0]), torch.from_numpy(ds.train[:40, 1])
     neg = torch.randint(ds.n_items, (40,), generator=torch.Generator().manual_seed(1))
     m.batch_loss(users, pos, neg, 1e-4)
@@ -240,32 +257,32 @@ def test_feature_file_validation(tmp_path):
     arr = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
     arr[2] = 0                                                    # an item without the feature
     np.save(good / "text_feat.npy", arr)
-    f = mm.load_features(ds, "t", good)
+    f = gen_features.load_features(ds, "t", good)
     np.testing.assert_array_equal(f.feats["t"].numpy(), arr)
     assert f.masks["t"].tolist() == [True, True, False, True, True, True]
     assert f.sources["t"].endswith("text_feat.npy")
-    with pytest.raises(mm.MissingModality, match="no visual features.*image_feat.npy"):
-        mm.load_features(ds, "vt", good)
+    with pytest.raises(core_features.MissingModality, match="no visual features.*image_feat.npy"):
+        gen_features.load_features(ds, "vt", good)
     bad = tmp_path / "bad"
     bad.mkdir()
     np.save(bad / "image_feat.npy", np.zeros((5, 4096), dtype=np.float32))
-    with pytest.raises(mm.FeatureError, match=r"image_feat\.npy: shape \(5, 4096\), expected \(6, d\)"):
-        mm.load_features(ds, "v", bad)
+    with pytest.raises(core_features.FeatureError, match=r"image_feat\.npy: shape \(5, 4096\), expected \(6, d\)"):
+        gen_features.load_features(ds, "v", bad)
     np.save(bad / "image_feat.npy", np.zeros(6))
-    with pytest.raises(mm.FeatureError, match=r"shape \(6,\), expected \(6, d\)"):
-        mm.read_feature_file(bad / "image_feat.npy", 6)
+    with pytest.raises(core_features.FeatureError, match=r"shape \(6,\), expected \(6, d\)"):
+        core_features.read_feature_file(bad / "image_feat.npy", 6)
     nan = np.ones((6, 3))
     nan[4, 1] = np.nan
     np.save(bad / "text_feat.npy", nan)
-    with pytest.raises(mm.FeatureError, match="row 4"):
-        mm.read_feature_file(bad / "text_feat.npy", 6)
+    with pytest.raises(core_features.FeatureError, match="row 4"):
+        core_features.read_feature_file(bad / "text_feat.npy", 6)
     np.save(bad / "obj.npy", np.array([{"a": 1}] * 6, dtype=object))
-    with pytest.raises(mm.FeatureError, match="cannot read"):
-        mm.read_feature_file(bad / "obj.npy", 6)
-    with pytest.raises(mm.FeatureError, match="not found"):
-        mm.read_feature_file(bad / "nope.npy", 6)
-    with pytest.raises(mm.MissingModality, match="no item text"):
-        mm.load_features(ds, "t")                                  # no text, no file
+    with pytest.raises(core_features.FeatureError, match="cannot read"):
+        core_features.read_feature_file(bad / "obj.npy", 6)
+    with pytest.raises(core_features.FeatureError, match="not found"):
+        core_features.read_feature_file(bad / "nope.npy", 6)
+    with pytest.raises(core_features.MissingModality, match="no item text"):
+        gen_features.load_features(ds, "t")                                  # no text, no file
 
 
 class FakeEncoder:
@@ -285,7 +302,7 @@ def test_text_features_mmrec_sentence_and_items_without_text(tmp_path):
     ds.side = {"title": ["Soft &amp; blue bib", None, "Bottle", None],
                "description": ["Cotton.", None, None, "Warm hat"]}
     enc = FakeEncoder()
-    f, mask = mm.text_features(ds, enc, cache_dir=tmp_path)
+    f, mask = gen_features.text_features(ds, enc, cache_dir=tmp_path)
     assert mask.tolist() == [True, False, True, True]
     assert enc.seen == ["Soft & blue bib Cotton.", "Bottle", "Warm hat"]   # title brand categories description
     assert np.all(f[1] == 0) and f.shape == (4, 3)
@@ -298,8 +315,8 @@ def test_smoke_fit_same_seed_same_numbers(model):
     ds = clustered_dataset()
     f = feats_for(ds)
     cfg = cfg_for(model, epochs=6, lr=0.02)
-    a = fit(ds, cfg, progress=False, threads=1, model=mm.build(model, ds, f, cfg))
-    b = fit(ds, cfg, progress=False, threads=1, model=mm.build(model, ds, f, cfg))
+    a = fit(ds, cfg, progress=False, threads=1, model=multimodal.build(model, ds, f, cfg))
+    b = fit(ds, cfg, progress=False, threads=1, model=multimodal.build(model, ds, f, cfg))
     assert [h["loss"] for h in a["history"]] == [h["loss"] for h in b["history"]]
     assert a["test"] == b["test"] and a["variant"] == "V&T"
     base = evaluate_embeddings(torch.randn(ds.n_users, 8), torch.randn(ds.n_items, 8), ds, "test")
@@ -311,12 +328,12 @@ def test_smoke_fit_same_seed_same_numbers(model):
 
 
 def test_freedom_resume_equals_uninterrupted(tmp_path, monkeypatch):
-    import neggen_lite.train as train_mod
+    import neggen_lite.training.trainer as train_mod
 
     ds = random_dataset(n_users=60, n_items=40, seed=5)
     f = feats_for(ds)
     cfg = cfg_for("freedom", epochs=4)
-    want = fit(ds, cfg, progress=False, threads=1, model=mm.build("freedom", ds, f, cfg))
+    want = fit(ds, cfg, progress=False, threads=1, model=multimodal.build("freedom", ds, f, cfg))
     real = train_mod.evaluate
     calls = {"n": 0}
 
@@ -328,23 +345,23 @@ def test_freedom_resume_equals_uninterrupted(tmp_path, monkeypatch):
 
     monkeypatch.setattr(train_mod, "evaluate", crash)
     with pytest.raises(KeyboardInterrupt):
-        fit(ds, cfg, checkpoint=tmp_path / "c.ckpt", progress=False, threads=1, model=mm.build("freedom", ds, f, cfg))
+        fit(ds, cfg, checkpoint=tmp_path / "c.ckpt", progress=False, threads=1, model=multimodal.build("freedom", ds, f, cfg))
     monkeypatch.setattr(train_mod, "evaluate", real)
-    got = fit(ds, cfg, checkpoint=tmp_path / "c.ckpt", progress=False, threads=1, model=mm.build("freedom", ds, f, cfg))
+    got = fit(ds, cfg, checkpoint=tmp_path / "c.ckpt", progress=False, threads=1, model=multimodal.build("freedom", ds, f, cfg))
     assert [h["loss"] for h in got["history"]] == [h["loss"] for h in want["history"]]
     assert got["test"] == want["test"]
 
 
 def test_smoke_fit_on_baby_subset_with_random_features():
-    from neggen_lite import data
+    from neggen_lite.core import data
 
     ds = data.load("baby").subset(200)
     g = torch.Generator().manual_seed(0)
-    f = mm.ItemFeatures({"t": torch.randn(ds.n_items, 16, generator=g)},
+    f = core_features.ItemFeatures({"t": torch.randn(ds.n_items, 16, generator=g)},
                         {"t": torch.ones(ds.n_items, dtype=torch.bool)})
-    for model in mm.MODELS:
+    for model in multimodal.MODELS:
         cfg = cfg_for(model, epochs=2, batch_size=512)
-        r = fit(ds, cfg, progress=False, threads=1, model=mm.build(model, ds, f, cfg))
+        r = fit(ds, cfg, progress=False, threads=1, model=multimodal.build(model, ds, f, cfg))
         assert r["epochs"] == 2 and r["variant"] == "T" and np.isfinite(r["history"][-1]["loss"])
 
 
@@ -359,30 +376,29 @@ def write_direct_cache(path, outputs: dict[int, str]):
 
 
 def test_missing_direct_cache_names_the_command(tmp_path, monkeypatch):
-    import neggen_lite.pipeline as pipeline
+    from neggen_lite.core import paths
 
-    monkeypatch.setattr(pipeline, "default_cache_path",
-                        lambda ds, gen, direct=False: tmp_path / ds / f"{gen}{'.direct' if direct else ''}.jsonl.gz")
-    with pytest.raises(mm.MissingGenerations,
+    monkeypatch.setattr(paths, "GENERATIONS_DIR", tmp_path)
+    with pytest.raises(core_features.MissingGenerations,
                        match="python -m neggen_lite generate --dataset baby --direct --generator qwen2.5-coder-0.5b"
                              " --dtype bfloat16"):
-        mm.direct_cache_path("baby")
-    with pytest.raises(mm.MissingGenerations, match="--generator my-model"):
-        mm.direct_cache_path("baby", "my-model")
+        gen_features.direct_cache_path("baby")
+    with pytest.raises(core_features.MissingGenerations, match="--generator my-model"):
+        gen_features.direct_cache_path("baby", "my-model")
     ds = clustered_dataset()
     ds.name = "baby"
-    with pytest.raises(mm.MissingGenerations, match="--direct"):   # before any encoding
-        mm.train(ds, "freedom", "t", "smoke", negatives="direct", features=feats_for(ds), progress=False)
+    with pytest.raises(core_features.MissingGenerations, match="--direct"):   # before any encoding
+        multimodal.train(ds, "freedom", "t", "smoke", negatives="direct", features=feats_for(ds), progress=False)
     write_direct_cache(tmp_path / "baby" / "m.direct.jsonl.gz", {0: "x"})
-    assert mm.direct_cache_path("baby").name == "m.direct.jsonl.gz"   # the only one: auto picks it
+    assert gen_features.direct_cache_path("baby").name == "m.direct.jsonl.gz"   # the only one: auto picks it
     write_direct_cache(tmp_path / "baby" / "n.direct.jsonl.gz", {0: "y"})
-    with pytest.raises(mm.MissingGenerations, match="several Direct Generation caches"):
-        mm.direct_cache_path("baby")                                    # two, neither the default: no guess
-    default = f"{mm.default_direct_cache_name()}.direct.jsonl.gz"
+    with pytest.raises(core_features.MissingGenerations, match="several Direct Generation caches"):
+        gen_features.direct_cache_path("baby")                                    # two, neither the default: no guess
+    default = f"{gen_features.default_direct_cache_name()}.direct.jsonl.gz"
     assert default == "qwen2.5-coder-0.5b-instruct-q4_k_m-bf16.direct.jsonl.gz"
     write_direct_cache(tmp_path / "baby" / default, {0: "z"})
-    assert mm.direct_cache_path("baby").name == default                 # the default generator's wins
-    assert mm.direct_cache_path("baby", "n").name == "n.direct.jsonl.gz"
+    assert gen_features.direct_cache_path("baby").name == default                 # the default generator's wins
+    assert gen_features.direct_cache_path("baby", "n").name == "n.direct.jsonl.gz"
 
 
 def test_direct_negatives_replace_the_negative_text_feature(tmp_path):
@@ -391,12 +407,12 @@ def test_direct_negatives_replace_the_negative_text_feature(tmp_path):
     cache = tmp_path / "g.direct.jsonl.gz"
     write_direct_cache(cache, {i: f"other thing number {i}" for i in range(0, ds.n_items, 2)})
     rendered = "Title: Soft bib\nCategories: Baby; Feeding\nDescription: a  bib"
-    assert mm.plain_text(rendered) == "Soft bib Baby Feeding a bib"      # the items' own sentence form
-    g, gm, info = mm.direct_negative_features(ds, str(cache), FakeEncoder())
+    assert gen_features.plain_text(rendered) == "Soft bib Baby Feeding a bib"      # the items' own sentence form
+    g, gm, info = gen_features.direct_negative_features(ds, str(cache), FakeEncoder())
     assert info["items_generated"] == 20 and gm.sum() == 20 and np.all(g[1] == 0)
     f = feats_for(ds, dims=(5, 3))
     cfg = cfg_for("freedom")
-    m = mm.build("freedom", ds, f.select("t"), cfg, generated=(g, gm))
+    m = multimodal.build("freedom", ds, f.select("t"), cfg, generated=(g, gm))
     assert m.sampler_name == "direct"
     users, pos = torch.from_numpy(ds.train[:30, 0]), torch.from_numpy(ds.train[:30, 1])
     neg = torch.randint(ds.n_items, (30,), generator=torch.Generator().manual_seed(0))
@@ -413,24 +429,24 @@ def test_direct_negatives_replace_the_negative_text_feature(tmp_path):
 
 def test_cli_errors_and_default_paths(capsys):
     from neggen_lite.cli import main
-    from neggen_lite.train import default_out
+    from neggen_lite.core.paths import result_path as default_out
 
     assert main(["train", "--dataset", "clothing", "--model", "freedom", "--mode", "smoke"]) == 2
     assert "no item text" in capsys.readouterr().err
     assert main(["train", "--dataset", "baby", "--model", "vbpr", "--modalities", "v", "--mode", "smoke"]) == 2
     err = capsys.readouterr().err
     assert "no visual features" in err and "--features-dir" in err
-    assert default_out("baby", "freedom", "uniform", 2025, "full", mm.result_suffix("t")).name == \
+    assert default_out("baby", "freedom", "uniform", 2025, "full", multimodal.result_suffix("t")).name == \
         "freedom-uniform-t-seed2025.json"
-    assert default_out("baby", "freedom", "uniform", 2025, "full", mm.result_suffix("tv")).name == \
+    assert default_out("baby", "freedom", "uniform", 2025, "full", multimodal.result_suffix("tv")).name == \
         "freedom-uniform-seed2025.json"
-    assert mm.normalize_modalities("t,v") == ("v", "t")
+    assert core_features.normalize_modalities("t,v") == ("v", "t")
     with pytest.raises(ValueError):
-        mm.normalize_modalities("x")
+        core_features.normalize_modalities("x")
 
 
 def test_synthetic_two_modality_is_labelled():
-    ds, f = mm.synthetic_two_modality(n_users=40, n_items=32, n_clusters=4, per_user=6)
+    ds, f = study.synthetic_two_modality(n_users=40, n_items=32, n_clusters=4, per_user=6)
     assert ds.name.startswith("synthetic") and all("SYNTHETIC" in s for s in f.sources.values())
     assert f.modalities == ("v", "t") and f.n_items == ds.n_items
 
@@ -439,27 +455,27 @@ def test_direct_hardness_measures_closeness_to_the_positive(tmp_path):
     ds = clustered_dataset(n_users=60, n_items=40)
     ds.side = {"title": [f"item number {i}" + " x" * i for i in range(ds.n_items)]}
     enc = FakeEncoder()
-    from neggen_lite.attributes import item_attributes
+    from neggen_lite.core.attributes import item_attributes
 
-    own = enc.encode([mm.mmrec_sentence(a) for a in item_attributes(ds)])
-    f = mm.ItemFeatures({"t": torch.from_numpy(own)}, {"t": torch.ones(ds.n_items, dtype=torch.bool)}, {"t": "fake"})
+    own = enc.encode([gen_features.mmrec_sentence(a) for a in item_attributes(ds)])
+    f = core_features.ItemFeatures({"t": torch.from_numpy(own)}, {"t": torch.ones(ds.n_items, dtype=torch.bool)}, {"t": "fake"})
     cache = tmp_path / "h.direct.jsonl.gz"
     # even items: the "negative" copies the positive exactly; odd items: none generated
     write_direct_cache(cache, {i: f"Title: item number {i}" + " x" * i for i in range(0, ds.n_items, 2)})
-    h = mm.direct_hardness(ds, str(cache), enc, features=f)
+    h = gen_features.direct_hardness(ds, str(cache), enc, features=f)
     assert h["items"] == 20 and h["model_written"]["items"] == 20
     assert h["cos_original_generated"] == pytest.approx(1.0, abs=1e-6)       # a copy is as close as it gets
     assert h["cos_original_random_item"] < 0.999
     write_direct_cache(cache, {i: f"Title: {'y ' * 30}z" for i in range(0, ds.n_items, 2)})
-    far = mm.direct_hardness(ds, str(cache), enc, features=f)
+    far = gen_features.direct_hardness(ds, str(cache), enc, features=f)
     assert far["cos_original_generated"] < h["cos_original_generated"]
     assert h["model_written"]["same_fields_share"] == 1.0 and h["model_written"]["under_3_words_share"] == 0.0
     assert h["model_written"]["copies_share"] == 1.0                         # every "negative" was a copy
     write_direct_cache(cache, {i: ("None" if i % 4 else "Title: a red thing") for i in range(0, ds.n_items, 2)})
-    bad = mm.direct_hardness(ds, str(cache), enc, features=f)["model_written"]
+    bad = gen_features.direct_hardness(ds, str(cache), enc, features=f)["model_written"]
     assert bad["same_fields_share"] == 0.5 and bad["under_3_words_share"] == 0.5 and bad["copies_share"] == 0.0
     assert bad["refusals_share"] == 0.5 and h["model_written"]["refusals_share"] == 0.0     # "None" names no item
     refusals = ["No negative attributes.", "n/a", "NONE", "Nothing", "no negative items"]
-    assert all(mm._REFUSAL.match(mm._norm(x)) for x in refusals)
-    assert not any(mm._REFUSAL.match(mm._norm(x)) for x in ("None of the above, a blue bib", "Nonslip mat", "no"))
-    assert mm.field_labels("Title: a\nBrand: b\nnot a label: c") == ["title", "brand"]
+    assert all(gen_features._REFUSAL.match(gen_features._norm(x)) for x in refusals)
+    assert not any(gen_features._REFUSAL.match(gen_features._norm(x)) for x in ("None of the above, a blue bib", "Nonslip mat", "no"))
+    assert gen_features.field_labels("Title: a\nBrand: b\nnot a label: c") == ["title", "brand"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import papermill as pm
 import pytest
 
-from neggen_lite.record import read_records
+from neggen_lite.results.notebook import read_records
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -161,7 +161,7 @@ def test_notebook_committed_clean_with_parameters(path):
 def test_first_code_cell_prints_versions(path):
     nb = json.loads(path.read_text())
     first = next(c for c in nb["cells"] if c["cell_type"] == "code")
-    assert "show_versions()" in "".join(first["source"]), "the first code cell calls neggen_lite.record.show_versions()"
+    assert "show_versions()" in "".join(first["source"]), "the first code cell calls neggen_lite.results.notebook.show_versions()"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -4,18 +4,21 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from neggen_lite import causal
-from neggen_lite.models import build_model
-from neggen_lite.objectives import NearestToGeneratedSampler, counterfactual_loss, scores
-from neggen_lite.train import config_for_mode, fit
+from neggen_lite.core import paths
+from neggen_lite.core.features import ItemFeatures
+from neggen_lite.models.lightgcn import build_model
+from neggen_lite.neggen import causal
+from neggen_lite.neggen import train as neggen
+from neggen_lite.neggen.objectives import NearestToGeneratedSampler, counterfactual_loss, scores
+from neggen_lite.training.trainer import config_for_mode, fit
 
 
 def _features(n_items, d=8, seed=0, with_text=None):
     g = torch.Generator().manual_seed(seed)
-    orig, neg = torch.randn(n_items, 1, d, generator=g), torch.randn(n_items, 1, d, generator=g)
+    orig, neg = torch.randn(n_items, d, generator=g), torch.randn(n_items, d, generator=g)
     has = torch.ones(n_items, dtype=torch.bool) if with_text is None else with_text
     orig[~has], neg[~has] = 0, 0
-    return causal.Features(orig, neg, has, ("t",), "test", "test")
+    return ItemFeatures({"t": orig}, {"t": has}, {"t": "test"}, {"t": neg}, {"rule": int(has.sum())})
 
 
 def _neggen(toy, objective, **kw):
@@ -108,12 +111,10 @@ def test_nearest_sampler_picks_the_item_nearest_to_the_generated_negative_not_a_
 
 @pytest.mark.parametrize("objective", ["joint", "repaired", "sampler"])
 def test_each_objective_runs_end_to_end_and_is_deterministic(objective, tmp_path, monkeypatch):
-    from neggen_lite import neggen
-
     from conftest import clustered_dataset
     from test_causal import features_for
 
-    monkeypatch.setattr(neggen, "BASE_CACHE", tmp_path)
+    monkeypatch.setattr(paths, "BASE_CACHE", tmp_path)
     ds = clustered_dataset()
     kw = dict(features=features_for(ds), progress=False, threads=1, dim=8, n_layers=2, batch_size=128, epochs=3,
               neggen=causal.NegGenConfig(objective=objective))
@@ -125,3 +126,21 @@ def test_each_objective_runs_end_to_end_and_is_deterministic(objective, tmp_path
     assert a["significance"]["test"]["recall@20"]["n_users"] == ds.n_users
     if objective == "sampler":
         assert a["sampler"] == "nearest-generated"
+
+
+@pytest.mark.parametrize("generator, objective, arm", [("auto", "joint", "generated"), ("direct", "repaired", "direct"),
+                                                       ("rule", "sampler", "rule")])
+def test_objective_runs_have_their_own_files_and_map_back(generator, objective, arm):
+    from dataclasses import asdict
+
+    from neggen_lite.experiments import runs
+
+    spec = runs.RunSpec("baby", "neggen", seed=2025, settings=(("objective", objective),), generator=generator)
+    p = runs.path(spec)
+    assert p.name == f"neggen-{arm}-full-objective_{objective}-seed2025.json"
+    cfg = causal.NegGenConfig(objective=objective)
+    rec = {"dataset": "baby", "model": "neggen", "seed": 2025, "variant": "full", "config": {},
+           "model_kwargs": {**asdict(cfg), "generator": generator, "encoder": "x"}}
+    assert runs.path(runs.spec_of(rec)) == p
+    wo_neg = runs.RunSpec("baby", "neggen", seed=2025, variant="w/o NEG", settings=(("objective", "joint"),))
+    assert runs.path(wo_neg).name == "neggen-uniform-wo-NEG-objective_joint-seed2025.json"

@@ -4,9 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from neggen_lite import attributes, prompts, validation as V
-from neggen_lite.data import Dataset
-from neggen_lite.pipeline import CacheError, GenerationCache, length_sorted, merge, negatives, run
+from neggen_lite.core import attributes
+from neggen_lite.generation import prompts
+from neggen_lite.generation import validation as V
+from neggen_lite.core.data import Dataset
+from neggen_lite.generation.pipeline import CacheError, GenerationCache, length_sorted, merge, negatives, run
 
 TITLES = ["Soft cotton baby blanket, blue, 30 x 40 inches", "Stainless steel baby bottle with silicone nipple",
           None, "Wooden crib mobile with &amp; felt animals", "Organic bamboo hooded bath towel"]

@@ -3,7 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from neggen_lite import results
+from neggen_lite.core import metrics, paper, paths
+from neggen_lite.neggen import causal
+from neggen_lite.results import records, report, tables
 
 
 def _rec(dataset, model, seed, r20, mode="full"):
@@ -19,35 +21,35 @@ def test_table_averages_seeds_and_sits_beside_the_paper(tmp_path):
         p.write_text(json.dumps(_rec("baby", "lightgcn", seed, r20)))
     (tmp_path / "baby" / "smoke.json").write_text(json.dumps(_rec("baby", "lightgcn", 9, 0.5, mode="smoke")))
     (tmp_path / "baby" / "manifest.json").write_text(json.dumps({"dataset": "baby"}))  # not a run record
-    recs = results.load_results(tmp_path)
+    recs = records.load_results(tmp_path)
     assert len(recs) == 2
-    t = results.comparison_table(recs)
+    t = tables.comparison_table(recs)
     row = t.loc[("baby", "lightgcn")]
     assert row["seeds"] == 2
     assert row["ours recall@20"] == pytest.approx(0.075)
     assert row["paper recall@20"] == 0.0698
     assert row["R@20 ours/paper"] == pytest.approx(0.075 / 0.0698)
-    md = results.markdown_table(recs)
+    md = report.markdown_table(recs)
     assert "| baby | lightgcn | 2 | 10 | 0.0375 / 0.0458 | 0.0750 / 0.0698 |" in md
 
 
 def test_tuning_runs_are_kept_apart(tmp_path):
     _write(tmp_path, "lightgcn-uniform-seed1.json", _rec("baby", "lightgcn", 1, 0.077))
     _write(tmp_path, "tuning/vbpr-reg0.01-seed1.json", _rec("baby", "vbpr", 1, 0.05))
-    assert [r["model"] for r in results.load_results(tmp_path)] == ["lightgcn"]
-    assert [r["model"] for r in results.load_results(tmp_path, tuning=True)] == ["vbpr"]
+    assert [r["model"] for r in records.load_results(tmp_path)] == ["lightgcn"]
+    assert [r["model"] for r in records.load_results(tmp_path, tuning=True)] == ["vbpr"]
 
 
 def test_bad_json_names_the_file(tmp_path):
     (tmp_path / "x.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"x\.json: not valid JSON"):
-        results.load_results(tmp_path)
+        records.load_results(tmp_path)
 
 
 def test_committed_full_results_have_the_common_fields():
     fields = {"dataset", "model", "sampler", "variant", "seed", "mode", "config", "commit", "epochs", "best_epoch",
               "seconds", "valid", "test", "history"}
-    recs = results.load_results()
+    recs = records.load_results()
     for r in recs:
         assert fields <= set(r), r["_path"]
         assert set(r["test"]) >= {"recall@10", "recall@20", "ndcg@10", "ndcg@20"}
@@ -66,7 +68,7 @@ def _neggen_rec(seed, r20, variant="full", sweep=None, p=0.03, **kw):
     rec["config"] = {"model_kwargs": rec["model_kwargs"]}
     rec["base"] = {"test": {"recall@10": 0.05, "recall@20": 0.077, "ndcg@10": 0.026, "ndcg@20": 0.033}, "best_epoch": 103}
     rec["significance"] = {"vs": "lightgcn", "test": {m: {"mean_diff": r20 - 0.077, "t": 1.0, "p": p, "n_users": 10}
-                                                      for m in results.METRICS}}
+                                                      for m in metrics.METRICS}}
     rec["negatives"] = {"model_ok": 40, "model_fallback": 10, "rule": 5, "no_text": 3}
     if sweep:
         rec["sweep"] = {"param": sweep[0], "value": sweep[1]}
@@ -96,9 +98,9 @@ def _neggen_dir(tmp_path):
 
 def test_load_neggen_is_tidy_with_settings_sweeps_and_significance(tmp_path):
     _neggen_dir(tmp_path)
-    df = results.load_neggen(tmp_path, "baby")
+    df = tables.load_neggen(tmp_path, "baby")
     assert len(df) == 7 and set(df["dataset"]) == {"baby"}
-    assert results.load_neggen(tmp_path, "beauty").empty
+    assert tables.load_neggen(tmp_path, "beauty").empty
     settings = df.groupby(["variant", "setting"]).size().to_dict()
     assert settings == {("full", "default"): 2, ("full", "align=printed"): 1, ("full", "base=finetune"): 1,
                         ("full", "sweep"): 2, ("w/o NEG", "default"): 1}
@@ -115,50 +117,51 @@ def test_load_neggen_is_tidy_with_settings_sweeps_and_significance(tmp_path):
 
 def test_mean_std_by_group_and_formatting(tmp_path):
     _neggen_dir(tmp_path)
-    df = results.load_neggen(tmp_path, "baby")
-    ms = results.mean_std(df[df["setting"] == "default"], ["variant"])
+    df = tables.load_neggen(tmp_path, "baby")
+    ms = tables.mean_std(df[df["setting"] == "default"], ["variant"])
     assert ms.loc["full", "n"] == 2 and ms.loc["full", "seeds"] == [1, 2]
     assert ms.loc["full", "recall@20 mean"] == pytest.approx(0.085)
     assert ms.loc["full", "recall@20 std"] == pytest.approx(0.0070710678)  # sample std (ddof=1)
     assert ms.loc["w/o NEG", "n"] == 1 and ms.loc["w/o NEG", "recall@20 std"] != ms.loc["w/o NEG", "recall@20 std"]
-    assert results.fmt_mean_std(0.085, 0.00707, 2) == "0.0850 ± 0.0071 (2)"
-    assert results.fmt_mean_std(0.06, float("nan"), 1) == "0.0600 (1 seed)"
-    assert results.fmt_mean_std(float("nan"), float("nan"), 0) == "missing"
-    assert results.fmt_mean_std(0.085, 0.00707, 2, show_n=False) == "0.0850 ± 0.0071"
-    assert results.fmt_mean_std(0.06, float("nan"), 1, show_n=False) == "0.0600"
-    assert results.mean_std(df.iloc[:0], "variant").empty
+    assert tables.fmt_mean_std(0.085, 0.00707, 2) == "0.0850 ± 0.0071 (2)"
+    assert tables.fmt_mean_std(0.06, float("nan"), 1) == "0.0600 (1 seed)"
+    assert tables.fmt_mean_std(float("nan"), float("nan"), 0) == "missing"
+    assert tables.fmt_mean_std(0.085, 0.00707, 2, show_n=False) == "0.0850 ± 0.0071"
+    assert tables.fmt_mean_std(0.06, float("nan"), 1, show_n=False) == "0.0600"
+    assert tables.mean_std(df.iloc[:0], "variant").empty
 
 
 def test_table2_rows_keep_samplers_and_neggen_apart(tmp_path):
     _neggen_dir(tmp_path)
-    recs = results.load_results(tmp_path)
-    assert [results.table_row(r) for r in recs].count("neggen") == 2  # only the default full runs
-    t = results.comparison_table(recs)
+    recs = records.load_results(tmp_path)
+    assert [records.table_row(r) for r in recs].count("neggen") == 2  # only the default full runs
+    t = tables.comparison_table(recs)
     assert set(t.index) == {("baby", "lightgcn"), ("baby", "dns"), ("baby", "neggen")}
     assert t.loc[("baby", "lightgcn"), "ours recall@20"] == pytest.approx(0.077)  # the DNS run is not averaged in
     assert t.loc[("baby", "dns"), "paper recall@20"] == 0.0725
     row = t.loc[("baby", "neggen")]
     assert row["seeds"] == 2 and row["ours recall@20"] == pytest.approx(0.085) and row["paper recall@20"] == 0.1065
     assert row["ours recall@20 std"] == pytest.approx(0.0070710678)
-    frame = results.runs_frame(recs)
+    frame = records.runs_frame(recs)
     assert len(frame) == 9 and frame["row"].isna().sum() == 5
 
 
 def test_paper_tables_are_complete_and_defaults_match_the_code():
-    from neggen_lite.causal import NegGenConfig
+    from neggen_lite.neggen.causal import NegGenConfig
 
     datasets = ("baby", "beauty", "clothing", "sports")
-    assert {r for r, _ in results.PAPER_TABLE2} == set(results.PAPER_ROW_NAMES) and len(results.PAPER_TABLE2) == 60
-    assert {(d, v) for d in datasets for v in results.NEGGEN_VARIANTS} == set(results.PAPER_TABLE5)
-    assert {(d, v) for d in datasets for v in ("V", "T", "V&T")} == set(results.PAPER_TABLE4)
+    assert {r for r, _ in paper.PAPER_TABLE2} == set(paper.PAPER_ROW_NAMES) and len(paper.PAPER_TABLE2) == 60
+    assert {(d, v) for d in datasets for v in causal.NEGGEN_VARIANTS} == set(paper.PAPER_TABLE5)
+    assert {(d, v) for d in datasets for v in ("V", "T", "V&T")} == set(paper.PAPER_TABLE4)
     for d in datasets:  # Table 5's full NegGen row is Table 4's V&T row
-        assert results.PAPER_TABLE5[(d, "full")] == results.PAPER_TABLE4[(d, "V&T")]
+        assert paper.PAPER_TABLE5[(d, "full")] == paper.PAPER_TABLE4[(d, "V&T")]
     cfg = NegGenConfig()
-    assert {k: getattr(cfg, k) for k in results.NEGGEN_DEFAULTS} == results.NEGGEN_DEFAULTS
+    assert {k: getattr(cfg, k) for k in records.NEGGEN_DEFAULTS} == records.NEGGEN_DEFAULTS
 
 
 def _per_user(tmp_path, name, values, users=None):
-    from neggen_lite.metrics import per_user_path, save_per_user
+    from neggen_lite.core.metrics import save_per_user
+    from neggen_lite.core.paths import per_user_path
 
     users = np.arange(len(values)) if users is None else users
     save_per_user(per_user_path(tmp_path / "baby" / name), {"users": users, "per_user": {"recall@20": np.asarray(values)}})
@@ -176,7 +179,7 @@ def test_significance_against_the_best_baseline(tmp_path):
     _per_user(tmp_path, "neggen-generated-full-seed1.json", ours1)
     _per_user(tmp_path, "neggen-generated-full-seed2.json", base)
     _per_user(tmp_path, "neggen-generated-full-align_printed-seed1.json", base)  # changed setting: left out
-    df = results.significance_table("baby", results_dir=tmp_path)
+    df = tables.significance_table("baby", results_dir=tmp_path)
     assert list(zip(df.variant, df.seed)) == [("full", 1), ("full", 2), ("w/o NEG", 1)]
     assert set(df.baseline) == {"lightgcn"}
     r1 = df.iloc[0]
@@ -189,7 +192,7 @@ def test_significance_against_the_best_baseline(tmp_path):
     r3 = df.iloc[2]  # no per-user file: no p-value, and the note says which file is missing
     assert np.isnan(r3.p) and "neggen-uniform-wo-NEG-seed1.per_user.npz" in r3.note
     _per_user(tmp_path, "neggen-uniform-wo-NEG-seed1.json", base[:-1], users=np.arange(39))
-    r3 = results.significance_table("baby", results_dir=tmp_path).iloc[2]
+    r3 = tables.significance_table("baby", results_dir=tmp_path).iloc[2]
     assert np.isnan(r3.p) and "different users" in r3.note
 
 
@@ -212,7 +215,7 @@ def test_fig6_frame_and_cli(tmp_path, capsys):
         rec = _neggen_rec(seed, 0.08, "w/o CF")
         rec["best_epoch"], rec["test"]["ndcg@20"] = ep, n20
         _write(tmp_path, f"neggen-generated-wo-CF-seed{seed}.json", rec)
-    df = results.fig6_frame(results.load_results(tmp_path)).set_index("method")
+    df = tables.fig6_frame(records.load_results(tmp_path)).set_index("method")
     assert sorted(df.index) == ["dns", "neggen w/o CF", "uniform"]  # full NegGen, w/o NEG, sweeps left out
     w = df.loc["neggen w/o CF"]
     assert w["seeds"] == 2 and w["convergence epoch"] == 5 and w["epochs incl. base"] == 5 + 103
@@ -231,14 +234,14 @@ def test_multimodal_rows_name_their_modalities(tmp_path):
         rec.update(variant=variant, modalities=modalities, negatives={"source": source})
         return rec
 
-    assert results.table_row(mm("T", ["t"])) == "freedom (T)"
-    assert results.table_row(mm("V&T", ["v", "t"])) == "freedom"
-    assert results.table_row(mm("T", ["t"], source="direct")) is None  # Fig. 2 runs are no Table 2 row
-    t = results.comparison_table([mm("T", ["t"]), mm("V&T", ["v", "t"], r20=0.1)])
+    assert records.table_row(mm("T", ["t"])) == "freedom (T)"
+    assert records.table_row(mm("V&T", ["v", "t"])) == "freedom"
+    assert records.table_row(mm("T", ["t"], source="direct")) is None  # Fig. 2 runs are no Table 2 row
+    t = tables.comparison_table([mm("T", ["t"]), mm("V&T", ["v", "t"], r20=0.1)])
     # the text-only run sits beside Table 1's T row, the two-modality run beside Table 2's FREEDOM row
-    assert t.loc[("baby", "freedom (T)"), "paper recall@20"] == results.PAPER_TABLE1[("baby", "T")][1]
-    assert t.loc[("baby", "freedom"), "paper recall@20"] == results.PAPER_TABLE2[("freedom", "baby")][1]
-    row, runs = results.best_baseline([mm("T", ["t"]), _rec("baby", "lightgcn", 1, 0.08)], "baby")
+    assert t.loc[("baby", "freedom (T)"), "paper recall@20"] == paper.PAPER_TABLE1[("baby", "T")][1]
+    assert t.loc[("baby", "freedom"), "paper recall@20"] == paper.PAPER_TABLE2[("freedom", "baby")][1]
+    row, runs = tables.best_baseline([mm("T", ["t"]), _rec("baby", "lightgcn", 1, 0.08)], "baby")
     assert row == "freedom (T)" and len(runs) == 1
 
 
@@ -246,12 +249,12 @@ def test_neggen_markdown_and_cli(tmp_path, capsys):
     from neggen_lite.cli import main
 
     _neggen_dir(tmp_path)
-    md = results.neggen_markdown(results.load_neggen(tmp_path), "baby")
+    md = report.neggen_markdown(tables.load_neggen(tmp_path), "baby")
     full = next(line for line in md.splitlines() if line.startswith("| full |"))
     # seeds 1, 2 at 0.080 and 0.090: mean 0.0850, std 0.0071; paper 0.1065; stored p-values 0.01, 0.02
     assert "| 1, 2 | 0.0850 ± 0.0071 / 0.1065 |" in full and "| 0.01, 0.02 |" in full
     assert "`align=printed` (seed 1): test recall@20 0.0500" in md and "| lam | 0.2 | 1 | 0.0750 |" in md
-    assert results.neggen_markdown(results.load_neggen(tmp_path), "sports").startswith("_no full-mode")
+    assert report.neggen_markdown(tables.load_neggen(tmp_path), "sports").startswith("_no full-mode")
     assert main(["table", "--neggen", "baby", "--results-dir", str(tmp_path)]) == 0
     assert capsys.readouterr().out == md
 
@@ -261,12 +264,12 @@ def test_readme_template_is_filled_and_unknown_placeholders_name_their_line(tmp_
 
     _neggen_dir(tmp_path)
     tpl = "# R\n\n{TABLE2}\nsets {1e-4, 1e-3} stay\n{NEGGEN:baby}\n{FIG6}\n{SIG:baby}\n"
-    text = results.render_readme(tpl, tmp_path)
+    text = report.render_readme(tpl, tmp_path)
     assert "{" not in text.replace("{1e-4, 1e-3}", "") and "sets {1e-4, 1e-3} stay" in text
-    assert results.markdown_table(results.load_results(tmp_path)) in text
+    assert report.markdown_table(records.load_results(tmp_path)) in text
     assert "| full | 1, 2 | 0.0850 ± 0.0071 / 0.1065 |" in text and "| baby | dns | 1 |" in text
     with pytest.raises(ValueError, match=r"line 3: unknown placeholder '\{TABEL2\}'"):
-        results.render_readme("a\n\n{TABEL2}\n", tmp_path)
+        report.render_readme("a\n\n{TABEL2}\n", tmp_path)
     (tmp_path / "README.template.md").write_text(tpl)
     assert main(["readme", "--results-dir", str(tmp_path)]) == 0
     assert (tmp_path / "README.md").read_text() == text
@@ -277,8 +280,8 @@ def test_readme_template_is_filled_and_unknown_placeholders_name_their_line(tmp_
 
 def test_committed_results_readme_is_up_to_date():
     # results/README.md is generated: committing results without `make results-readme` fails here
-    expected = results.render_readme(results.README_TEMPLATE.read_text())
-    assert (results.RESULTS_DIR / "README.md").read_text() == expected, "run `make results-readme`"
+    expected = report.render_readme(report.README_TEMPLATE.read_text())
+    assert (paths.RESULTS_DIR / "README.md").read_text() == expected, "run `make results-readme`"
 
 
 def _sports_dns_without_uniform(tmp_path):
@@ -292,7 +295,7 @@ def _sports_dns_without_uniform(tmp_path):
 def test_sampler_markdown_sets_each_sampler_beside_uniform_and_the_paper(tmp_path):
     _neggen_dir(tmp_path)  # baby: uniform LightGCN 0.077 and DNS 0.072 (seed 1, best epoch 10 each)
     _sports_dns_without_uniform(tmp_path)
-    md = results.sampler_markdown(results.load_results(tmp_path))
+    md = report.sampler_markdown(records.load_results(tmp_path))
     # 0.072 / 0.077 - 1 = -6.5 %; the paper's DNS 0.0725 against its LightGCN 0.0698 = +3.9 %
     assert "| baby | dns | 1 | 0.0720 | -6.5% | 10 (10) | 0.0725 | +3.9% |" in md
     assert "sports" not in md  # no uniform run to compare with
@@ -306,13 +309,13 @@ def test_sampler_markdown_sets_each_sampler_beside_uniform_and_the_paper(tmp_pat
     second = _rec("baby", "lightgcn", 2, 0.076)
     second["sampler"] = "dns"
     (tmp_path / "baby" / "lightgcn-dns-seed2.json").write_text(json.dumps(second))
-    md = results.sampler_markdown(results.load_results(tmp_path), min_seeds=2)
+    md = report.sampler_markdown(records.load_results(tmp_path), min_seeds=2)
     # mean 0.074 ± sample std 0.0028 over two seeds, now +/-3.9 % against uniform; dns no longer owed
     assert "| baby | dns | 2 | 0.0740 ± 0.0028 | -3.9% |" in md
     assert "baby: mixgcf (0), dens (0), ahns (0), irgan (0)." in md
     assert "; seed std of test recall@20 0.0028-0.0028 over the 1 cell with several seeds." in md
     with pytest.raises(ValueError, match="metric must be one of"):
-        results.sampler_markdown([], metric="recall@10")
+        report.sampler_markdown([], metric="recall@10")
 
 
 def test_sampler_vs_uniform_compares_each_sampler_with_the_same_dataset_uniform_run(tmp_path):
@@ -321,7 +324,7 @@ def test_sampler_vs_uniform_compares_each_sampler_with_the_same_dataset_uniform_
     mix.update(sampler="mixgcf", best_epoch=4)
     _write(tmp_path, "lightgcn-mixgcf-seed1.json", mix)
     _sports_dns_without_uniform(tmp_path)
-    sv = results.sampler_vs_uniform(results.load_results(tmp_path))
+    sv = tables.sampler_vs_uniform(records.load_results(tmp_path))
     # sports has no uniform run; NegGen w/o CF (a Fig. 6 method) is no sampler; uniform first, then paper order
     assert list(zip(sv.dataset, sv.sampler)) == [("baby", "uniform"), ("baby", "dns"), ("baby", "mixgcf")]
     r = sv.set_index("sampler")
@@ -331,12 +334,12 @@ def test_sampler_vs_uniform_compares_each_sampler_with_the_same_dataset_uniform_
     assert not r.loc["dns", "sooner"] and not r.loc["dns", "better"]  # same epoch, lower recall
     assert r.loc["mixgcf", "sooner"] and r.loc["mixgcf", "better"]
     assert r.loc["mixgcf", "epochs vs uniform"] == pytest.approx(0.4)
-    nd = results.sampler_vs_uniform(results.load_results(tmp_path), metric="ndcg@20").set_index("sampler")
+    nd = tables.sampler_vs_uniform(records.load_results(tmp_path), metric="ndcg@20").set_index("sampler")
     assert nd.loc["mixgcf", "ndcg@20"] == pytest.approx(0.080 / 3)  # _rec sets ndcg@20 = r20 / 3
     assert nd.loc["mixgcf", "paper ndcg@20"] == 0.0341
-    assert results.sampler_vs_uniform([]).empty
+    assert tables.sampler_vs_uniform([]).empty
     with pytest.raises(ValueError, match="metric must be one of"):
-        results.sampler_vs_uniform([], metric="recall@10")
+        tables.sampler_vs_uniform([], metric="recall@10")
 
 
 def test_fig2_pairs_direct_with_uniform_freedom_runs():
@@ -351,35 +354,35 @@ def test_fig2_pairs_direct_with_uniform_freedom_runs():
     recs = [fr("baby", "uniform", 1, 0.10), fr("baby", "uniform", 2, 0.12), fr("baby", "direct", 1, 0.09, 0.5),
             fr("baby", "direct", 2, 0.1, 0.5), fr("beauty", "uniform", 1, 0.15),   # beauty: no direct run
             _rec("baby", "lightgcn", 1, 0.2)]                                     # not FREEDOM
-    t = results.fig2_table(recs)
+    t = tables.fig2_table(recs)
     assert t[["dataset", "negatives", "seeds"]].values.tolist() == [["baby", "uniform", 2], ["baby", "direct", 2]]
     d = t.iloc[1]
     assert d["recall@20"] == pytest.approx(0.095) and d["recall@20 std"] == pytest.approx(np.std([0.09, 0.1], ddof=1))
     assert d["recall@20 vs uniform"] == pytest.approx(0.095 / 0.11 - 1) and d["generated share"] == 0.5
     assert d["generator"] == "g-bf16" and np.isnan(t.iloc[0]["recall@20 vs uniform"])
-    md = results.fig2_markdown(recs)
+    md = report.fig2_markdown(recs)
     assert "| baby | T | 0.0001 (MMRec) | direct | 2 | 0.0475 ± 0.0035 | 0.0950 ± 0.0071 |" in md and "-13.6%" in md
     assert ("With text-term weight 0.0001 (MMRec), Direct Generation negatives end below uniform sampling in test "
             "Recall@20 on baby (the paper" in md and "beauty" not in md)
     up = [fr("baby", "uniform", 1, 0.10), fr("baby", "direct", 1, 0.12, 0.9)]
-    assert "on no dataset and at or above it on baby" in results.fig2_markdown(up)
-    assert results.fig2_table(recs[-2:]).empty and "No dataset has both" in results.fig2_markdown(recs[-2:])
+    assert "on no dataset and at or above it on baby" in report.fig2_markdown(up)
+    assert tables.fig2_table(recs[-2:]).empty and "No dataset has both" in report.fig2_markdown(recs[-2:])
     # runs with another weight on the text term form their own pair, and are no Table 1/2 row
     heavy = [dict(fr("baby", neg, 1, r20, 0.5), config={"reg": 1.0}) for neg, r20 in (("uniform", 0.08), ("direct", 0.06))]
-    t2 = results.fig2_table(recs + heavy)
+    t2 = tables.fig2_table(recs + heavy)
     assert t2[["text weight", "negatives", "seeds"]].values.tolist() == [
         [1e-4, "uniform", 2], [1e-4, "direct", 2], [1.0, "uniform", 1], [1.0, "direct", 1]]
     assert t2.iloc[3]["recall@20 vs uniform"] == pytest.approx(0.06 / 0.08 - 1)
     assert t2.iloc[1]["recall@20 vs uniform"] == pytest.approx(0.095 / 0.11 - 1)   # unchanged by the heavy pair
-    md2 = results.fig2_markdown(recs + heavy)
+    md2 = report.fig2_markdown(recs + heavy)
     assert "| baby | T | 1 | direct | 1 | 0.0300 |" in md2 and "With text-term weight 1, Direct Generation" in md2
-    assert results.table_row(heavy[0]) is None and results.table_row(recs[0]) == "freedom (T)"
+    assert records.table_row(heavy[0]) is None and records.table_row(recs[0]) == "freedom (T)"
 
 
 def test_fig2_significance_pairs_each_direct_run_with_its_seeds_uniform_run(tmp_path):
     from scipy import stats
 
-    from neggen_lite.metrics import load_per_user
+    from neggen_lite.core.metrics import load_per_user
 
     def fr(source, seed, r20):
         rec = _rec("baby", "freedom", seed, r20)
@@ -396,12 +399,12 @@ def test_fig2_significance_pairs_each_direct_run_with_its_seeds_uniform_run(tmp_
         _write(tmp_path, name, rec)
         if values is not None:
             _per_user(tmp_path, name, values)
-    sig = results.fig2_significance(results.load_results(tmp_path))
+    sig = tables.fig2_significance(records.load_results(tmp_path))
     assert sig["seed"].tolist() == [1, 2]
     one, two = sig.iloc[0], sig.iloc[1]
     d = load_per_user(tmp_path / "baby" / "freedom-direct-t-seed1.per_user.npz")["per_user"]["recall@20"]
     assert one["p"] == pytest.approx(stats.ttest_rel(d, uni).pvalue) and one["mean_diff"] < 0 and one["n_users"] == 50
     assert one["direct"] == 0.09 and one["uniform"] == 0.10 and one["note"] == ""
     assert np.isnan(two["p"]) and "freedom-uniform-t-seed2.per_user.npz" in two["note"]
-    md = results.fig2_markdown(results.load_results(tmp_path))
+    md = report.fig2_markdown(records.load_results(tmp_path))
     assert f"baby, weight 0.0001, seed 1: {one['mean_diff']:+.4f}, p = {one['p']:.2g}." in md and "seed 2:" not in md

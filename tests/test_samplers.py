@@ -3,7 +3,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from neggen_lite.samplers import NegativeSampler, PositiveIndex, UniformSampler
+from neggen_lite.samplers.uniform import NegativeSampler, PositiveIndex, UniformSampler
 
 
 def test_never_returns_a_positive_even_for_dense_users():

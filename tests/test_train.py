@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from neggen_lite.train import config_for_mode, fit, save_result
+from neggen_lite.training.trainer import config_for_mode, fit, save_result
 
 from conftest import clustered_dataset, crash_on_evaluate, small_config
 
@@ -35,7 +35,7 @@ def test_training_reduces_loss_and_beats_random():
     losses = [h["loss"] for h in r["history"]]
     assert losses[-1] < losses[0] < 0.7
     torch.manual_seed(0)
-    from neggen_lite.metrics import evaluate_embeddings
+    from neggen_lite.core.metrics import evaluate_embeddings
     base = evaluate_embeddings(torch.randn(ds.n_users, 64), torch.randn(ds.n_items, 64), ds, "test")
     # 20 clustered items per user out of 80: ranking its own cluster first gives recall@20 of 1
     assert r["test"]["recall@20"] > 0.9 > base["recall@20"]
@@ -49,7 +49,7 @@ def test_early_stopping_and_best_checkpoint(ds):
     assert r["epochs"] == best + 3 and r["epochs"] < 60
     assert r["valid"]["recall@20"] == max(scores)
     # the returned model is the best one: re-evaluating it reproduces the best valid metrics
-    from neggen_lite.metrics import evaluate
+    from neggen_lite.core.metrics import evaluate
     assert evaluate(r["_model"], ds, "valid") == r["valid"]
 
 
@@ -81,7 +81,8 @@ def test_result_record_fields(ds, tmp_path):
     assert {"epoch", "loss", "seconds", "valid"} <= set(rec["history"][0])
     assert all(0 <= v <= 1 for v in rec["test"].values())
     # the per-user test metrics go beside the JSON and average back to the recorded test metrics
-    from neggen_lite.metrics import load_per_user, per_user_path
+    from neggen_lite.core.metrics import load_per_user
+    from neggen_lite.core.paths import per_user_path
 
     pu = load_per_user(per_user_path(path))
     assert per_user_path(path).name == "r.per_user.npz"

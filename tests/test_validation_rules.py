@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from neggen_lite.validation import check_completion, check_masked, is_refusal, masked_words
+from neggen_lite.generation.validation import check_completion, check_masked, is_refusal, masked_words
 
 SRC = "A colorful interactive toy for babies"
 MASKED = "A [MASK] interactive toy for babies"
@@ -43,7 +43,7 @@ def test_masks_must_replace_words_and_not_only_stop_words():
 
 def test_revalidate_counts_what_the_validator_now_rejects_and_reads_only(tmp_path):
     from conftest import random_dataset
-    from neggen_lite import pipeline
+    from neggen_lite.generation import pipeline
 
     ds = random_dataset(n_items=12, per_user=(4, 8))
     ds.side = {"title": ["red ball toy", "blue car toy"] + [f"item {k}" for k in range(10)]}

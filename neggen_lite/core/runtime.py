@@ -1,4 +1,5 @@
-"""Small shared helpers: seeding, devices, atomic writes, provenance."""
+"""The runtime rule, once: device resolution (``auto`` = CUDA when available, for training and generation
+alike), torch threads, seeds, atomic writes and provenance (the git commit)."""
 from __future__ import annotations
 
 import json
@@ -12,8 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
-REPO_ROOT = PACKAGE_ROOT.parent
+from .paths import REPO_ROOT
+
 
 
 def seed_everything(seed: int) -> None:

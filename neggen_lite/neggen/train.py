@@ -5,8 +5,8 @@
 1. *Features* (Eq. 8-9): for every item with text, ``e_m`` = encoder(original attributes) and ``e_m*`` =
    encoder(generated negative) from the generation cache of ``generator`` (``results/generations/``);
    items with text but without a finished generation get the rule-based negative of
-   :func:`neggen_lite.validation.rule_complete` (``generator="rule"``: all items do); items without text
-   get zero tokens (see :mod:`neggen_lite.causal`, point 4). Counts go into the result's ``negatives``.
+   :func:`neggen_lite.generation.validation.rule_complete` (``generator="rule"``: all items do); items without text
+   get zero tokens (see :mod:`neggen_lite.neggen.causal`, point 4). Counts go into the result's ``negatives``.
 2. *Base*: LightGCN with uniform BPR under the same seed and settings, trained once and cached in
    ``.cache/base/`` (its result is reported beside NegGen's).
 3. *NegGen* (Eq. 13-21) through the common trainer and evaluator, then a paired t-test over test users
@@ -14,25 +14,28 @@
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from ..core.attributes import item_attributes
+from ..core.data import DataError
+from ..core.features import ItemFeatures
+from ..core.metrics import evaluate_embeddings, paired_ttest
+from ..core.paths import CACHE_SUFFIX, base_path, cache_stem, checkpoint_path, generation_cache_path
+from ..core.runtime import atomic_torch_save, resolve_device, seed_everything, set_threads
+from ..generation.encoding import DEFAULT_ENCODER, encode, encode_cached, encode_negatives, hardness, load_encoder
+from ..generation.offline_models import cache_name
+from ..generation.pipeline import GenerationCache, negatives, summarize
+from ..generation.validation import Vocabulary, rule_complete, rule_mask
+from ..models.lightgcn import build_model
+from ..training.trainer import TrainConfig, config_for_mode, fit
 from . import causal
-from .attributes import item_attributes
-from .data import DataError
-from .encoding import DEFAULT_ENCODER, encode_cached
-from .metrics import evaluate_embeddings, paired_ttest
-from .models import build_model
 from .objectives import NearestToGeneratedSampler
-from .train import TrainConfig, config_for_mode, fit
-from .utils import REPO_ROOT, atomic_torch_save, resolve_device, seed_everything
-from .validation import Vocabulary, rule_complete, rule_mask
 
-BASE_CACHE = REPO_ROOT / ".cache" / "base"
+#: the offline model whose generations NegGen reads by default (``generator="auto"``)
+DEFAULT_GENERATOR = "qwen2.5-coder-1.5b"
 SWEEPS = {"lam": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "alpha": [1e-4, 1e-3, 1e-2, 1e-1, 1.0],
           "tau": [0.07, 0.1, 0.2, 0.3, 1.0]}
 
@@ -48,33 +51,28 @@ def generation_cache(ds_name: str, generator: str) -> Path | None:
     """The generation cache that ``generator`` names for ``ds_name``: ``"rule"`` -> ``None`` (rule-based
     negatives); ``"auto"`` -> the first of :data:`AUTO_CACHES` that exists, else ``None``; ``"direct"`` ->
     the Direct Generation cache; a path to a ``.jsonl.gz`` cache; or an offline model's / a generator's
-    name (its three-step cache, ``name:text`` for its ``describe="text"`` cache). A missing explicit
-    cache is an error."""
-    from .offline_models import get as offline
-    from .pipeline import default_cache_path
-
+    name (its three-step cache; ``NAME:text`` / ``NAME:text-rulemask`` for its ``describe="text"`` caches).
+    A missing explicit cache is an error."""
     if generator == "rule":
         return None
     if generator == "auto":
         for name, describe, mask in AUTO_CACHES:
-            path = default_cache_path(ds_name, name, describe=describe, mask=mask)
+            path = generation_cache_path(ds_name, name, describe=describe, mask=mask)
             if path.exists():
                 return path
         return None
-    if generator.endswith(".jsonl.gz"):
+    if generator.endswith(CACHE_SUFFIX):
         path = Path(generator)
     elif generator == "direct":
-        path = default_cache_path(ds_name, DIRECT_CACHE, direct=True)
+        path = generation_cache_path(ds_name, default_direct_cache_name(), direct=True)
     else:
-        name, _, describe = generator.partition(":")
-        try:
-            name = offline(name).name
-        except KeyError:
-            pass
-        path = default_cache_path(ds_name, name, describe=describe or "model")
+        name, _, kind = generator.partition(":")
+        describe, _, rulemask = kind.partition("-")
+        path = generation_cache_path(ds_name, cache_name(name), describe=describe or "model",
+                                     mask="rule" if rulemask == "rulemask" else "model")
     if path.exists():
         return path
-    have = sorted(p.name for p in path.parent.glob("*.jsonl.gz")) if path.parent.exists() else []
+    have = sorted(p.name for p in path.parent.glob("*" + CACHE_SUFFIX)) if path.parent.exists() else []
     raise FileNotFoundError(f"no generations for {ds_name} by {generator!r} ({path}); available: {have or 'none'}. "
                             f"Run: python -m neggen_lite generate --dataset {ds_name} --generator {generator}, "
                             "or pass generator='rule' for rule-based negatives")
@@ -83,10 +81,8 @@ def generation_cache(ds_name: str, generator: str) -> Path | None:
 def negative_texts(ds, generator: str = "auto", seed: int = 0) -> tuple[list, list, dict]:
     """Per item: the text ``e_m`` encodes (``None`` without text), the text ``e_m*`` encodes, and counts
     per source. A model's negative comes with its positive in the same metadata (``original_text`` /
-    ``negative_text`` of :func:`neggen_lite.pipeline.negatives`); a rule-based one masks and refills the
-    item's whole attribute text."""
-    from .pipeline import negatives
-
+    ``negative_text`` of :func:`neggen_lite.generation.pipeline.negatives`); a rule-based one masks and
+    refills the item's whole attribute text."""
     attrs = item_attributes(ds)
     original = [a.render() if a is not None else None for a in attrs]
     if not any(original):
@@ -107,7 +103,7 @@ def negative_texts(ds, generator: str = "auto", seed: int = 0) -> tuple[list, li
         else:
             neg.append(rule_complete(rule_mask(text, vocab), vocab, text, seed=seed * 1_000_003 + i))
             counts["rule"] += 1
-    counts["generator"] = path.name.replace(".jsonl.gz", "") if path is not None else "rule"
+    counts["generator"] = cache_stem(path) if path is not None else "rule"
     return original, neg, counts
 
 
@@ -120,26 +116,23 @@ def check_modalities(modalities) -> None:
 
 
 def build_features(ds, generator: str = "auto", encoder: str = DEFAULT_ENCODER, modalities=("t",),
-                   device=None, seed: int = 0, progress: bool = False) -> causal.Features:
+                   device=None, seed: int = 0, progress: bool = False) -> ItemFeatures:
     """Encode original and negative texts (Eq. 8-9) into ``[n_items, M, d]`` tokens (cached on disk)."""
     check_modalities(modalities)
     original, neg, counts = negative_texts(ds, generator, seed)
-    from .encoding import load_encoder
-
     idx = [i for i, t in enumerate(original) if t is not None]
     enc = load_encoder(encoder, device)
     e_o = encode_cached(f"{ds.name}-original", [original[i] for i in idx], encoder, device, progress=progress,
                         encoder=enc)
     e_n = encode_cached(f"{ds.name}-{counts['generator']}-negative-s{seed}", [neg[i] for i in idx], encoder,
                         device, progress=progress, encoder=enc)
-    d = e_o.shape[1]
-    orig = torch.zeros(ds.n_items, 1, d)
-    negt = torch.zeros(ds.n_items, 1, d)
-    orig[idx, 0] = torch.from_numpy(e_o)
-    negt[idx, 0] = torch.from_numpy(e_n)
+    orig = torch.zeros(ds.n_items, e_o.shape[1])
+    negt = torch.zeros(ds.n_items, e_o.shape[1])
+    orig[idx] = torch.from_numpy(e_o)
+    negt[idx] = torch.from_numpy(e_n)
     has = torch.zeros(ds.n_items, dtype=torch.bool)
     has[idx] = True
-    return causal.Features(orig, negt, has, ("t",), counts["generator"], encoder, counts)
+    return ItemFeatures({"t": orig}, {"t": has}, {"t": f"item attributes encoded by {encoder}"}, {"t": negt}, counts)
 
 
 def pretrained_base(ds, config: TrainConfig, device=None, mode: str = "custom", progress: bool = True,
@@ -149,29 +142,27 @@ def pretrained_base(ds, config: TrainConfig, device=None, mode: str = "custom", 
     Returns ``(model, info)`` where ``info`` has the base run's ``valid``/``test`` metrics."""
     device = resolve_device(device)
     base_cfg = replace(config, model="lightgcn", sampler="uniform", model_kwargs={}, sampler_kwargs={})
-    path = BASE_CACHE / f"{ds.name}-lightgcn-{base_cfg.key()}.pt"
+    path = base_path(ds.name, base_cfg.key())
     model = build_model("lightgcn", ds, device, base_cfg.dim, base_cfg.n_layers)
     if path.exists():
         ck = torch.load(path, map_location=device, weights_only=False)
         model.load_state_dict(ck["model"])
         return model, ck["info"]
-    res = fit(ds, base_cfg, device=device, checkpoint=path.with_suffix(".ckpt"), progress=progress, mode=mode,
+    res = fit(ds, base_cfg, device=device, checkpoint=checkpoint_path(path), progress=progress, mode=mode,
               threads=threads)
     info = {k: res[k] for k in ("valid", "test", "best_epoch", "epochs", "seconds")}
     model = res["_model"]
     atomic_torch_save({"model": model.state_dict(), "info": info, "config": asdict(base_cfg)}, path)
-    path.with_suffix(".ckpt").unlink(missing_ok=True)
+    checkpoint_path(path).unlink(missing_ok=True)
     return model, info
 
 
 def train(ds, mode: str = "full", device=None, generator: str = "auto", encoder: str = DEFAULT_ENCODER,
           neggen: causal.NegGenConfig | None = None, seed: int | None = None, checkpoint=None,
-          progress: bool = True, threads: int | None = None, features: causal.Features | None = None,
+          progress: bool = True, threads: int | None = None, features: ItemFeatures | None = None,
           **train_overrides) -> dict:
     """Pre-train (or load) the base, build features, train NegGen; the result record of :func:`fit`
     plus ``negatives`` (sources), ``base`` (same-seed LightGCN metrics) and ``significance``."""
-    from .utils import set_threads
-
     set_threads(threads)
     device = resolve_device(device)
     ng = neggen or causal.NegGenConfig()
@@ -194,7 +185,7 @@ def train(ds, mode: str = "full", device=None, generator: str = "auto", encoder:
               model=model)
     res["model_kwargs"] = cfg.model_kwargs
     if ng.generated:  # w/o NEG and w/o both use no generated negative
-        res["negatives"] = feats.sources
+        res["negatives"] = feats.negative_counts
     res["base"] = base_info
     res["significance"] = {"vs": "lightgcn, same seed (the pre-trained base, before any fine-tuning)",
                            "test": paired_ttest(res["_per_user"], theirs)}
@@ -207,7 +198,7 @@ def train_with_nearest_sampler(ds, cfg: TrainConfig, ng: causal.NegGenConfig, de
     real item nearest to the positive's generated negative (:class:`objectives.NearestToGeneratedSampler`);
     no causal module. The t-test's reference is the same-seed LightGCN with uniform negatives."""
     feats = features or build_features(ds, generator, encoder, ng.modalities, device, seed=0, progress=progress)
-    sampler = NearestToGeneratedSampler(ds.train_csr, feats.original[:, 0], feats.negative[:, 0], feats.has_text,
+    sampler = NearestToGeneratedSampler(ds.train_csr, feats.feats["t"], feats.negatives["t"], feats.masks["t"],
                                         device=device, seed=cfg.seed + 1)
     lg_cfg = replace(cfg, model="lightgcn", model_kwargs={}, sampler=sampler.name,
                      sampler_kwargs={"generator": generator, "encoder": encoder})
@@ -218,31 +209,19 @@ def train_with_nearest_sampler(ds, cfg: TrainConfig, ng: causal.NegGenConfig, de
     res = fit(ds, lg_cfg, device=device, checkpoint=checkpoint, progress=progress, mode=mode, threads=threads,
               sampler=sampler)
     res["model"], res["model_kwargs"] = "neggen", cfg.model_kwargs
-    res["negatives"] = feats.sources
+    res["negatives"] = feats.negative_counts
     res["base"] = base_info
     res["significance"] = {"vs": "lightgcn, same seed, uniform negatives",
                            "test": paired_ttest(res["_per_user"], theirs)}
     return res
 
 
-def sweep_out(ds_name: str, param: str, value: float, seed: int, mode: str) -> Path:
-    sub = "smoke" if mode == "smoke" else ""
-    return REPO_ROOT / "results" / sub / ds_name / "sweeps" / f"neggen-{param}{value:g}-seed{seed}.json"
-
-
-def load_json(path) -> dict:
-    return json.loads(Path(path).read_text())
-
-
-def quality_report(ds, generator: str = "qwen2.5-coder-1.5b", encoder: str = DEFAULT_ENCODER, seed: int = 0) -> dict:
+def quality_report(ds, generator: str = DEFAULT_GENERATOR, encoder: str = DEFAULT_ENCODER, seed: int = 0) -> dict:
     """Validity rates of a generation cache and how hard its negatives are (Sec. 3.2, issue report).
 
-    ``hardness`` (mean cosine, :func:`neggen_lite.encoding.hardness`) for the model's negatives, for the
+    ``hardness`` (mean cosine, :func:`neggen_lite.generation.encoding.hardness`) for the model's negatives, for the
     rule-based negatives of the same items, and for a random other item -- the uniform-sampling baseline.
     """
-    from .encoding import encode, encode_negatives, hardness, load_encoder
-    from .pipeline import GenerationCache, negatives, summarize
-
     path = generation_cache(ds.name, generator)
     if path is None:
         raise FileNotFoundError(f"no generation cache for {ds.name} by {generator!r}")
@@ -251,7 +230,7 @@ def quality_report(ds, generator: str = "qwen2.5-coder-1.5b", encoder: str = DEF
     items = sorted(negs)
     summary = summarize(cache, items, ["description_generation", "attribute_masking", "attribute_completion"])
     enc_model = load_encoder(encoder)
-    name = path.name.replace(".jsonl.gz", "")
+    name = cache_stem(path)
     model = hardness(encode_negatives(ds, negs, name, encoder), seed=seed)
     original, rule, _ = negative_texts(ds, "rule", seed)
     rule_h = hardness({"original": encode([original[i] for i in items], enc_model),

@@ -14,7 +14,7 @@ What the paper leaves open, and the reading we chose:
 1. *What attention runs over.* Eq. 13 applies ``W_q`` to "the multi-modal embeddings" of one item. We
    attend over the item's modality tokens (visual description, textual attributes) and mean-pool the
    attended tokens into one vector. With one modality (offline we have text only: the "visual"
-   description would be written from text, see :mod:`neggen_lite.pipeline`) the softmax is 1 and the
+   description would be written from text, see :mod:`neggen_lite.generation.pipeline`) the softmax is 1 and the
    module degenerates cleanly to ``~e = W_v e``.
 2. *Frozen or fine-tuned base.* Sec. 3.4 calls ``e_i`` "the item embedding learned by the pre-trained
    recommender". Default ``base="frozen"``: LightGCN is pre-trained with uniform BPR (same seed), then
@@ -26,7 +26,7 @@ What the paper leaves open, and the reading we chose:
    difference is exactly ``softplus(a - b) >= 0`` (``a = e_c.e_i/tau``, ``b = e_c*.e_i/tau``).
 4. *Items without text* have no ``e_m``: their tokens are zero, so ``e_t = 0`` and ``e_c = MLP(0)`` -- the
    same causal vector for all of them; their ranking is left to the collaborative score. Items with text
-   but no model generation get the rule-based negative of :mod:`neggen_lite.validation` (counted in
+   but no model generation get the rule-based negative of :mod:`neggen_lite.generation.validation` (counted in
    the result under ``negatives``).
 5. *w/o NEG* replaces ``e_m*`` by the attributes of another item, one fixed seeded draw per item, the
    same in training and at inference (so the model is scored on the pairing it learned). *w/o CF* drops attention and the
@@ -35,15 +35,19 @@ What the paper leaves open, and the reading we chose:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core.features import ItemFeatures
+from ..models.objectives import bpr
 from .objectives import counterfactual_loss, scores
 
 VARIANTS = ("full", "w/o NEG", "w/o CF", "w/o both", "V", "T", "V&T")
+#: Table 5's module ablation (the first four variants; the others are Table 4's modalities)
+NEGGEN_VARIANTS = VARIANTS[:4]
 MODALITIES_OF_VARIANT = {"V": ("v",), "T": ("t",), "V&T": ("v", "t")}
 ALIGN_FORMS = ("bounded", "printed")
 OBJECTIVES = ("printed", "joint", "repaired", "sampler")  # see neggen_lite.objectives
@@ -95,7 +99,7 @@ def rec_loss(e_u: torch.Tensor, e_i: torch.Tensor, e_c: torch.Tensor, e_c_star: 
              lam: float) -> torch.Tensor:
     """Eq. 19, batch mean: ``-log sigma(lambda e_u.e_c + e_u.e_i - e_u.e_c*)``."""
     x = lam * (e_u * e_c).sum(-1) + (e_u * e_i).sum(-1) - (e_u * e_c_star).sum(-1)
-    return -F.logsigmoid(x).mean()
+    return bpr(x).mean()
 
 
 def align_loss(e_c: torch.Tensor, e_c_star: torch.Tensor, e_i: torch.Tensor, tau: float,
@@ -155,49 +159,29 @@ class NegGenConfig:
         return self.variant not in ("w/o CF", "w/o both")
 
 
-@dataclass
-class Features:
-    """Encoded modality tokens for every item: ``original``/``negative`` ``[n_items, M, d_enc]`` (zeros
-    for items without text), with where each item's negative came from."""
-
-    original: torch.Tensor
-    negative: torch.Tensor
-    has_text: torch.Tensor
-    modalities: tuple[str, ...]
-    generator: str
-    encoder: str
-    sources: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        if self.original.shape != self.negative.shape or self.original.dim() != 3:
-            raise ValueError(f"original {tuple(self.original.shape)} and negative {tuple(self.negative.shape)} "
-                             "must both be [n_items, M, d]")
-        if self.original.shape[1] != len(self.modalities):
-            raise ValueError(f"{self.original.shape[1]} tokens per item but modalities {self.modalities}")
-
-
 class NegGen(nn.Module):
     """A base recommender plus the causal module; scores ``y = e_u.e_i + lambda e_u.e_c`` (Sec. 3.4).
 
-    Trained through :func:`neggen_lite.train.fit` like every other model: it exposes ``forward()``
+    Trained through :func:`neggen_lite.training.trainer.fit` like every other model: it exposes ``forward()``
     (final user and item embeddings, the item side already carrying ``lambda e_c``) and its own
     ``batch_loss`` (Eq. 19-21). ``neg`` from the trainer's uniform sampler is used by the ``joint``/``repaired`` objectives.
     """
 
-    def __init__(self, base: nn.Module, features: Features, cfg: NegGenConfig, seed: int = 0):
+    def __init__(self, base: nn.Module, features: ItemFeatures, cfg: NegGenConfig, seed: int = 0):
         super().__init__()
-        if features.original.shape[0] != base.n_items:
-            raise ValueError(f"features for {features.original.shape[0]} items, model has {base.n_items}")
+        original, negative = features.tokens(), features.tokens(negative=True)  # e_m, e_m* (Eq. 8-9)
+        if original.shape[0] != base.n_items:
+            raise ValueError(f"features for {original.shape[0]} items, model has {base.n_items}")
         self.base, self.cfg = base, cfg
         self.n_users, self.n_items, self.dim = base.n_users, base.n_items, base.dim
         self.variant = cfg.variant
         self.sampler_name = "generated" if cfg.generated else "uniform"
-        self.register_buffer("orig", features.original.float(), persistent=False)
-        self.register_buffer("neg", features.negative.float(), persistent=False)
+        self.register_buffer("orig", original.float(), persistent=False)
+        self.register_buffer("neg", negative.float(), persistent=False)
         g = torch.Generator().manual_seed(seed)
         other = (torch.arange(self.n_items) + torch.randint(1, max(2, self.n_items), (self.n_items,), generator=g))
         self.register_buffer("other", other % self.n_items, persistent=False)  # w/o NEG at inference
-        self.module = CausalModule(features.original.shape[-1], base.dim, cfg.hidden, cfg.causal)
+        self.module = CausalModule(original.shape[-1], base.dim, cfg.hidden, cfg.causal)
         self._frozen = None
         if cfg.base == "frozen":
             base.requires_grad_(False)

@@ -1,11 +1,11 @@
 """Text generators behind one small interface: a local Hugging Face model, a GGUF file, or an HTTP endpoint.
 
 A :class:`Generator` turns chat conversations (lists of ``{"role", "content"}`` messages, as
-:meth:`neggen_lite.prompts.Prompt.render` makes them) into one completion each. ``build_generator(spec)``
+:meth:`neggen_lite.generation.prompts.Prompt.render` makes them) into one completion each. ``build_generator(spec)``
 picks the backend from ``spec``:
 
 * ``"smollm2"``, ``"qwen2.5-coder-1.5b"``, ... -- a model shipped inside PyPI packages, found on disk
-  (:mod:`neggen_lite.offline_models`); no download at run time;
+  (:mod:`neggen_lite.generation.offline_models`); no download at run time;
 * ``"path/to/model.gguf"`` -- a GGUF file, dequantised by transformers (needs the ``gguf`` package);
   the dequantised model is saved once under the cache (``$NEGGEN_CACHE/models/<name>``, default
   ``~/.cache/neggen_lite/models/<name>``) so later loads are much faster;
@@ -33,6 +33,11 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, Sequence, runtime_checkable
+
+import torch
+
+from ..core.paths import safe_name
+from ..core.runtime import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +97,10 @@ class TransformersGenerator:
     supports_images = False
 
     def __init__(self, model: str | os.PathLike, *, gguf_file: str | None = None, name: str | None = None,
-                 device: str = "cpu", batch_size: int = 8, threads: int | None = None, dtype: Any = None,
+                 device: str = "auto", batch_size: int = 8, threads: int | None = None, dtype: Any = None,
                  allow_download: bool | None = None, cache_dir: str | os.PathLike | None = None,
                  use_cache: bool = True, expected_source: dict | None = None, trust_remote_code: bool = False,
                  package_version: str | None = None, generation_kwargs: dict | None = None):
-        import torch
-
         if threads:
             torch.set_num_threads(int(threads))
         self.threads = torch.get_num_threads()
@@ -150,15 +153,11 @@ class TransformersGenerator:
     # -- loading -------------------------------------------------------------------------------------
     @staticmethod
     def _resolve_device(device):
-        import torch
-
-        device = str(device or "cpu")
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        dev = torch.device(device)
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise GenerationError(f"device {device!r} requested but CUDA is not available")
-        return dev
+        """:func:`neggen_lite.core.runtime.resolve_device` (``None``/``auto``: CUDA when available)."""
+        try:
+            return resolve_device(device)
+        except RuntimeError as exc:
+            raise GenerationError(str(exc)) from exc
 
     def _placement(self) -> dict:
         # on a GPU, load the weights straight onto it (a large model need not fit in host memory twice)
@@ -224,8 +223,6 @@ class TransformersGenerator:
         return model, tok, "gguf"
 
     def _save_cache(self, model, tok, identity: dict) -> None:
-        import torch
-
         self.cache_dir.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.cache_dir.parent, prefix=f".{self.cache_dir.name}."))
         tmp.chmod(0o755)
@@ -282,8 +279,6 @@ class TransformersGenerator:
 
     def generate(self, conversations: list[list[dict]], *, max_new_tokens: int = 96, seed: int = 0,
                  temperature: float = 0.0, images: Sequence | None = None) -> list[str]:
-        import torch
-
         if _check_images(images, len(conversations)) is not None:
             kind = "a vision-language model" if self.is_vision_model else "a text-only model"
             raise NotImplementedError(
@@ -343,7 +338,7 @@ def dtype_suffix(dtype, device) -> str:
 
 
 def _safe_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("._") or "model"
+    return safe_name(name).strip("._") or "model"
 
 
 def _file_identity(path: Path) -> dict:
@@ -471,29 +466,3 @@ class OpenAIGenerator:
 
     def __repr__(self) -> str:
         return f"OpenAIGenerator(name={self.name!r}, concurrency={self.concurrency}, retries={self.retries})"
-
-
-# --------------------------------------------------------------------------------------------------
-
-def build_generator(spec: str, device: str = "cpu", batch_size: int = 8, threads: int | None = None,
-                    **kw) -> Generator:
-    """A generator for ``spec`` (see the module docstring); extra keywords go to the backend."""
-    spec = str(spec).strip()
-    if spec.startswith(("http://", "https://")):
-        kw.setdefault("concurrency", batch_size)
-        return OpenAIGenerator.from_spec(spec, **kw)
-    from . import offline_models
-
-    if spec in offline_models.MODELS or spec in offline_models.ALIASES:
-        return offline_models.load(spec, device=device, batch_size=batch_size, threads=threads, **kw)
-    if spec.lower().endswith(".gguf") and not Path(spec).expanduser().is_file():
-        raise GenerationError(f"GGUF file not found: {spec} (known offline models: "
-                              f"{', '.join(offline_models.MODELS)})")
-    try:
-        return TransformersGenerator(spec, device=device, batch_size=batch_size, threads=threads, **kw)
-    except GenerationError as e:
-        if "/" in spec or Path(spec).expanduser().exists():
-            raise
-        raise GenerationError(f"unknown generator {spec!r}: use an offline model ({', '.join(offline_models.MODELS)}),"
-                              f" a .gguf file, a Hugging Face id or directory, or http://host:port/v1[#model] "
-                              f"({e})") from e

@@ -26,6 +26,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..samplers.uniform import UniformSampler
+
 OBJECTIVES = ("printed", "joint", "repaired", "sampler")
 
 
@@ -54,8 +56,6 @@ class NearestToGeneratedSampler:
 
     def __init__(self, train_csr, original: torch.Tensor, negative: torch.Tensor, has_text: torch.Tensor,
                  device=None, seed: int = 0, k: int = 32, chunk: int = 4096):
-        from .samplers import UniformSampler
-
         self.uniform = UniformSampler(train_csr, device, seed)
         self.index, self.device = self.uniform.index, self.uniform.device
         n = self.index.n_items

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from pathlib import Path
 
 import numpy as np
 
-from .utils import REPO_ROOT, atomic_write_bytes, resolve_device
+from ..core.paths import ENCODING_CACHE, encoding_path
+from ..core.runtime import atomic_write_bytes, resolve_device
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
-CACHE_DIR = Path(os.environ.get("NEGGEN_ENCODING_CACHE", REPO_ROOT / ".cache" / "encodings"))
+CACHE_DIR = ENCODING_CACHE
 
 
 def encoder_path(name: str = DEFAULT_ENCODER) -> str:
@@ -64,8 +64,7 @@ def encode_cached(key: str, texts: list[str], encoder_name: str = DEFAULT_ENCODE
                   batch_size: int = 64, progress: bool = False, cache_dir: str | Path | None = None,
                   encoder=None) -> np.ndarray:
     """:func:`encode` with an on-disk cache ``<cache_dir>/<key>-<encoder>-<texts hash>.npy``."""
-    safe = lambda s: "".join(c if c.isalnum() or c in "-_." else "_" for c in s)  # noqa: E731
-    path = Path(cache_dir or CACHE_DIR) / f"{safe(key)}-{safe(encoder_name)}-{_texts_hash(texts)}.npy"
+    path = encoding_path(key, encoder_name, _texts_hash(texts), cache_dir)
     if path.exists():
         return np.load(path)
     arr = encode(texts, encoder or load_encoder(encoder_name, device), batch_size, progress)
@@ -77,7 +76,7 @@ def encode_cached(key: str, texts: list[str], encoder_name: str = DEFAULT_ENCODE
 
 def encode_negatives(ds, negatives: dict[int, dict], generator_name: str, encoder_name: str = DEFAULT_ENCODER,
                      device=None, batch_size: int = 64, progress: bool = False) -> dict[str, np.ndarray]:
-    """Eq. 8-9 for the items of ``negatives`` (from :func:`neggen_lite.pipeline.negatives`).
+    """Eq. 8-9 for the items of ``negatives`` (from :func:`neggen_lite.generation.pipeline.negatives`).
 
     Returns ``items`` (ids), ``original`` (the item's textual attributes), ``description`` (generated
     description, the offline stand-in for the visual modality) and ``negative`` (the completed,

@@ -2,8 +2,9 @@
 
 A sampler is any object with ``name`` and ``sample(users, pos_items, model=None) -> neg_items``
 (1-D ``int64`` tensors on the sampler's device; ``model`` lets hard-negative samplers score
-candidates; samplers that synthesise negatives, MixGCF and DENS, return float embeddings ``[B, d]``). Samplers never return a user's training positive. The hard-negative baselines (DNS, MixGCF,
-DENS, AHNS, IRGAN) live in :mod:`neggen_lite.hard_samplers` and are registered in ``SAMPLERS``.
+candidates; samplers that synthesise negatives, MixGCF and DENS, return float embeddings ``[B, d]``).
+Samplers never return a user's training positive. The hard-negative baselines (DNS, MixGCF, DENS, AHNS,
+IRGAN) live in :mod:`neggen_lite.samplers.hard`; :mod:`neggen_lite.samplers.registry` names them all.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .utils import resolve_device
+from ..core.runtime import resolve_device
 
 
 @runtime_checkable
@@ -93,24 +94,3 @@ class UniformSampler:
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.set_state(state["generator"])
-
-
-SAMPLERS = {"uniform": UniformSampler}
-
-
-def build_sampler(name: str, dataset, device, seed: int = 0, dim: int | None = None, **kwargs) -> NegativeSampler:
-    """Sampler ``name`` for ``dataset``; ``kwargs`` are its hyper-parameters, ``dim`` the model's embedding
-    size (passed to samplers with their own layers over the embeddings, e.g. DENS's gates)."""
-    key = name.lower()
-    if key not in SAMPLERS:
-        raise ValueError(f"unknown sampler {name!r}; choose one of {sorted(SAMPLERS)}")
-    cls = SAMPLERS[key]
-    if dim is not None and getattr(cls, "wants_dim", False):
-        kwargs.setdefault("dim", dim)
-    try:
-        return cls(dataset.train_csr, device=device, seed=seed, **kwargs)
-    except TypeError as exc:
-        raise ValueError(f"sampler {name!r}: {exc}") from exc
-
-
-from . import hard_samplers as _hard_samplers  # noqa: E402,F401  (registers dns, mixgcf, dens, ahns, irgan)

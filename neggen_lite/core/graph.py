@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .utils import resolve_device
+from .runtime import resolve_device
 
 
 def normalized_adjacency_scipy(train_csr: sp.spmatrix) -> sp.csr_matrix:

@@ -14,13 +14,17 @@ each user's training items are excluded, and when scoring ``test`` the valid ite
 """
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .utils import resolve_device
+from .runtime import atomic_write_bytes
 
 KS = (10, 20)
+#: the reported test metrics, in the paper's column order (R@10, R@20, N@10, N@20)
+METRICS = tuple(f"{m}@{k}" for m in ("recall", "ndcg") for k in KS)
 
 
 def metrics_from_hits(hits: torch.Tensor, n_pos: torch.Tensor, ks=KS) -> dict[str, torch.Tensor]:
@@ -151,21 +155,9 @@ def paired_ttest(a: dict, b: dict) -> dict:
     return out
 
 
-def per_user_path(result_json) -> "Path":
-    """Where the per-user test metrics of a result JSON live: ``<stem>.per_user.npz`` beside it."""
-    from pathlib import Path
-
-    p = Path(result_json)
-    return p.with_name(p.name[:-5] + ".per_user.npz" if p.name.endswith(".json") else p.name + ".per_user.npz")
-
-
 def save_per_user(path, evaluation: dict) -> None:
     """Write ``evaluation``'s ``users`` and ``per_user`` arrays (from ``per_user=True``) as a compressed
     ``.npz`` (users int32, metrics float32), atomically."""
-    import io
-
-    from .utils import atomic_write_bytes
-
     buf = io.BytesIO()
     arrays = {"users": np.asarray(evaluation["users"], dtype=np.int32)}
     arrays.update({k: np.asarray(v, dtype=np.float32) for k, v in evaluation["per_user"].items()})

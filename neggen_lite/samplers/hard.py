@@ -1,5 +1,5 @@
 """Hard-negative sampling baselines of the paper's Table 2 (Sec. 4.1.3), on the interface of
-:mod:`neggen_lite.samplers`: ``sample(users, pos_items, model) -> neg`` plus ``state_dict()`` /
+the sampler interface (:mod:`neggen_lite.samplers.uniform`): ``sample(users, pos_items, model) -> neg`` plus ``state_dict()`` /
 ``load_state_dict()``.
 
 * every candidate comes from :meth:`UniformSampler.candidates` (uniform over the user's non-positive
@@ -7,7 +7,7 @@
   training positive;
 * candidates are scored in one batched pass with the model's current embeddings (``model()``, detached),
   on the sampler's device; the only Python loops run over layers, never over pairs; in
-  :func:`neggen_lite.train.fit` that ``model()`` is the same propagation the loss uses;
+  :func:`neggen_lite.training.trainer.fit` that ``model()`` is the same propagation the loss uses;
 * ``neg`` is an ``int64`` item-id tensor ``[B]``, or (MixGCF, DENS) a float tensor of synthesised
   negative embeddings ``[B, d]`` that carries gradients to the model;
 * after each call ``self.extras`` may hold ``neg_items`` (ids behind a synthesised negative, ``[B, k]``:
@@ -27,7 +27,8 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from .samplers import SAMPLERS, UniformSampler
+from ..models.objectives import bpr
+from .uniform import UniformSampler
 
 
 def final_embeddings(model) -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,7 +47,7 @@ def layer_embeddings(model) -> tuple[torch.Tensor, torch.Tensor]:
 
 def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``a @ b`` without gradients; on the CPU through NumPy, whose OpenBLAS is 2-3x faster than torch's
-    bundled BLAS for these skinny products (as in :mod:`neggen_lite.metrics`)."""
+    bundled BLAS for these skinny products (as in :mod:`neggen_lite.core.metrics`)."""
     if a.device.type == "cpu":
         return torch.from_numpy(a.detach().numpy() @ b.detach().numpy())
     return a.detach() @ b.detach()
@@ -381,19 +382,19 @@ class IRGANSampler:
         losses = []
         for _ in range(epochs):
             perm = torch.randperm(len(users), device=self.device, generator=self.generator)
-            total = 0.0
+            total = torch.zeros((), dtype=torch.float64, device=self.device)  # no per-batch host sync
             for start in range(0, len(users), batch_size):
                 idx = perm[start:start + batch_size]
                 u, i = users[idx], items[idx]
                 j = self.uniform.candidates(u, 1).view(-1)
                 eu, ei, ej = self.user_emb[u], self.item_emb[i], self.item_emb[j]
                 x = (eu * (ei - ej)).sum(-1) + self.item_bias[i] - self.item_bias[j]
-                loss = -F.logsigmoid(x).mean() + reg * (eu.pow(2).sum() + ei.pow(2).sum() + ej.pow(2).sum()) / (2 * len(u))
+                loss = bpr(x).mean() + reg * (eu.pow(2).sum() + ei.pow(2).sum() + ej.pow(2).sum()) / (2 * len(u))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total += float(loss.detach()) * len(u)
-            losses.append(total / len(users))
+                total += loss.detach().double() * len(u)
+            losses.append(float(total) / len(users))
         for t in params:
             t.grad = None
         return losses
@@ -458,4 +459,3 @@ class IRGANSampler:
 
 
 HARD_SAMPLERS = {c.name: c for c in (DNSSampler, MixGCFSampler, DENSSampler, AHNSSampler, IRGANSampler)}
-SAMPLERS.update(HARD_SAMPLERS)

@@ -30,10 +30,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .utils import REPO_ROOT
+from .paths import DATA_DIR
 
 DATASETS = ("baby", "beauty", "clothing", "sports")
-DATA_DIR = REPO_ROOT / "data"
 SPLITS = {0: "train", 1: "valid", 2: "test"}
 INTER_COLUMNS = ("userID", "itemID", "x_label")
 

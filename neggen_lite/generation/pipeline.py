@@ -6,8 +6,9 @@ masking* of that description, *attribute completion* of the masked text. With ``
 description step is skipped: there is no image to describe, so the item's own core text (its title, else
 keywords, description, categories or brand; :meth:`ItemAttributes.core`) is masked and completed -- two
 short steps instead of three, and a negative that stays about the item rather than an invented
-description of it (a deviation from the paper, named in the book). Each output is validated
-(:mod:`neggen_lite.validation`); a failed output is retried with another seed (sampling) up to
+description of it (a deviation from the paper, named in the book); ``mask="rule"`` also leaves the
+masking to :func:`rule_mask`, so the model writes only the completion. Each output is validated
+(:mod:`neggen_lite.generation.validation`); a failed output is retried with another seed (sampling) up to
 ``retries`` times, then replaced by the rule-based fallback, and the record says which.
 
 The cache is a gzip file made of one gzip *member* per flushed batch: appending a member is a single
@@ -28,7 +29,9 @@ from typing import Callable, Iterable
 
 from tqdm.auto import tqdm
 
-from .attributes import item_attributes
+from ..core.attributes import item_attributes
+from ..core.paths import DESCRIBE, MASKERS
+from ..core.runtime import atomic_write_bytes
 from .prompts import ATTRIBUTE_COMPLETION, ATTRIBUTE_MASKING, DESCRIPTION_GENERATION, DIRECT_GENERATION, Prompt, prompt_hash
 from .validation import (Check, Vocabulary, check_completion, check_description, check_masked, rule_complete,
                          rule_mask)
@@ -153,30 +156,12 @@ def _text_steps(vocab: Vocabulary, cache: GenerationCache, cores: dict[int, str]
     ]
 
 
-DESCRIBE = ("model", "text")
-MASKERS = ("model", "rule")
 
 
 def _direct_steps(vocab: Vocabulary, attrs: dict[int, str]) -> list[Step]:
     return [Step(DIRECT_GENERATION, lambda i, _: attrs[i],
                  lambda out, i, _: check_completion(out, attrs[i], attrs[i]),
                  lambda i, _, s: rule_complete(rule_mask(attrs[i], vocab), vocab, attrs[i], seed=s * 1_000_003 + i))]
-
-
-def default_cache_path(dataset: str, generator_name: str, direct: bool = False, describe: str = "model",
-                       mask: str = "model"):
-    """``results/generations/<dataset>/<generator>[.direct|.text|.text-rulemask|.rulemask].jsonl.gz``
-    (``.text``: ``describe="text"``; ``rulemask``: ``mask="rule"``)."""
-    from .utils import REPO_ROOT
-
-    if describe not in DESCRIBE:
-        raise ValueError(f"describe {describe!r}: choose one of {', '.join(DESCRIBE)}")
-    if mask not in MASKERS:
-        raise ValueError(f"mask {mask!r}: choose one of {', '.join(MASKERS)}")
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in generator_name)
-    parts = ["direct"] if direct else (["text"] if describe == "text" else []) + (["rulemask"] if mask == "rule" else [])
-    kind = "." + "-".join(parts) if parts else ""
-    return REPO_ROOT / "results" / "generations" / dataset / f"{safe}{kind}.jsonl.gz"
 
 
 def run(ds, generator, cache_path: str | Path, items: Iterable[int] | None = None, limit: int | None = None,
@@ -261,8 +246,6 @@ def merge(out: str | Path, inputs: Iterable[str | Path]) -> dict:
     dropping records that are exact duplicates of an earlier one -- so every shard can resume from a copy
     of the combined cache and the copies merge back without double counts. ``out`` may be one of the
     inputs; it is replaced atomically. Returns the counts of records read, written and dropped."""
-    from .utils import atomic_write_bytes
-
     seen, keep, read = set(), [], 0
     for path in inputs:
         if not Path(path).is_file():

@@ -1,0 +1,3 @@
+"""Stage 6, experiments: the one run entry ``runs.get(run_spec, mode, device)`` with ``missing``/``ensure``
+for a plan (used by the CLI, the notebooks and the benchmarks), FREEDOM/VBPR on item features
+(``multimodal``), the Sec. 2 study (``study``) and generation as a command runs it (``generate``)."""

@@ -1,0 +1,37 @@
+"""The training objective every recommender shares: BPR (paper Eq. 2) and the norm of its gradient with
+respect to the negative's representation (Eq. 3), the probe behind Fig. 3 and the trainer's diagnostics."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def score_gap(e_u: torch.Tensor, e_i: torch.Tensor, e_j: torch.Tensor) -> torch.Tensor:
+    """``e_u^T e_i - e_u^T e_j`` per triple ``[B]`` (Eq. 2's argument)."""
+    return (e_u * (e_i - e_j)).sum(-1)
+
+
+def bpr(gap: torch.Tensor) -> torch.Tensor:
+    """Eq. 2 per triple: ``-log sigmoid(gap)``."""
+    return -F.logsigmoid(gap)
+
+
+def bpr_loss(e_u: torch.Tensor, e_i: torch.Tensor, e_j: torch.Tensor) -> torch.Tensor:
+    """Mean BPR loss ``-log sigmoid(e_u.(e_i - e_j))`` (Eq. 2, averaged over the batch)."""
+    return bpr(score_gap(e_u, e_i, e_j)).mean()
+
+
+def neg_grad_norm(gap: torch.Tensor, e_u: torch.Tensor) -> torch.Tensor:
+    """Eq. 3 per triple in closed form: ``||dL_BPR / de_j|| = sigmoid(-gap) ||e_u||``."""
+    return torch.sigmoid(-gap) * e_u.norm(dim=-1)
+
+
+def probe_key(m: str) -> str:
+    """History key of the Eq. 3 probe: ``neg_grad_norm`` (collaborative term, ``m="id"``, as the trainer
+    names it) or ``neg_grad_norm_<m>``."""
+    return "neg_grad_norm" if m == "id" else f"neg_grad_norm_{m}"
+
+
+def probe_line(h: dict, fmt: str = ".4f") -> str:
+    """The probe's values in a history row ``h``, e.g. ``id=0.0123 t=0.0045``."""
+    return " ".join(f"{m}={h[probe_key(m)]:{fmt}}" for m in ("id", "v", "t") if probe_key(m) in h)

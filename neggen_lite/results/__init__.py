@@ -1,0 +1,2 @@
+"""Stage 7, results: reading run records (``records``), the tables computed from them (``tables``), their
+markdown, files and run summaries (``report``), and a chapter's recorded values (``notebook``)."""

@@ -1,0 +1,280 @@
+"""Markdown renderings of the result tables, the files written from them (``results/README.md`` from its
+template, ``significance.json``, ``fig6.csv``) and the one-line summary of a finished run."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..core.paper import PAPER_TABLE2, PAPER_TABLE5
+from ..core.paths import RESULTS_DIR
+from ..core.runtime import atomic_write_bytes, atomic_write_json
+from ..models.objectives import probe_key, probe_line
+from ..neggen.causal import NEGGEN_VARIANTS
+from ..samplers.hard import HARD_SAMPLERS
+from .records import METRICS, is_mmrec_weight, load_results
+from .tables import (comparison_table, fig2_significance, fig2_table, fig6_frame, fmt_mean_std, load_neggen,
+                     sampler_vs_uniform, significance_table)
+
+
+def markdown_table(records: list[dict]) -> str:
+    """The comparison as a markdown table: ``ours / paper`` in each cell."""
+    df = comparison_table(records)
+    if df.empty:
+        return "_no full-mode results yet_\n"
+    head = "| dataset | model | seeds | best epoch | " + " | ".join(f"{m} ours / paper" for m in METRICS) + " |"
+    lines = [head, "|" + "---|" * (4 + len(METRICS))]
+    for (dataset, model), r in df.iterrows():
+        paper = {m: "—" if r[f"paper {m}"] != r[f"paper {m}"] else f"{r[f'paper {m}']:.4f}" for m in METRICS}
+        cells = " | ".join(f"{r[f'ours {m}']:.4f} / {paper[m]}" for m in METRICS)
+        lines.append(f"| {dataset} | {model} | {int(r['seeds'])} | {r['best epoch']:.0f} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def neggen_markdown(df: pd.DataFrame, dataset: str) -> str:
+    """NegGen's runs on ``dataset`` (a :func:`load_neggen` frame) as markdown: the variants (mean ± std over
+    seeds beside Table 5, the same-seed base, the stored t-test per seed), runs with changed settings,
+    and the Fig. 7 sweeps."""
+    d = df[df["dataset"] == dataset] if len(df) else df
+    if d.empty:
+        return f"_no full-mode NegGen runs on {dataset}_\n"
+    main = d[(d["setting"] == "default") & d["param"].isna()]
+    lines = ["| variant | seeds | test recall@20 ours (mean ± std) / paper | test ndcg@20 ours / paper | "
+             "same-seed LightGCN base recall@20 | mean difference | paired t-test p per seed | best epochs |",
+             "|---|---|---|---|---|---|---|---|"]
+    for v in NEGGEN_VARIANTS:
+        x = main[main["variant"] == v].sort_values("seed")
+        if not len(x):
+            continue
+        paper = PAPER_TABLE5.get((dataset, v))
+        pr, pn = (f"{paper[1]:.4f}", f"{paper[3]:.4f}") if paper else ("—", "—")
+        lines.append(f"| {v} | {', '.join(map(str, x.seed))} | "
+                     f"{fmt_mean_std(x['recall@20'].mean(), x['recall@20'].std(), len(x), show_n=False)} / {pr} | "
+                     f"{x['ndcg@20'].mean():.4f} / {pn} | {x['base recall@20'].mean():.4f} | "
+                     f"{x['diff recall@20'].mean():+.4f} | {', '.join(f'{p:.2g}' for p in x['p recall@20'])} | "
+                     f"{', '.join(map(str, x.best_epoch))} |")
+    other = d[~d["setting"].isin(["default", "sweep"])]
+    if len(other):
+        lines.append("")
+        for _, r in other.sort_values(["setting", "seed"]).iterrows():
+            lines.append(f"* `{r.setting}` (seed {r.seed}): test recall@20 {r['recall@20']:.4f} (base "
+                         f"{r['base recall@20']:.4f}, p = {r['p recall@20']:.2g}, best epoch {r.best_epoch})")
+    sw = d[d["setting"] == "sweep"].sort_values(["param", "value", "seed"])
+    if len(sw):
+        lines += ["", "| sweep | value | seed | test recall@20 | test ndcg@20 | best epoch |", "|---|---|---|---|---|---|"]
+        for _, r in sw.iterrows():
+            lines.append(f"| {r.param} | {r.value:g} | {r.seed} | {r['recall@20']:.4f} | {r['ndcg@20']:.4f} | {r.best_epoch} |")
+    return "\n".join(lines) + "\n"
+
+
+def significance_markdown(dataset: str, records: list[dict]) -> str:
+    """The tested rows of :func:`significance_table` as markdown (rows without a test are left out)."""
+    df = significance_table(dataset, records)
+    lines = ["| dataset | variant | seed | best baseline (seed) | ours R@20 | baseline R@20 | mean difference | t | p |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for _, r in df.iterrows():
+        if r["p"] != r["p"]:
+            continue
+        lines.append(f"| {dataset} | {r['variant']} | {r['seed']} | {r['baseline']} ({int(r['baseline seed'])}) | "
+                     f"{r['ours']:.4f} | {r['theirs']:.4f} | {r['mean_diff']:+.4f} | {r['t']:.2f} | {r['p']:.1e} |")
+    return "\n".join(lines) + "\n"
+
+
+def fig6_markdown(records: list[dict]) -> str:
+    """:func:`fig6_frame` as markdown, with the paper's Table 2 Recall@20 of each sampler row."""
+    lines = ["| dataset | method | seeds | convergence epoch | epochs incl. base | test NDCG@20 (± std) | test R@20 | "
+             "paper R@20 (Table 2) | seconds per run |", "|---|---|---|---|---|---|---|---|---|"]
+    for _, r in fig6_frame(records).iterrows():
+        paper = PAPER_TABLE2.get(("lightgcn" if r["method"] == "uniform" else r["method"], r["dataset"]))
+        std = f" ± {r['ndcg@20 std']:.4f}" if r["ndcg@20 std"] == r["ndcg@20 std"] else ""
+        pr = "—" if not paper or r["method"] == "neggen w/o CF" else f"{paper[1]:.4f}"
+        lines.append(f"| {r['dataset']} | {r['method']} | {r['seeds']} | {r['convergence epoch']:.1f} | "
+                     f"{r['epochs incl. base']:.1f} | {r['ndcg@20']:.4f}{std} | {r['recall@20']:.4f} | {pr} | "
+                     f"{r['seconds']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def sampler_markdown(records: list[dict], metric: str = "recall@20", min_seeds: int = 3) -> str:
+    """:func:`sampler_vs_uniform` as markdown, ours beside the paper's Table 2: each hard-negative sampler's
+    mean test ``metric`` over seeds (± the sample standard deviation when there are several), its change
+    relative to the same dataset's uniform LightGCN, and the convergence epochs (sampler / uniform). The
+    paper's change is relative to its own LightGCN row. Under the table, a computed summary (how many cells
+    converge sooner / end higher than uniform, the ranges of convergence epochs and of seed spreads) and a
+    line listing, per dataset with a uniform run, the samplers with fewer than ``min_seeds`` seeds (the
+    runs still owed)."""
+
+    sv = sampler_vs_uniform(records, metric)
+    lines = [f"| dataset | sampler | seeds | test {metric} ours | vs our uniform | convergence epoch (uniform) | "
+             f"paper {metric} | paper vs its LightGCN |", "|---|---|---|---|---|---|---|---|"]
+    owed = []
+    for d, x in sv.groupby("dataset", sort=True):
+        x = x.set_index("sampler")
+        seeds = x["seeds"].reindex(HARD_SAMPLERS, fill_value=0)  # 0 for a sampler with no run yet
+        short = [f"{s} ({n})" for s, n in seeds.items() if n < min_seeds]
+        for s, r in x.drop(index="uniform").iterrows():
+            ours = f"{r[metric]:.4f}" + (f" ± {r[metric + ' std']:.4f}" if r["seeds"] > 1 else "")
+            p = r[f"paper {metric}"]
+            pc = f"{p:.4f} | {r['paper vs its LightGCN']:+.1%}" if p == p else "— | —"
+            lines.append(f"| {d} | {s} | {r['seeds']} | {ours} | {r['vs uniform']:+.1%} | "
+                         f"{r['convergence epoch']:.0f} ({r['uniform convergence epoch']:.0f}) | {pc} |")
+        if short:
+            owed.append(f"{d}: {', '.join(short)}")
+    hard, uni = sv[sv["sampler"] != "uniform"], sv[sv["sampler"] == "uniform"]
+    summary = ""
+    if len(hard):
+        spread = hard.loc[hard["seeds"] > 1, f"{metric} std"]
+        cells = lambda n: f"{n} cell{'s' * (n != 1)}"  # noqa: E731
+        summary = (f"Over {cells(len(hard))} (dataset, sampler): {int(hard['sooner'].sum())} converge sooner than "
+                   f"uniform, at mean best epochs {hard['convergence epoch'].min():.0f}-"
+                   f"{hard['convergence epoch'].max():.0f} against uniform's {uni['convergence epoch'].min():.0f}-"
+                   f"{uni['convergence epoch'].max():.0f}; {int(hard['better'].sum())} end with a higher test {metric}"
+                   + (f"; seed std of test {metric} {spread.min():.4f}-{spread.max():.4f} over the "
+                      f"{cells(len(spread))} with several seeds" if len(spread) else "") + ".\n\n")
+    tail = (f"Fewer than {min_seeds} seeds so far (seeds in brackets): {'; '.join(owed)}." if owed
+            else f"Every sampler has at least {min_seeds} seeds on every dataset with a uniform run.")
+    return "\n".join(lines) + "\n\n" + summary + tail + "\n"
+
+
+def fig2_markdown(records: list[dict]) -> str:
+    """:func:`fig2_table` as markdown, with computed lines saying, per text-term weight, on which datasets
+    Direct Generation negatives end below uniform sampling (the paper's Fig. 2: below on Baby and Beauty),
+    and the paired t-tests of :func:`fig2_significance`."""
+    t = fig2_table(records)
+    if t.empty:
+        return ("No dataset has both a uniform and a Direct Generation FREEDOM run yet "
+                "(`python -m neggen_lite study --dataset baby`).\n")
+    lines = ["| dataset | variant | text-term weight | negatives | seeds | R@10 | R@20 | N@10 | N@20 | R@20 vs uniform | "
+             "generated share of train positives | generator |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for _, r in t.iterrows():
+        cell = lambda m: f"{r[m]:.4f}" + (f" ± {r[m + ' std']:.4f}" if r["seeds"] > 1 else "")  # noqa: E731
+        direct = r["negatives"] == "direct"
+        lines.append(f"| {r['dataset']} | {r['variant']} | {_weight_label(r['text weight'])} | {r['negatives']} | "
+                     f"{r['seeds']} | " + " | ".join(cell(m) for m in METRICS)
+                     + (f" | {r['recall@20 vs uniform']:+.1%} | {r['generated share']:.1%} | {r['generator']} |"
+                        if direct else " | — | — | — |"))
+    summary = []
+    for w, d in t[t["negatives"] == "direct"].groupby("text weight", sort=True):
+        below = d.loc[d["recall@20 vs uniform"] < 0, "dataset"].tolist()
+        above = d.loc[d["recall@20 vs uniform"] >= 0, "dataset"].tolist()
+        summary.append(f"With text-term weight {_weight_label(w)}, Direct Generation negatives end below uniform "
+                       f"sampling in test Recall@20 on {', '.join(below) or 'no dataset'}"
+                       + (f" and at or above it on {', '.join(above)}" if above else "")
+                       + (" (the paper's Fig. 2: below on Baby and Beauty)." if is_mmrec_weight(w) else "."))
+    sig = fig2_significance(records)
+    tested = sig[sig["n_users"] > 0]
+    if len(tested):
+        def test(r) -> str:
+            p = f"p = {r['p']:.2g}" if np.isfinite(r["p"]) else "every user's value identical"
+            return f"{r['dataset']}, weight {r['text weight']:g}, seed {r['seed']}: {r['mean_diff']:+.4f}, {p}"
+
+        summary.append("Paired t-tests over test users, each direct run against the uniform run of its seed "
+                       "(Recall@20, direct - uniform): " + "; ".join(test(r) for _, r in tested.iterrows()) + ".")
+    return "\n".join(lines) + "\n\n" + " ".join(summary) + "\n"
+
+
+def _weight_label(w: float) -> str:
+    return f"{w:g} (MMRec)" if is_mmrec_weight(w) else f"{w:g}"
+
+
+def tuning_markdown(records: list[dict]) -> str:
+    """Hyper-parameter searches (records under ``<dataset>/tuning/``) as markdown: L2 weight, valid and test."""
+    lines = ["| dataset | model | L2 weight | best epoch | valid R@20 | test R@20 |", "|---|---|---|---|---|---|"]
+    for r in sorted(records, key=lambda r: (r["dataset"], r["model"], r["config"]["reg"])):
+        lines.append(f"| {r['dataset']} | {r['model']} | {r['config']['reg']:g} | {r['best_epoch']} | "
+                     f"{r['valid']['recall@20']:.4f} | {r['test']['recall@20']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+README_TEMPLATE = RESULTS_DIR / "README.template.md"
+
+
+def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
+    """Fill ``results/README.template.md``'s placeholders with tables computed from the result files.
+
+    Placeholders: ``{TABLE2}`` (:func:`markdown_table`), ``{NEGGEN:<dataset>}`` (:func:`neggen_markdown`),
+    ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`),
+    ``{SAMPLERS}`` (:func:`sampler_markdown`), ``{FIG2}`` (:func:`fig2_markdown`) and
+    ``{TUNING}`` (:func:`tuning_markdown`). An unknown placeholder is a ``ValueError`` naming it and its line."""
+
+    recs = load_results(results_dir, mode="full")
+    neg = None
+
+    def fill(m: re.Match) -> str:
+        nonlocal neg
+        key, _, arg = m.group(1).partition(":")
+        if key == "TABLE2" and not arg:
+            return markdown_table(recs)
+        if key == "FIG6" and not arg:
+            return fig6_markdown(recs)
+        if key == "SAMPLERS" and not arg:
+            return sampler_markdown(recs)
+        if key == "FIG2" and not arg:
+            return fig2_markdown(recs)
+        if key == "TUNING" and not arg:
+            return tuning_markdown(load_results(results_dir, mode="full", tuning=True))
+        if key == "SIG" and arg:
+            return significance_markdown(arg, recs)
+        if key == "NEGGEN" and arg:
+            neg = load_neggen(records=recs) if neg is None else neg
+            return neggen_markdown(neg, arg)
+        line = template.count("\n", 0, m.start()) + 1
+        raise ValueError(f"README template, line {line}: unknown placeholder {m.group(0)!r}")
+
+    return re.sub(r"\{([A-Z][A-Z0-9]*(?::[a-z]+)?)\}", fill, template)
+
+
+def run_summary(rec: dict, out) -> str:
+    """What a finished training run prints: its identity, best epoch, test metrics and file; NegGen adds its
+    same-seed base and t-test, FREEDOM the Eq. 3 probe of a few epochs."""
+    name = "/".join(str(x) for x in (rec["model"], rec["sampler"], rec.get("variant")) if x)
+    lines = [f"{rec['dataset']} {name} seed {rec['seed']}: best epoch {rec['best_epoch']} of {rec['epochs']}, test "
+             + " ".join(f"{k}={v:.4f}" for k, v in rec["test"].items()) + f" ({rec['seconds']:.0f}s) -> {out}"]
+    if "base" in rec:
+        sig = rec["significance"]["test"]["recall@20"]
+        lines.append(f"  same-seed LightGCN base: recall@20={rec['base']['test']['recall@20']:.4f}; "
+                     f"paired t-test over {sig['n_users']} users: diff {sig['mean_diff']:+.4f}, p={sig['p']:.3g}")
+    probe = [h for h in rec["history"] if probe_key("t") in h or probe_key("v") in h]
+    if probe:
+        lines.append("  mean ||dL_BPR/de_neg|| per epoch (Eq. 3): " + "; ".join(
+            f"ep{h['epoch']} {probe_line(h)}" for h in (probe if len(probe) <= 4 else probe[:3] + probe[-1:])))
+    return "\n".join(lines)
+
+
+def write_significance(dataset: str, metric: str = "recall@20", results_dir: str | Path = RESULTS_DIR):
+    """:func:`~neggen_lite.results.tables.significance_table` as markdown and ``<dataset>/significance.json``;
+    returns ``(markdown, path)``, or ``(None, None)`` without NegGen runs."""
+    df = significance_table(dataset, metric=metric, results_dir=results_dir)
+    if df.empty:
+        return None, None
+    fmt = lambda v: "" if v is None or v != v else (f"{v:.4g}" if isinstance(v, float) else str(v))  # noqa: E731
+    md = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns) + "\n"
+    md += "".join("| " + " | ".join(fmt(v) for v in rec) + " |\n" for rec in df.itertuples(index=False))
+    out = Path(results_dir) / dataset / "significance.json"
+    atomic_write_json(out, {"dataset": dataset, "metric": metric,
+                            "rows": df.astype(object).where(df.notna(), None).to_dict("records")})
+    return md, out
+
+
+def write_fig6(results_dir: str | Path = RESULTS_DIR):
+    """Fig. 6's data (:func:`~neggen_lite.results.tables.fig6_frame`) as ``fig6.csv``; returns ``(frame, path)``,
+    or ``(empty frame, None)`` without runs."""
+    df = fig6_frame(load_results(results_dir, mode="full"))
+    if df.empty:
+        return df, None
+    out = Path(results_dir) / "fig6.csv"
+    atomic_write_bytes(out, df.to_csv(index=False, float_format="%.6g").encode())
+    return df, out
+
+
+def write_readme(results_dir: str | Path = RESULTS_DIR) -> Path:
+    """``README.md`` from ``README.template.md`` in ``results_dir`` (:func:`render_readme`); a missing template
+    is a ``FileNotFoundError``, a bad placeholder a ``ValueError``."""
+    tpl = Path(results_dir) / "README.template.md"
+    if not tpl.exists():
+        raise FileNotFoundError(f"no template {tpl}")
+    text = render_readme(tpl.read_text(), results_dir)
+    out = Path(results_dir) / "README.md"
+    atomic_write_bytes(out, text.encode())
+    return out
