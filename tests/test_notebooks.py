@@ -42,6 +42,8 @@ CHECKS = {
         and abs(r["demo_valid_rate"] + r["demo_fallback_rate"] - 1) < 1e-9 and 0.5 < r["demo_rejected_share"] <= 1),
     "05_causal_learning": lambda r: (
         0 <= r["lambda_top10_overlap_0_1"] <= 1 and
+        # the prose: Eq. 19 as printed sends no gradient to a real negative item, joint does
+        r["printed_grad_to_negative"] == 0.0 and r["joint_grad_to_negative"] > 0 and
         all(0 <= r[k] < 1e-4 for k in ("attend_one_token_err", "causal_hand_err", "rec_loss_hand_err",
                                         "align_identity_err"))
         # Eq. 20 as printed is unbounded below, the bounded form is not
