@@ -125,6 +125,9 @@ class NegGenConfig:
     modalities: tuple[str, ...] = ("t",)
 
     def __post_init__(self):
+        from .safety import check_settings
+
+        check_settings(lam=self.lam, alpha=self.alpha, tau=self.tau)
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.align not in ALIGN_FORMS:

@@ -34,6 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, Sequence, runtime_checkable
 
+from .safety import ExpectedError
+
 log = logging.getLogger(__name__)
 
 Conversation = list[dict]
@@ -41,7 +43,7 @@ Conversation = list[dict]
 END_OF_TURN_TOKENS = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|end|>", "<|endoftext|>", "<|eom_id|>")
 
 
-class GenerationError(RuntimeError):
+class GenerationError(ExpectedError, RuntimeError):
     """A backend could not produce completions (model not found, server unreachable, ...)."""
 
 
