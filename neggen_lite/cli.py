@@ -6,7 +6,52 @@ import sys
 from pathlib import Path
 
 from . import data
+from .safety import ExpectedError, SettingsError, check_settings, check_writable, locked
 from .train import MODES, config_for_mode, default_out, fit, save_result
+
+#: ``train`` flags that only some models use (flag -> its ``args`` attribute, the models); any other model
+#: given one is refused, so no flag is silently ignored
+MODEL_FLAGS = {
+    "--variant": ("variant", {"neggen"}), "--lam": ("lam", {"neggen"}), "--alpha": ("alpha", {"neggen"}),
+    "--tau": ("tau", {"neggen"}), "--align": ("align", {"neggen"}), "--base": ("base", {"neggen"}),
+    "--generator": ("generator", {"neggen", "freedom", "vbpr"}), "--encoder": ("encoder", {"neggen", "freedom", "vbpr"}),
+    "--modalities": ("modalities", {"freedom", "vbpr"}), "--features-dir": ("features_dir", {"freedom", "vbpr"}),
+    "--sampler-arg": ("sampler_arg", {"lightgcn", "bpr"}), "--layers": ("layers", {"lightgcn", "neggen", "freedom", "vbpr"}),
+}
+#: ``--sampler`` values per model (``None``: any registered sampler)
+MODEL_SAMPLERS = {"neggen": ("uniform",), "freedom": ("uniform", "direct"), "vbpr": ("uniform", "direct")}
+
+
+def _check_train_args(args) -> None:
+    """Every ``train``/``sweep`` setting in range, and no flag the model does not use (before any work)."""
+    check_settings(epochs=args.epochs, patience=args.patience, lr=args.lr, reg=args.reg, n_layers=args.layers,
+                   dim=args.dim, batch_size=args.batch_size, threads=args.threads,
+                   subset_users=getattr(args, "subset_users", None), lam=args.lam, alpha=args.alpha, tau=args.tau)
+    model = getattr(args, "model", "neggen")
+    for flag, (attr, models) in MODEL_FLAGS.items():
+        if model not in models and getattr(args, attr, None) not in (None, []):
+            raise SettingsError(f"{flag}: not used by --model {model} (only by {', '.join(sorted(models))})")
+    allowed = MODEL_SAMPLERS.get(model)
+    sampler = getattr(args, "sampler", "uniform")
+    if allowed and sampler not in allowed:
+        raise SettingsError(f"--sampler {sampler}: --model {model} supports {', '.join(allowed)}")
+    if model in ("freedom", "vbpr") and sampler != "direct" and args.generator is not None:
+        raise SettingsError(f"--generator: used by --model {model} only with --sampler direct")
+    from .utils import resolve_device
+
+    resolve_device(args.device)  # --device cuda without CUDA: now, not after loading the data
+    if getattr(args, "no_checkpoint", False) and (args.checkpoint or args.keep_checkpoint):
+        raise SettingsError("--no-checkpoint: contradicts --checkpoint/--keep-checkpoint")
+
+
+def _fill_defaults(args) -> None:
+    """The defaults of the model-specific flags, applied after :func:`_check_train_args`."""
+    from .encoding import DEFAULT_ENCODER
+
+    if getattr(args, "generator", None) is None and hasattr(args, "generator"):
+        args.generator = "auto"
+    if getattr(args, "encoder", None) is None and hasattr(args, "encoder"):
+        args.encoder = DEFAULT_ENCODER
 
 
 def _neggen_config(args, **override):
@@ -42,13 +87,22 @@ def _train_neggen(args, ds) -> int:
     out = Path(args.out) if args.out else default_out(ds.name, "neggen", "generated" if ng.generated else "uniform",
                                                       seed, args.mode, ng.variant)
     ckpt = None if args.no_checkpoint else (Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt"))
-    result = neggen.train(ds, args.mode, args.device, args.generator, args.encoder, ng, seed, ckpt,
-                          not args.quiet, args.threads, **_train_overrides(args))
-    save_result(result, out)
+    _check_outputs(out, ckpt)
+    with locked(out, "result"):
+        result = neggen.train(ds, args.mode, args.device, args.generator, args.encoder, ng, seed, ckpt,
+                              not args.quiet, args.threads, **_train_overrides(args))
+        save_result(result, out)
     _report(ds.name, result, out)
     if ckpt and not args.keep_checkpoint and ckpt.exists():
         ckpt.unlink()
     return 0
+
+
+def _check_outputs(out: Path, ckpt: Path | None) -> None:
+    """The result (and checkpoint) path writable, before any work."""
+    check_writable(out, "--out")
+    if ckpt is not None:
+        check_writable(ckpt, "--checkpoint")
 
 
 def _sweep(args) -> int:
@@ -64,13 +118,15 @@ def _sweep(args) -> int:
             print(f"{out} exists; skipped (--force to rerun)")
             continue
         ng = _neggen_config(args, **{args.param: v})
+        check_writable(out, "--out")
         if feats is None:
             feats = neggen.build_features(ds, args.generator, args.encoder, ng.modalities, args.device,
                                           progress=not args.quiet)
         result = neggen.train(ds, args.mode, args.device, args.generator, args.encoder, ng, seed, None,
                               not args.quiet, args.threads, features=feats, **_train_overrides(args))
         result["sweep"] = {"param": args.param, "value": v}
-        save_result(result, out)
+        with locked(out, "result"):
+            save_result(result, out)
         _report(ds.name, result, out)
     return 0
 
@@ -81,7 +137,7 @@ def _sampler_kwargs(items: list[str]) -> dict:
     for item in items or []:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise SystemExit(f"error: --sampler-arg expects KEY=VALUE, got {item!r}")
+            raise SettingsError(f"--sampler-arg: expects KEY=VALUE, got {item!r}")
         raw = raw.strip()
         if raw.lower() in ("true", "false"):
             value = raw.lower() == "true"
@@ -104,19 +160,23 @@ def _train(args) -> int:
 
         return cli_train(args)
     ds = data.load(args.dataset, args.data_root, side_info=False)
+    if args.subset_users:
+        ds = ds.subset(args.subset_users, seed=0)
     cfg = config_for_mode(args.mode, model=args.model, sampler=args.sampler, seed=args.seed, epochs=args.epochs,
                           patience=args.patience, lr=args.lr, reg=args.reg, n_layers=args.layers, dim=args.dim,
                           batch_size=args.batch_size, sampler_kwargs=_sampler_kwargs(args.sampler_arg) or None)
     out = Path(args.out) if args.out else default_out(ds.name, cfg.model, cfg.sampler, cfg.seed, args.mode)
-    ckpt = Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt")
-    result = fit(ds, cfg, device=args.device, checkpoint=None if args.no_checkpoint else ckpt,
-                 progress=not args.quiet, mode=args.mode, threads=args.threads)
-    save_result(result, out)
+    ckpt = None if args.no_checkpoint else (Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt"))
+    _check_outputs(out, ckpt)
+    with locked(out, "result"):
+        result = fit(ds, cfg, device=args.device, checkpoint=ckpt, progress=not args.quiet, mode=args.mode,
+                     threads=args.threads)
+        save_result(result, out)
     t = result["test"]
     print(f"{ds.name} {cfg.model}/{cfg.sampler} seed {cfg.seed}: best epoch {result['best_epoch']} of "
           f"{result['epochs']}, test " + " ".join(f"{k}={v:.4f}" for k, v in t.items())
           + f" ({result['seconds']:.0f}s) -> {out}")
-    if not args.keep_checkpoint and ckpt.exists():
+    if ckpt and not args.keep_checkpoint and ckpt.exists():  # only this run's own checkpoint
         ckpt.unlink()
     return 0
 
@@ -139,12 +199,21 @@ def _shard(text: str) -> tuple[int, int]:
 def _merge(args) -> int:
     from . import pipeline
 
-    try:
-        counts = pipeline.merge(args.out, args.inputs)
-    except pipeline.CacheError as exc:
-        raise SystemExit(f"error: {exc}") from None
+    counts = pipeline.merge(args.out, args.inputs)
     print(f"{args.out}: {counts['written']} records ({counts['duplicates_dropped']} duplicates dropped), "
           f"{counts['items_done']} items with a finished step")
+    return 0
+
+
+def _repair(args) -> int:
+    from . import pipeline
+
+    res = pipeline.repair(args.cache)
+    if res["backup"] is None:
+        print(f"{args.cache}: all {res['members_kept']} members readable, nothing to repair")
+    else:
+        print(f"{args.cache}: kept {res['members_kept']} members ({res['records_kept']} records), dropped "
+              f"{res['bytes_dropped']} bytes; the original is in {res['backup']}")
     return 0
 
 
@@ -154,6 +223,9 @@ def _generate(args) -> int:
     from .prompts import prompts_hash
     from .utils import atomic_write_json, git_commit, set_threads
 
+    check_settings(limit=args.limit, retries=args.retries, batch_size=args.batch_size, threads=args.threads)
+    if args.out:
+        check_writable(args.out, "--out")
     set_threads(args.threads)
     ds = data.load(args.dataset, args.data_root)
     kw = {} if args.dtype == "auto" else {"dtype": args.dtype}
@@ -163,14 +235,15 @@ def _generate(args) -> int:
                            seed=args.seed, direct=args.direct, progress=not args.quiet, shard=args.shard)
     manifest = {"dataset": ds.name, "generator": gen.name,
                 "package_version": getattr(gen, "package_version", None), "prompts_hash": prompts_hash(),
-                "pipeline": "direct_generation" if args.direct else "description>masking>completion",
+                "pipeline": pipeline.PIPELINES[args.direct],
                 "items": summary["items"], "valid_rate": summary["valid_rate"],
                 "fallback_rate": summary["fallback_rate"], "seconds": summary["generation_seconds"],
                 "steps": summary["steps"], "invalid_reasons": summary["invalid_reasons"],
                 "retries": args.retries, "seed": args.seed, "batch_size": args.batch_size,
                 "dtype": str(getattr(gen, "dtype", None)).removeprefix("torch."), "threads": args.threads,
                 "commit": git_commit(), "cache": path.name}
-    atomic_write_json(path.with_name(path.name.replace(".jsonl.gz", "") + ".manifest.json"), manifest)
+    with locked(path, "generation cache"):
+        atomic_write_json(pipeline.manifest_path(path), manifest)
     print(f"{ds.name}/{gen.name}: {summary['items']} items, valid {summary['valid_rate']:.1%}, "
           f"fallback {summary['fallback_rate']:.1%}, {summary['seconds_this_run']:.0f}s this run -> {path}")
     return 0
@@ -216,11 +289,16 @@ def _significance(args) -> int:
     print("| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns))
     for rec in df.itertuples(index=False):
         print("| " + " | ".join(fmt(v) for v in rec) + " |")
-    out = rdir / args.dataset / "significance.json"
-    atomic_write_json(out, {"dataset": args.dataset, "metric": args.metric,
-                            "rows": df.astype(object).where(df.notna(), None).to_dict("records")})
-    print(f"-> {out}")
+    if args.write:  # the one explicit write path; without --write this command writes nothing
+        out = rdir / args.dataset / "significance.json"
+        atomic_write_json(out, significance_record(df, args.dataset, args.metric))
+        print(f"-> {out}")
     return 0
+
+
+def significance_record(df, dataset: str, metric: str) -> dict:
+    """What ``significance --write`` stores in ``results/<dataset>/significance.json``."""
+    return {"dataset": dataset, "metric": metric, "rows": df.astype(object).where(df.notna(), None).to_dict("records")}
 
 
 def _fig6(args) -> int:
@@ -269,15 +347,16 @@ def _neggen_args(p) -> None:
     from .encoding import DEFAULT_ENCODER
 
     g = p.add_argument_group("NegGen (--model neggen; Sec. 3.3-3.4)")
-    g.add_argument("--variant", default="full", choices=VARIANTS)
+    g.add_argument("--variant", default=None, choices=VARIANTS, help="default full")
     g.add_argument("--lam", type=float, default=None, help="weight of the causal score (default 0.5)")
     g.add_argument("--alpha", type=float, default=None, help="weight of L_align (default 1e-2)")
     g.add_argument("--tau", type=float, default=None, help="temperature of L_align (default 0.1)")
     g.add_argument("--align", default=None, choices=ALIGN_FORMS, help="Eq. 20: bounded (default) or printed")
     g.add_argument("--base", default=None, choices=BASE_MODES, help="pre-trained LightGCN frozen (default) or fine-tuned")
-    g.add_argument("--generator", default="auto", help="generation cache to read, or 'rule' (default auto: "
-                   "the offline Qwen2.5-Coder-1.5B cache where it exists, rule-based negatives elsewhere)")
-    g.add_argument("--encoder", default=DEFAULT_ENCODER)
+    g.add_argument("--generator", default=None, help="generation cache to read, or 'rule' (default auto: "
+                   "the offline Qwen2.5-Coder-1.5B cache where it exists, rule-based negatives elsewhere); "
+                   "freedom/vbpr: the Direct Generation cache of --sampler direct")
+    g.add_argument("--encoder", default=None, help=f"text encoder (default {DEFAULT_ENCODER})")
     g.add_argument("--subset-users", type=int, default=None,
                    help="train on N random users only (smoke runs and tests; never for reported numbers)")
 
@@ -361,9 +440,13 @@ def main(argv: list[str] | None = None) -> int:
     g.set_defaults(func=_generate)
 
     mg = sub.add_parser("merge", help="merge generation caches (e.g. --shard outputs) into one, dropping duplicates")
-    mg.add_argument("out", help="the merged cache (may be one of the inputs)")
+    mg.add_argument("out", help="the merged cache, a new file (inputs are never written)")
     mg.add_argument("inputs", nargs="+", help="caches to merge, in order")
     mg.set_defaults(func=_merge)
+
+    rp = sub.add_parser("repair", help="keep the readable members of a damaged generation cache (after a backup)")
+    rp.add_argument("cache")
+    rp.set_defaults(func=_repair)
 
     q = sub.add_parser("quality", help="validity rates and hardness (cosine) of a generation cache")
     q.add_argument("--dataset", required=True, choices=data.DATASETS)
@@ -382,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     sg.add_argument("--dataset", required=True, choices=data.DATASETS)
     sg.add_argument("--metric", default="recall@20")
     sg.add_argument("--results-dir", default=None)
+    sg.add_argument("--write", action="store_true", help="also write RESULTS_DIR/<dataset>/significance.json")
     sg.set_defaults(func=_significance)
 
     f6 = sub.add_parser("fig6", help="Fig. 6 data (NDCG@20 vs convergence epoch per sampler) -> results/fig6.csv")
@@ -393,8 +477,17 @@ def main(argv: list[str] | None = None) -> int:
     rm.set_defaults(func=_readme)
 
     args = p.parse_args(argv)
-    try:
+    try:  # the one error boundary: an expected error is one line on stderr and exit status 2
+        if args.cmd in ("train", "sweep"):
+            _check_train_args(args)
+            _fill_defaults(args)
         return args.func(args)
-    except data.DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ExpectedError, OSError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if not isinstance(exc, OSError) or exc.filename is None or str(exc.filename) in text \
+        else f"{exc.filename}: {text}"

@@ -876,6 +876,7 @@ def cli_train(args) -> int:
     """``python -m neggen_lite train --model freedom|vbpr [--modalities t] [--features-dir DIR]
     [--sampler direct --generator G]``."""
     from . import data
+    from .safety import check_writable, locked
     from .train import config_for_mode, default_out, save_result
 
     ds = data.load(args.dataset, args.data_root)
@@ -897,10 +898,14 @@ def cli_train(args) -> int:
     out = Path(args.out) if args.out else default_out(ds.name, args.model, negatives, seed, args.mode,
                                                       result_suffix(mods) if mods else None)
     ckpt = None if args.no_checkpoint else (Path(args.checkpoint) if args.checkpoint else out.with_suffix(".ckpt"))
-    res = train(ds, args.model, mods, args.mode, args.device, fdir, negatives, args.generator, args.encoder, seed,
-                ckpt, not args.quiet, args.threads, epochs=args.epochs, patience=args.patience, lr=args.lr,
-                reg=args.reg, n_layers=args.layers, dim=args.dim, batch_size=args.batch_size)
-    save_result(res, out)
+    check_writable(out, "--out")
+    if ckpt is not None:
+        check_writable(ckpt, "--checkpoint")
+    with locked(out, "result"):
+        res = train(ds, args.model, mods, args.mode, args.device, fdir, negatives, args.generator, args.encoder,
+                    seed, ckpt, not args.quiet, args.threads, epochs=args.epochs, patience=args.patience, lr=args.lr,
+                    reg=args.reg, n_layers=args.layers, dim=args.dim, batch_size=args.batch_size)
+        save_result(res, out)
     t = res["test"]
     print(f"{ds.name} {args.model}/{res['sampler']} {res['variant']} seed {seed}: best epoch {res['best_epoch']} of "
           f"{res['epochs']}, test " + " ".join(f"{k}={v:.4f}" for k, v in t.items())

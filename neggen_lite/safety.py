@@ -87,6 +87,9 @@ def check_writable(path: str | Path, flag: str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise SettingsError(f"{flag} {path}: is a folder, need a file path")
+    blocker = next((a for a in path.parents if a.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise SettingsError(f"{flag} {path}: {blocker} is a file, not a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".probe")

@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from .safety import SettingsError
 from .utils import resolve_device
 
 
@@ -103,14 +104,14 @@ def build_sampler(name: str, dataset, device, seed: int = 0, dim: int | None = N
     size (passed to samplers with their own layers over the embeddings, e.g. DENS's gates)."""
     key = name.lower()
     if key not in SAMPLERS:
-        raise ValueError(f"unknown sampler {name!r}; choose one of {sorted(SAMPLERS)}")
+        raise SettingsError(f"--sampler {name!r}: unknown sampler; choose one of {sorted(SAMPLERS)}")
     cls = SAMPLERS[key]
     if dim is not None and getattr(cls, "wants_dim", False):
         kwargs.setdefault("dim", dim)
     try:
         return cls(dataset.train_csr, device=device, seed=seed, **kwargs)
     except TypeError as exc:
-        raise ValueError(f"sampler {name!r}: {exc}") from exc
+        raise SettingsError(f"--sampler-arg for sampler {name!r}: {exc}") from exc
 
 
 from . import hard_samplers as _hard_samplers  # noqa: E402,F401  (registers dns, mixgcf, dens, ahns, irgan)
