@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .safety import ExpectedError, sha256_content
+from .safety import ExpectedError, SettingsError, sha256_content
 from .utils import REPO_ROOT
 
 DATASETS = ("baby", "beauty", "clothing", "sports")
@@ -137,7 +137,8 @@ class Dataset:
         """``n_users`` random users with all their interactions, items re-indexed to those they touch
         (side information follows the items). For smoke runs and tests, never for reported numbers."""
         if not 0 < n_users <= self.n_users:
-            raise ValueError(f"n_users must be in 1..{self.n_users}, got {n_users}")
+            raise SettingsError(f"--subset-users: need 1..{self.n_users} ({self.name} has {self.n_users} users), "
+                                f"got {n_users}")
         users = np.sort(np.random.default_rng(seed).choice(self.n_users, n_users, replace=False))
         umap = np.full(self.n_users, -1, dtype=np.int64)
         umap[users] = np.arange(n_users)

@@ -98,8 +98,10 @@ def normalize_modalities(modalities) -> tuple[str, ...]:
     mods = tuple(m.lower() for m in modalities)
     bad = [m for m in mods if m not in MODALITIES]
     if bad or not mods or len(set(mods)) != len(mods):
-        raise ValueError(f"modalities must be a non-empty subset of {MODALITIES} (e.g. 't', 'v', 'vt'), "
-                         f"got {modalities!r}")
+        from .safety import SettingsError
+
+        raise SettingsError(f"--modalities: modalities must be a non-empty subset of {MODALITIES} (e.g. 't', 'v', "
+                            f"'vt'), got {modalities!r}")
     return tuple(m for m in MODALITIES if m in mods)
 
 

@@ -28,6 +28,7 @@ from .encoding import DEFAULT_ENCODER, encode_cached
 from .metrics import evaluate_embeddings, paired_ttest
 from .models import build_model
 from .train import TrainConfig, config_for_mode, fit
+from .safety import load_checkpoint
 from .utils import REPO_ROOT, atomic_torch_save, resolve_device, seed_everything
 from .validation import Vocabulary, rule_complete, rule_mask
 
@@ -62,15 +63,20 @@ def generation_cache(ds_name: str, generator: str) -> Path | None:
                             "or pass generator='rule' for rule-based negatives")
 
 
+def require_text(ds, attrs=None) -> None:
+    """NegGen needs item text (e_m, Eq. 8): a :class:`DataError` for a dataset without any."""
+    if not any(a is not None for a in (attrs if attrs is not None else item_attributes(ds))):
+        raise DataError(f"{ds.name} has no item text offline: NegGen needs e_m (Eq. 8); "
+                        "supply text or features for it")
+
+
 def negative_texts(ds, generator: str = "auto", seed: int = 0) -> tuple[list, list, dict]:
     """Per item: original text (``None`` without text), negative text, and counts per source."""
     from .pipeline import negatives
 
     attrs = item_attributes(ds)
     original = [a.render() if a is not None else None for a in attrs]
-    if not any(original):
-        raise ValueError(f"{ds.name} has no item text offline: NegGen needs e_m (Eq. 8); "
-                         "supply text or features for it")
+    require_text(ds, attrs)
     path = generation_cache(ds.name.split("-")[0], generator)
     gen = negatives(path, ds) if path is not None and "-" not in ds.name else {}
     vocab = Vocabulary([t for t in original if t])
@@ -130,7 +136,7 @@ def pretrained_base(ds, config: TrainConfig, device=None, mode: str = "custom", 
     path = BASE_CACHE / f"{ds.name}-lightgcn-{base_cfg.key()}.pt"
     model = build_model("lightgcn", ds, device, base_cfg.dim, base_cfg.n_layers)
     if path.exists():
-        ck = torch.load(path, map_location=device, weights_only=False)
+        ck = load_checkpoint(path, device)
         model.load_state_dict(ck["model"])
         return model, ck["info"]
     res = fit(ds, base_cfg, device=device, checkpoint=path.with_suffix(".ckpt"), progress=progress, mode=mode,
@@ -156,8 +162,9 @@ def train(ds, mode: str = "full", device=None, generator: str = "auto", encoder:
     cfg = config_for_mode(mode, seed=seed, **train_overrides)
     cfg = replace(cfg, model="neggen", sampler="uniform",
                   model_kwargs={**asdict(ng), "generator": generator, "encoder": encoder})
-    if features is None:
-        check_modalities(ng.modalities)  # before the base's pre-training, not after it
+    if features is None:  # before the base's pre-training, not after it
+        check_modalities(ng.modalities)
+        require_text(ds)
     base, base_info = pretrained_base(ds, cfg, device, mode, progress, threads)
     with torch.no_grad():  # the pre-trained base, before any fine-tuning: the t-test's reference
         theirs = evaluate_embeddings(*base(), ds, "test", cfg.ks, per_user=True,

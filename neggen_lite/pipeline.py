@@ -241,6 +241,11 @@ def _run(ds, generator, cache_path, items, limit, retries, batch_size, seed, dir
         if not 0 <= k < n:
             raise ValueError(f"shard {k}/{n}: need 0 <= k < n")
         chosen = chosen[k::n]
+    if not chosen:
+        from .data import DataError
+
+        raise DataError(f"{ds.name}: no items with text to generate from"
+                        + (f" in shard {shard[0]}/{shard[1]}" if shard else "") + "; see attributes.coverage()")
     attrs = {i: attrs_all[i].render() for i in chosen}
     vocab = Vocabulary([a.render() for a in attrs_all if a is not None])
     cache = GenerationCache(cache_path)

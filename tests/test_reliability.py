@@ -233,6 +233,23 @@ def test_bad_train_settings_are_one_line_naming_the_flag(tmp_path, capsys, monke
     assert not out.exists()
 
 
+def test_refusals_that_need_the_data_come_before_any_training(tmp_path, capsys, monkeypatch):
+    from neggen_lite import neggen
+
+    monkeypatch.setattr(neggen, "pretrained_base", lambda *a, **k: pytest.fail("pre-trained the base first"))
+    err = cli_error(capsys, ["train", "--dataset", "clothing", "--model", "neggen", "--mode", "smoke",
+                             "--out", str(tmp_path / "n.json")])
+    assert "clothing has no item text offline" in err
+    err = cli_error(capsys, ["train", "--dataset", "baby", "--model", "freedom", "--modalities", "x",
+                             "--out", str(tmp_path / "f.json")])
+    assert err.startswith("error: --modalities")
+    err = cli_error(capsys, ["train", "--dataset", "baby", "--data-root", str(tiny_root(tmp_path)),
+                             "--subset-users", "41", "--out", str(tmp_path / "s.json")])
+    assert err.startswith("error: --subset-users: need 1..40")
+    with pytest.raises(data.DataError, match="no items with text to generate from"):
+        run(text_dataset(), ScriptedGenerator(good), tmp_path / "g.jsonl.gz", items=[0], shard=(1, 2), progress=False)
+
+
 @pytest.mark.parametrize("args, flag", [(["--limit", "0"], "--limit"), (["--limit", "-1"], "--limit"),
                                         (["--retries", "-1"], "--retries"), (["--batch-size", "0"], "--batch-size")])
 def test_bad_generate_settings_are_refused(tmp_path, capsys, args, flag):
