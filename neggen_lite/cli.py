@@ -8,6 +8,7 @@ from pathlib import Path
 from . import data
 from .safety import ExpectedError, SettingsError, check_settings, check_writable, locked
 from .train import MODES, config_for_mode, default_out, fit, save_result
+from .utils import resolve_device
 
 #: ``train`` flags that only some models use (flag -> its ``args`` attribute, the models); any other model
 #: given one is refused, so no flag is silently ignored
@@ -37,8 +38,6 @@ def _check_train_args(args) -> None:
         raise SettingsError(f"--sampler {sampler}: --model {model} supports {', '.join(allowed)}")
     if model in ("freedom", "vbpr") and sampler != "direct" and args.generator is not None:
         raise SettingsError(f"--generator: used by --model {model} only with --sampler direct")
-    from .utils import resolve_device
-
     resolve_device(args.device)  # --device cuda without CUDA: now, not after loading the data
     if getattr(args, "no_checkpoint", False) and (args.checkpoint or args.keep_checkpoint):
         raise SettingsError("--no-checkpoint: contradicts --checkpoint/--keep-checkpoint")

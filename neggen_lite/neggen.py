@@ -27,8 +27,8 @@ from .data import DataError
 from .encoding import DEFAULT_ENCODER, encode_cached
 from .metrics import evaluate_embeddings, paired_ttest
 from .models import build_model
-from .train import TrainConfig, config_for_mode, fit
 from .safety import load_checkpoint
+from .train import TrainConfig, config_for_mode, fit
 from .utils import REPO_ROOT, atomic_torch_save, resolve_device, seed_everything
 from .validation import Vocabulary, rule_complete, rule_mask
 

