@@ -329,16 +329,17 @@ def check_identity(cache: GenerationCache, identity: dict) -> None:
                 m = json.loads(mp.read_text(encoding="utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise CacheError(f"{mp}: not valid JSON: {exc}") from None
-            recorded["prompts_hash"] = m.get("prompts_hash")
-            recorded["runtime"] = {"package_version": m.get("package_version"), "dtype": m.get("dtype")}
+            if m.get("prompts_hash") is not None:
+                recorded["prompts_hash"] = m["prompts_hash"]
+            recorded["runtime"] = {k: m[k] for k in ("package_version", "dtype") if m.get(k) is not None}
     else:
         return
     for key, want in identity.items():
         if key not in recorded:
             continue
         have = recorded[key]
-        if key == "runtime":  # a field the old manifest lacks does not count
-            have = {k: have.get(k, v) for k, v in want.items()} if isinstance(have, dict) else have
+        if key == "runtime":  # a field an old manifest lacks does not count
+            want = {k: v for k, v in want.items() if k in have}
         if have != want:
             raise CacheError(f"{cache.path}: made with {key} {have!r}, this run has {want!r}; resuming would mix "
                              "two in one cache -- pass another --out (or the matching --generator/--direct)")

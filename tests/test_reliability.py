@@ -183,8 +183,12 @@ def test_a_cache_without_header_is_checked_against_its_records_and_manifest(tmp_
     pipeline.manifest_path(path).write_text(json.dumps({"prompts_hash": "0000", "generator": "scripted"}))
     with pytest.raises(CacheError, match="prompts_hash '0000'"):
         run(text_dataset(), ScriptedGenerator(good), path, direct=True, progress=False)
-    pipeline.manifest_path(path).unlink()
-    run(text_dataset(), ScriptedGenerator(good), path, direct=True, progress=False)
+    pipeline.manifest_path(path).write_text(json.dumps({"package_version": "llm-x==1", "generator": "scripted"}))
+    with pytest.raises(CacheError, match="made with runtime {'package_version': 'llm-x==1'}"):
+        run(text_dataset(), ScriptedGenerator(good), path, direct=True, progress=False)
+    same = ScriptedGenerator(good)
+    same.package_version, same.dtype = "llm-x==1", "float32"   # the manifest has no dtype: not compared
+    run(text_dataset(), same, path, direct=True, progress=False)
     assert GenerationCache(path).header["generator"] == "scripted"   # a header is added on resume
 
 
@@ -206,6 +210,17 @@ def test_committed_generation_caches_still_load_unchanged():
         before = sha(p)
         c = GenerationCache(p)
         assert c.records and c.truncated_bytes == 0 and sha(p) == before, p
+        # their writer may resume them: same generator, pipeline, and (where a manifest has them) runtime, prompts
+        direct = p.name.endswith(".direct.jsonl.gz")
+        gen = ScriptedGenerator(good)
+        gen.name = c.records[0]["model"]
+        mp = pipeline.manifest_path(p)
+        m = json.loads(mp.read_text()) if mp.exists() else {}
+        gen.package_version, gen.dtype = m.get("package_version"), m.get("dtype") or "float32"
+        pipeline.check_identity(c, pipeline.cache_identity(gen, direct))
+        gen.name = "another-model"
+        with pytest.raises(CacheError, match="made with generator"):
+            pipeline.check_identity(c, pipeline.cache_identity(gen, direct))
 
 
 # --------------------------------------------------------------------------------------------
