@@ -121,10 +121,10 @@ def _sweep(args) -> int:
         if feats is None:
             feats = neggen.build_features(ds, args.generator, args.encoder, ng.modalities, args.device,
                                           progress=not args.quiet)
-        result = neggen.train(ds, args.mode, args.device, args.generator, args.encoder, ng, seed, None,
-                              not args.quiet, args.threads, features=feats, **_train_overrides(args))
-        result["sweep"] = {"param": args.param, "value": v}
         with locked(out, "result"):
+            result = neggen.train(ds, args.mode, args.device, args.generator, args.encoder, ng, seed, None,
+                                  not args.quiet, args.threads, features=feats, **_train_overrides(args))
+            result["sweep"] = {"param": args.param, "value": v}
             save_result(result, out)
         _report(ds.name, result, out)
     return 0

@@ -1069,13 +1069,15 @@ def main(argv: list[str] | None = None) -> int:
     y.add_argument("--seed", type=int, default=2025)
     y.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
+    from .safety import ExpectedError
+
     if args.cmd == "synthetic":
         synthetic_study(args.epochs, args.seed, args.threads)
         return 0
     try:
         study(args.dataset, args.mode, args.seed, args.device, args.features_dir, args.generator, args.out_dir,
               args.threads, args.progress, epochs=args.epochs)
-    except DataError as exc:
+    except (ExpectedError, OSError) as exc:  # as in neggen_lite.cli: one line, exit status 2
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -144,6 +144,28 @@ def test_a_second_writer_of_a_cache_stops_with_a_message(tmp_path):
     run(text_dataset(), ScriptedGenerator(good), path, progress=False)   # released: works
 
 
+def test_the_lock_holds_across_processes_and_dies_with_its_holder(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "gen.jsonl.gz"
+    code = ("import sys, time; from neggen_lite.safety import locked\n"
+            f"with locked({str(path)!r}):\n    print('locked', flush=True); time.sleep(60)")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        with pytest.raises(safety.LockError, match="another process is writing"):
+            run(text_dataset(), ScriptedGenerator(good), path, progress=False)
+    finally:
+        child.send_signal(signal.SIGKILL)   # a crash: the kernel releases the lock
+        child.wait()
+    run(text_dataset(), ScriptedGenerator(good), path, progress=False)
+    assert len(GenerationCache(path).final) == 12
+
+
 def test_a_second_writer_of_a_result_stops_with_a_message(tmp_path, capsys):
     out = tmp_path / "r.json"
     with safety.locked(out, "result"):
