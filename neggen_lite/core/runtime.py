@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .paths import REPO_ROOT
+from .safety import SettingsError
 
 
 
@@ -28,10 +29,13 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     """``None``/"auto" picks CUDA when available; an explicit CUDA request without CUDA is an error."""
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise SettingsError(f"--device {device!r}: {exc}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but torch.cuda.is_available() is False "
-                           f"(torch {torch.__version__}); use --device cpu")
+        raise SettingsError(f"--device {device}: requested but torch.cuda.is_available() is False "
+                            f"(torch {torch.__version__}); use --device cpu")
     return dev
 
 

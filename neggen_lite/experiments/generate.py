@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core import data
-from ..core.paths import generation_cache_path, manifest_path, quality_path
+from ..core.attributes import item_attributes
+from ..core.paths import DESCRIBE, MASKERS, generation_cache_path, manifest_path, quality_path
 from ..core.runtime import atomic_write_json, git_commit, resolve_device, set_threads
+from ..core.safety import SettingsError, check_settings, check_writable, locked
 from ..generation import pipeline
 from ..generation.offline_models import build_generator
 from ..generation.prompts import prompts_hash
+from ..generation.validation import is_refusal
 from ..neggen.train import generation_cache, quality_report
 
 
@@ -21,6 +24,13 @@ def generate(dataset: str, generator: str, device="auto", out: str | Path | None
     :func:`~neggen_lite.generation.pipeline.run`) for ``dataset`` with ``generator`` on
     ``device`` into ``out`` (default :func:`~neggen_lite.core.paths.generation_cache_path`); writes the
     manifest beside the cache and returns ``(summary, cache path)``."""
+    check_settings(limit=limit, retries=retries, batch_size=batch_size, threads=threads)  # before loading a model
+    if out:
+        check_writable(out, "--out")
+    if describe not in DESCRIBE or mask not in MASKERS:
+        raise SettingsError(f"--describe {describe!r} / --mask {mask!r}: choose from {DESCRIBE} / {MASKERS}")
+    if mask == "rule" and (describe != "text" or direct):
+        raise SettingsError("--mask rule: goes with --describe text (and not --direct)")
     set_threads(threads)
     ds = data.load(dataset, data_root)
     kw = {} if dtype == "auto" else {"dtype": dtype}
@@ -30,9 +40,7 @@ def generate(dataset: str, generator: str, device="auto", out: str | Path | None
                            direct=direct, progress=progress, shard=shard, describe=describe, mask=mask)
     manifest = {"dataset": ds.name, "generator": gen.name,
                 "package_version": getattr(gen, "package_version", None), "prompts_hash": prompts_hash(),
-                "pipeline": "direct_generation" if direct else
-                ("rule masking>completion" if mask == "rule" else "masking>completion") if describe == "text"
-                else "description>masking>completion", "describe": None if direct else describe,
+                "pipeline": pipeline.pipeline_name(direct, describe, mask), "describe": None if direct else describe,
                 "mask": None if direct else mask, "runtime": "transformers",
                 "items": summary["items"], "valid_rate": summary["valid_rate"],
                 "fallback_rate": summary["fallback_rate"], "seconds": summary["generation_seconds"],
@@ -40,7 +48,8 @@ def generate(dataset: str, generator: str, device="auto", out: str | Path | None
                 "retries": retries, "seed": seed, "batch_size": batch_size,
                 "dtype": str(getattr(gen, "dtype", None)).removeprefix("torch."), "threads": threads,
                 "commit": git_commit(), "cache": path.name}
-    atomic_write_json(manifest_path(path), manifest)
+    with locked(path, "generation cache"):
+        atomic_write_json(manifest_path(path), manifest)
     return summary, path
 
 
@@ -51,3 +60,33 @@ def quality(dataset: str, generator: str, encoder: str, data_root=None) -> tuple
     out = quality_path(generation_cache(ds.name, generator), rep["generator"])
     atomic_write_json(out, rep)
     return rep, out
+
+
+def snapshot(dataset: str, cache: str | Path, encoder: str, data_root=None) -> tuple[dict, Path]:
+    """The manifest of a cache as it stands (e.g. a resumable snapshot of shards merged mid-run), from its
+    records alone: items finished and of all with text, the model-written share, generation seconds, the
+    pipeline and runtime of its header, refusals among the model's negatives, and :func:`quality_report`'s
+    hardness (cosine of the negative to its positive, against the rule-based negative of the same items and
+    a random item). Written beside the cache (the ``generate`` manifest's place)."""
+    ds = data.load(dataset, data_root)
+    c = pipeline.GenerationCache(cache)
+    negs = pipeline.negatives(c, ds)
+    steps = sorted({s for _, s in c.final}, key=lambda s: [r["step"] for r in c.records].index(s))
+    summary = pipeline.summarize(c, sorted(negs), steps)
+    written = [r["negative"] for r in negs.values() if r["status"] == "ok"]
+    with_text = sum(a is not None for a in item_attributes(ds))
+    rep = quality_report(ds, str(cache), encoder)
+    manifest = {"dataset": ds.name, "cache": Path(cache).name, "snapshot": True,
+                "header": c.header, "pipeline": (c.header or {}).get("pipeline") or pipeline.pipeline_of_steps(set(steps)),
+                "items": summary["items"], "items_with_text": with_text,
+                "model_written_share": summary["valid_rate"], "fallback_share": summary["fallback_rate"],
+                "steps": summary["steps"], "invalid_reasons": summary["invalid_reasons"],
+                "seconds": summary["generation_seconds"],
+                "refusals_share": sum(map(is_refusal, written)) / max(1, len(written)),
+                "hardness_model": rep["hardness_model_same_metadata"],
+                "hardness_rule_same_items": rep["hardness_rule_same_items"],
+                "encoder": encoder, "commit": git_commit()}
+    out = manifest_path(cache)
+    with locked(cache, "generation cache"):
+        atomic_write_json(out, manifest)
+    return manifest, out

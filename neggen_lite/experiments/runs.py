@@ -17,6 +17,7 @@ from ..core import data
 from ..core.features import normalize_modalities
 from ..core.paths import CACHE_SUFFIX, checkpoint_path, result_path, safe_name, sweep_path
 from ..core.runtime import resolve_device
+from ..core.safety import check_writable, locked
 from ..generation.encoding import DEFAULT_ENCODER
 from ..neggen import train as neggen_train
 from ..neggen.causal import NegGenConfig
@@ -133,7 +134,7 @@ def command(spec: RunSpec, device: str = "auto") -> list[str]:
     if spec.sweep:
         args = ["sweep", "--dataset", spec.dataset, "--param", spec.sweep[0], "--values", f"{spec.sweep[1]:g}",
                 "--seed", str(spec.seed)]
-    return args + (["--device", device] if device not in ("auto", None) else [])
+    return args + (["--device", str(device)] if device not in ("auto", None) else [])
 
 
 def command_line(spec: RunSpec, device: str = "auto") -> str:
@@ -193,8 +194,12 @@ def run(spec: RunSpec, mode: str, device="auto", out: str | Path | None = None, 
     out = Path(out) if out else path(spec, mode, results_dir)
     ckpt = Path(kw.pop("checkpoint")) if kw.get("checkpoint") else checkpoint_path(out)
     kw.pop("checkpoint", None)
-    rec = train(spec, mode, device, checkpoint=ckpt if use_checkpoint else None, **kw)
-    save_result(rec, out)
+    check_writable(out, "--out")  # before any work, not after it
+    if use_checkpoint:
+        check_writable(ckpt, "--checkpoint")
+    with locked(out, "result"):  # a second run writing the same record stops at once
+        rec = train(spec, mode, device, checkpoint=ckpt if use_checkpoint else None, **kw)
+        save_result(rec, out)
     rec["_path"] = str(out)
     if use_checkpoint and not keep_checkpoint and ckpt.exists():
         ckpt.unlink()

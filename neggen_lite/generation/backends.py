@@ -38,6 +38,7 @@ import torch
 
 from ..core.paths import safe_name
 from ..core.runtime import resolve_device
+from ..core.safety import ExpectedError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ Conversation = list[dict]
 END_OF_TURN_TOKENS = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|end|>", "<|endoftext|>", "<|eom_id|>")
 
 
-class GenerationError(RuntimeError):
+class GenerationError(ExpectedError, RuntimeError):
     """A backend could not produce completions (model not found, server unreachable, ...)."""
 
 

@@ -78,24 +78,31 @@ def encode_negatives(ds, negatives: dict[int, dict], generator_name: str, encode
                      device=None, batch_size: int = 64, progress: bool = False) -> dict[str, np.ndarray]:
     """Eq. 8-9 for the items of ``negatives`` (from :func:`neggen_lite.generation.pipeline.negatives`).
 
-    Returns ``items`` (ids), ``original`` (the item's textual attributes), ``description`` (generated
-    description, the offline stand-in for the visual modality) and ``negative`` (the completed,
-    generated attributes), each ``[len(items), dim]``.
+    Returns ``items`` (ids), ``original`` (the item's textual attributes), ``negative`` (the completed,
+    generated text), ``description`` (the text that was masked: the generated description -- the offline
+    stand-in for the visual modality -- or the item's own title; absent for Direct Generation), and the two
+    texts NegGen encodes, ``original_text`` (``e_m``: the masked text in its item's metadata) and
+    ``negative_text`` (``e_m*``: the completion in the same metadata), each ``[len(items), dim]``.
     """
     items = np.array(sorted(negatives), dtype=np.int64)
     enc = load_encoder(encoder_name, device)
     out = {"items": items}
-    for field in ("original", "description", "negative"):
+    for field in ("original", "description", "negative", "original_text", "negative_text"):
+        if not all(negatives[int(i)].get(field) for i in items):
+            continue
         texts = [negatives[int(i)][field] for i in items]
         out[field] = encode_cached(f"{ds.name}-{generator_name}-{field}", texts, encoder_name, device, batch_size,
                                    progress, encoder=enc)
     return out
 
 
-def hardness(encoded: dict[str, np.ndarray], seed: int = 0) -> dict[str, float]:
+def hardness(encoded: dict[str, np.ndarray], seed: int = 0, pair: tuple[str, str] = ("original", "negative")
+             ) -> dict[str, float]:
     """How hard the generated negatives are: mean cosine similarity between each item's original
-    attributes and its generated negative, against the same for a uniformly drawn other item."""
-    a, b = encoded["original"], encoded["negative"]
+    attributes and its generated negative, against the same for a uniformly drawn other item.
+    ``pair``: which encodings stand for positive and negative (``("original_text", "negative_text")``:
+    the same metadata on both sides, as NegGen's Eq. 8-9 encode them)."""
+    a, b = encoded[pair[0]], encoded[pair[1]]
     if len(a) < 2:
         raise ValueError("need at least two items")
     unit = lambda x: x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)  # noqa: E731

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.features import ItemFeatures
+from ..core.safety import SettingsError, check_settings
 from ..models.objectives import bpr
 from .objectives import counterfactual_loss, scores
 
@@ -135,9 +136,10 @@ class NegGenConfig:
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+            raise SettingsError(f"--objective {self.objective!r}: choose one of {', '.join(OBJECTIVES)}")
         if self.objective in ("joint", "repaired"):
             self.base = "finetune"  # the base is trained with the causal module on real triples
+        check_settings(lam=self.lam, alpha=self.alpha, tau=self.tau, beta=self.beta)
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.align not in ALIGN_FORMS:

@@ -25,7 +25,9 @@ from ..core.features import ItemFeatures
 from ..core.metrics import evaluate_embeddings, paired_ttest
 from ..core.paths import CACHE_SUFFIX, base_path, cache_stem, checkpoint_path, generation_cache_path
 from ..core.runtime import atomic_torch_save, resolve_device, seed_everything, set_threads
+from ..core.safety import load_checkpoint
 from ..generation.encoding import DEFAULT_ENCODER, encode, encode_cached, encode_negatives, hardness, load_encoder
+from ..generation.features import default_direct_cache_name
 from ..generation.offline_models import cache_name
 from ..generation.pipeline import GenerationCache, negatives, summarize
 from ..generation.validation import Vocabulary, rule_complete, rule_mask
@@ -78,6 +80,13 @@ def generation_cache(ds_name: str, generator: str) -> Path | None:
                             "or pass generator='rule' for rule-based negatives")
 
 
+def require_text(ds, attrs=None) -> None:
+    """NegGen needs item text (e_m, Eq. 8): a :class:`DataError` for a dataset without any."""
+    if not any(a is not None for a in (attrs if attrs is not None else item_attributes(ds))):
+        raise DataError(f"{ds.name} has no item text offline: NegGen needs e_m (Eq. 8); "
+                        "supply text or features for it")
+
+
 def negative_texts(ds, generator: str = "auto", seed: int = 0) -> tuple[list, list, dict]:
     """Per item: the text ``e_m`` encodes (``None`` without text), the text ``e_m*`` encodes, and counts
     per source. A model's negative comes with its positive in the same metadata (``original_text`` /
@@ -85,9 +94,7 @@ def negative_texts(ds, generator: str = "auto", seed: int = 0) -> tuple[list, li
     refills the item's whole attribute text."""
     attrs = item_attributes(ds)
     original = [a.render() if a is not None else None for a in attrs]
-    if not any(original):
-        raise ValueError(f"{ds.name} has no item text offline: NegGen needs e_m (Eq. 8); "
-                         "supply text or features for it")
+    require_text(ds, attrs)
     path = generation_cache(ds.name.split("-")[0], generator)
     gen = negatives(path, ds) if path is not None and "-" not in ds.name else {}
     vocab = Vocabulary([t for t in original if t])
@@ -145,7 +152,7 @@ def pretrained_base(ds, config: TrainConfig, device=None, mode: str = "custom", 
     path = base_path(ds.name, base_cfg.key())
     model = build_model("lightgcn", ds, device, base_cfg.dim, base_cfg.n_layers)
     if path.exists():
-        ck = torch.load(path, map_location=device, weights_only=False)
+        ck = load_checkpoint(path, device)
         model.load_state_dict(ck["model"])
         return model, ck["info"]
     res = fit(ds, base_cfg, device=device, checkpoint=checkpoint_path(path), progress=progress, mode=mode,
@@ -169,8 +176,9 @@ def train(ds, mode: str = "full", device=None, generator: str = "auto", encoder:
     cfg = config_for_mode(mode, seed=seed, **train_overrides)
     cfg = replace(cfg, model="neggen", sampler="uniform",
                   model_kwargs={**asdict(ng), "generator": generator, "encoder": encoder})
-    if features is None:
-        check_modalities(ng.modalities)  # before the base's pre-training, not after it
+    if features is None:  # before the base's pre-training, not after it
+        check_modalities(ng.modalities)
+        require_text(ds)
     if ng.objective == "sampler":
         return train_with_nearest_sampler(ds, cfg, ng, device, generator, encoder, checkpoint, progress, threads,
                                           features, mode)
@@ -220,7 +228,9 @@ def quality_report(ds, generator: str = DEFAULT_GENERATOR, encoder: str = DEFAUL
     """Validity rates of a generation cache and how hard its negatives are (Sec. 3.2, issue report).
 
     ``hardness`` (mean cosine, :func:`neggen_lite.generation.encoding.hardness`) for the model's negatives, for the
-    rule-based negatives of the same items, and for a random other item -- the uniform-sampling baseline.
+    rule-based negatives of the same items, and for a random other item -- the uniform-sampling baseline;
+    ``hardness_model_same_metadata``: the model's negative against its positive as NegGen encodes them
+    (Eq. 8-9: the masked text and its completion, each in the item's metadata).
     """
     path = generation_cache(ds.name, generator)
     if path is None:
@@ -228,13 +238,16 @@ def quality_report(ds, generator: str = DEFAULT_GENERATOR, encoder: str = DEFAUL
     cache = GenerationCache(path)
     negs = negatives(cache, ds)
     items = sorted(negs)
-    summary = summarize(cache, items, ["description_generation", "attribute_masking", "attribute_completion"])
+    steps = list(dict.fromkeys(r["step"] for r in cache.records))  # the cache's own steps, in order
+    summary = summarize(cache, items, steps)
     enc_model = load_encoder(encoder)
     name = cache_stem(path)
-    model = hardness(encode_negatives(ds, negs, name, encoder), seed=seed)
+    encoded = encode_negatives(ds, negs, name, encoder)
+    model = hardness(encoded, seed=seed)
+    same_text = hardness(encoded, seed=seed, pair=("original_text", "negative_text"))
     original, rule, _ = negative_texts(ds, "rule", seed)
     rule_h = hardness({"original": encode([original[i] for i in items], enc_model),
                        "negative": encode([rule[i] for i in items], enc_model)}, seed=seed)
     return {"dataset": ds.name, "generator": name, "encoder": encoder, "items": len(items),
             "valid_rate": summary["valid_rate"], "fallback_rate": summary["fallback_rate"], "steps": summary["steps"],
-            "hardness_model": model, "hardness_rule_same_items": rule_h}
+            "hardness_model": model, "hardness_model_same_metadata": same_text, "hardness_rule_same_items": rule_h}

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..core.metrics import METRICS
 from ..core.paths import RESULTS_DIR
+from ..core.safety import ResultFileError
 from ..models.freedom import FREEDOM_REG_WEIGHT
 from ..neggen.causal import NegGenConfig
 
@@ -29,20 +30,66 @@ def load_results(results_dir: str | Path = RESULTS_DIR, mode: str | None = "full
 
     Runs under a ``tuning/`` folder (hyper-parameter searches judged on validation, e.g. VBPR's L2 weight)
     are left out unless ``tuning=True``, which returns only them: they are not results to report."""
-    out = []
+    out, seen = [], {}
     for path in sorted(Path(results_dir).rglob("*.json")):
-        if ("tuning" in path.relative_to(results_dir).parts[:-1]) != tuning:
+        parts = path.relative_to(results_dir).parts
+        if ("tuning" in parts[:-1]) != tuning or not is_result_file(path, results_dir):
             continue
-        try:
-            rec = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON: {exc}") from exc
-        if not isinstance(rec, dict) or "test" not in rec or "dataset" not in rec:
-            continue
+        rec = read_result(path)
         if mode is None or rec.get("mode") == mode:
+            key = run_key(rec)
+            if key in seen:
+                raise ResultFileError(f"{path}: the same run as {seen[key]} (dataset {rec['dataset']}, model "
+                                      f"{rec['model']}, seed {rec['seed']}, same settings); remove one of the two, "
+                                      "or it would count twice in the means")
+            seen[key] = path
             rec["_path"] = str(path)
             out.append(rec)
     return out
+
+
+#: Fields every result file has (``test``: a dict of metrics)
+RESULT_FIELDS = {"dataset": str, "model": str, "seed": int, "test": dict}
+
+
+def is_result_file(path: Path, results_dir: str | Path = RESULTS_DIR) -> bool:
+    """A ``*.json`` under the results folder is a run record unless it is a known other file: a dataset's
+    ``significance.json``, a ``*manifest.json`` or ``*.quality.json``, or anything under ``generations/``."""
+    name = Path(path).name
+    return not (name == "significance.json" or name.endswith(("manifest.json", ".quality.json"))
+                or "generations" in Path(path).relative_to(results_dir).parts[:-1])
+
+
+def read_result(path: str | Path) -> dict:
+    """One result file, checked: valid UTF-8 JSON, an object with :data:`RESULT_FIELDS`; else a
+    :class:`ResultFileError` naming the file and the field."""
+    try:
+        rec = json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ResultFileError(f"{path}: not UTF-8 text (byte {exc.start}); a result file is JSON") from None
+    except json.JSONDecodeError as exc:
+        raise ResultFileError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(rec, dict):
+        raise ResultFileError(f"{path}: a {type(rec).__name__}, not a JSON object (a run record)")
+    for field, kind in RESULT_FIELDS.items():
+        if field not in rec:
+            raise ResultFileError(f"{path}: no field {field!r}; not a run record (move it out of the results folder)")
+        if not isinstance(rec[field], kind) or isinstance(rec[field], bool):
+            raise ResultFileError(f"{path}: field {field!r} is {rec[field]!r}, expected a {kind.__name__}")
+    return rec
+
+
+def run_key(rec: dict) -> str:
+    """What makes two records the same run: dataset, mode, every setting in ``config`` that changes the
+    numbers, modalities, negative source and sweep point."""
+    cfg = {k: v for k, v in (rec.get("config") or {}).items()
+           if k not in ("checkpoint_every", "eval_batch_size", "diagnostics")}
+    negs = rec.get("negatives")
+    ident = {"dataset": rec["dataset"], "mode": rec.get("mode"), "model": rec["model"], "sampler": rec.get("sampler"),
+             "variant": rec.get("variant"), "seed": rec["seed"], "config": cfg, "modalities": rec.get("modalities"),
+             "negatives": negs.get("source") if isinstance(negs, dict) else None,
+             "model_kwargs": rec.get("model_kwargs"), "sweep": rec.get("sweep")}
+    return json.dumps(ident, sort_keys=True, default=str)
 
 
 def model_kwargs(rec: dict) -> dict:

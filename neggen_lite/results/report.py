@@ -242,18 +242,26 @@ def run_summary(rec: dict, out) -> str:
     return "\n".join(lines)
 
 
-def write_significance(dataset: str, metric: str = "recall@20", results_dir: str | Path = RESULTS_DIR):
-    """:func:`~neggen_lite.results.tables.significance_table` as markdown and ``<dataset>/significance.json``;
-    returns ``(markdown, path)``, or ``(None, None)`` without NegGen runs."""
+def significance_record(df, dataset: str, metric: str) -> dict:
+    """What ``significance --write`` stores in ``results/<dataset>/significance.json``."""
+    return {"dataset": dataset, "metric": metric, "rows": df.astype(object).where(df.notna(), None).to_dict("records")}
+
+
+def write_significance(dataset: str, metric: str = "recall@20", results_dir: str | Path = RESULTS_DIR,
+                       write: bool = False):
+    """:func:`~neggen_lite.results.tables.significance_table` as markdown, and with ``write`` also as
+    ``<dataset>/significance.json`` (the one explicit write path: without it nothing is written); returns
+    ``(markdown, path or None)``, or ``(None, None)`` without NegGen runs."""
     df = significance_table(dataset, metric=metric, results_dir=results_dir)
     if df.empty:
         return None, None
     fmt = lambda v: "" if v is None or v != v else (f"{v:.4g}" if isinstance(v, float) else str(v))  # noqa: E731
     md = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns) + "\n"
     md += "".join("| " + " | ".join(fmt(v) for v in rec) + " |\n" for rec in df.itertuples(index=False))
+    if not write:
+        return md, None
     out = Path(results_dir) / dataset / "significance.json"
-    atomic_write_json(out, {"dataset": dataset, "metric": metric,
-                            "rows": df.astype(object).where(df.notna(), None).to_dict("records")})
+    atomic_write_json(out, significance_record(df, dataset, metric))
     return md, out
 
 

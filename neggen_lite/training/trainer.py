@@ -25,9 +25,11 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import __version__
+from ..core.data import DataError
 from ..core.metrics import KS, evaluate, save_per_user
 from ..core.paths import per_user_path
 from ..core.runtime import atomic_torch_save, atomic_write_json, git_commit, resolve_device, seed_everything, set_threads
+from ..core.safety import CheckpointError, check_settings, load_checkpoint, locked
 from ..models.lightgcn import build_model
 from ..models.objectives import bpr, neg_grad_norm, score_gap
 from ..samplers.registry import build_sampler
@@ -59,6 +61,11 @@ class TrainConfig:
     sampler_kwargs: dict = field(default_factory=dict)
     model_kwargs: dict = field(default_factory=dict)
     diagnostics: bool = True  # per-epoch score gap, Eq. 3 gradient norm, false-negative share (read-only)
+
+    def __post_init__(self):
+        check_settings(dim=self.dim, n_layers=self.n_layers, lr=self.lr, reg=self.reg, batch_size=self.batch_size,
+                       epochs=self.epochs, patience=self.patience, eval_every=self.eval_every,
+                       eval_batch_size=self.eval_batch_size, checkpoint_every=self.checkpoint_every)
 
     def key(self) -> str:
         """Hash of the settings that change the numbers (used to refuse resuming a different run)."""
@@ -153,6 +160,19 @@ def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None
     ``model``: an already built model (e.g. NegGen around a pre-trained base) instead of ``config.model``;
     ``sampler``: an already built sampler (e.g. one that needs item encodings) instead of ``config.sampler``.
     """
+    check_settings(threads=threads)
+    for split in ("valid", "test"):  # early stopping and the reported metrics need both
+        if len(dataset.split(split)) == 0:
+            raise DataError(f"{dataset.path or dataset.name}: no {split} interactions (x_label "
+                            f"{1 if split == 'valid' else 2}); cannot train and evaluate on this split")
+    ckpt_path = Path(checkpoint) if checkpoint else None
+    if ckpt_path is None:
+        return _fit(dataset, config, device, None, progress, mode, log, threads, log_every, model, sampler)
+    with locked(ckpt_path, "checkpoint"):
+        return _fit(dataset, config, device, ckpt_path, progress, mode, log, threads, log_every, model, sampler)
+
+
+def _fit(dataset, config, device, ckpt_path, progress, mode, log, threads, log_every, model, sampler) -> dict[str, Any]:
     device = resolve_device(device)
     set_threads(threads)
     seed_everything(config.seed)
@@ -173,12 +193,11 @@ def fit(dataset, config: TrainConfig, device=None, checkpoint: str | Path | None
 
     state = {"epoch": 0, "best_epoch": 0, "best_score": -math.inf, "best_valid": None, "bad_epochs": 0,
              "history": [], "seconds": 0.0, "best_state": None}
-    ckpt_path = Path(checkpoint) if checkpoint else None
     say = log or (tqdm.write if progress else (lambda s: print(s, flush=True)))
     if ckpt_path and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        ck = load_checkpoint(ckpt_path, device)
         if ck["config_key"] != config.key() or ck["dataset"] != dataset.name:
-            raise RuntimeError(f"{ckpt_path}: checkpoint is for another run (dataset {ck['dataset']}, "
+            raise CheckpointError(f"{ckpt_path}: checkpoint is for another run (dataset {ck['dataset']}, "
                                f"config {ck['config']}); delete it or pass another --out")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
