@@ -24,7 +24,7 @@ from ..training.trainer import MODES, TrainConfig, config_for_mode, fit, save_re
 from . import multimodal
 
 RUN_MODES = ("book", *MODES)
-MODEL_NAMES = ("bpr", "lightgcn", "neggen", "freedom", "vbpr")
+MODEL_NAMES = ("bpr", "lightgcn", "neggen", *multimodal.MODELS)
 
 
 @dataclass(frozen=True)
