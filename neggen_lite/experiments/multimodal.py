@@ -1,4 +1,4 @@
-"""The multi-modal recommenders of Table 2 -- VBPR, FREEDOM, MMGCN, BM3, DRAGON, LGMRec -- trained through the
+"""The multi-modal recommenders of Table 2 -- VBPR, FREEDOM, MMGCN, BM3, DRAGON, LGMRec, DiffMM -- trained through the
 common trainer on loaded item features (Sec. 2, Table 1/2 rows)."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ..core.runtime import resolve_device, seed_everything, set_threads
 from ..generation.encoding import DEFAULT_ENCODER
 from ..generation.features import (available_modalities, check_full_dataset, direct_cache_path,
                                    direct_negative_features, load_features, missing_modality_message)
-from ..models import bm3, dragon, lgmrec, mmgcn
+from ..models import bm3, diffmm, dragon, lgmrec, mmgcn
 from ..models.freedom import FREEDOM, N_UI_LAYERS, FreedomConfig
 from ..models.vbpr import VBPR
 from ..training.trainer import config_for_mode, fit
@@ -20,7 +20,8 @@ from ..training.trainer import config_for_mode, fit
 #: the baselines with published per-dataset settings: name -> (class, ``config_for(dataset)``); each config's
 #: ``lr``/``reg``/``n_layers`` are the trainer's defaults for the model
 BASELINES = {"mmgcn": (mmgcn.MMGCN, mmgcn.config_for), "bm3": (bm3.BM3, bm3.config_for),
-             "dragon": (dragon.DRAGON, dragon.config_for), "lgmrec": (lgmrec.LGMRec, lgmrec.config_for)}
+             "dragon": (dragon.DRAGON, dragon.config_for), "lgmrec": (lgmrec.LGMRec, lgmrec.config_for),
+             "diffmm": (diffmm.DiffMM, diffmm.config_for)}
 MODELS = ("freedom", "vbpr", *BASELINES)
 
 
@@ -38,7 +39,8 @@ def build(model: str, ds, features: ItemFeatures, cfg, freedom: FreedomConfig | 
         if key == "vbpr":
             m = VBPR(ds, features, cfg.dim)
         else:
-            m = BASELINES[key][0](ds, features, baseline_config(key, ds), cfg.dim, cfg.n_layers)
+            seed = {"seed": cfg.seed} if key == "diffmm" else {}  # its per-epoch edge-dropout draws
+            m = BASELINES[key][0](ds, features, baseline_config(key, ds), cfg.dim, cfg.n_layers, **seed)
     else:
         raise ValueError(f"unknown multi-modal model {model!r}; choose one of {MODELS}")
     return m.to(resolve_device(device))
@@ -76,10 +78,10 @@ def train(ds, model: str = "freedom", modalities=None, mode: str = "full", devic
         train_overrides["n_layers"] = N_UI_LAYERS
     if key == "vbpr" and train_overrides.get("n_layers") is None:
         train_overrides["n_layers"] = 0          # no propagation
-    if key in BASELINES:                         # published lr / reg / layers unless given
+    if key in BASELINES:                         # published lr / reg / layers (/ batch size) unless given
         bcfg = baseline_config(key, ds)
-        for k in ("lr", "reg", "n_layers"):
-            if train_overrides.get(k) is None:
+        for k in ("lr", "reg", "n_layers", "batch_size"):
+            if train_overrides.get(k) is None and getattr(bcfg, k, None) is not None:
                 train_overrides[k] = getattr(bcfg, k)
     kwargs: dict[str, Any] = {"modalities": list(features.modalities), "negatives": negatives,
                               "features": {m: s for m, s in features.sources.items()}}
