@@ -26,9 +26,9 @@ MODELS = ("freedom", "vbpr", *BASELINES)
 
 
 def build(model: str, ds, features: ItemFeatures, cfg, freedom: FreedomConfig | None = None,
-          generated=None, device=None) -> nn.Module:
+          generated=None, device=None, settings=None) -> nn.Module:
     """Model ``model`` (one of :data:`MODELS`) for ``ds`` under the trainer config ``cfg`` (seeded first); a
-    baseline of :data:`BASELINES` takes its published settings for ``ds`` (:func:`baseline_config`)."""
+    baseline of :data:`BASELINES` takes ``settings``, by default its published ones for ``ds`` (:func:`baseline_config`)."""
     seed_everything(cfg.seed)
     key = model.lower()
     if key == "freedom":
@@ -40,7 +40,7 @@ def build(model: str, ds, features: ItemFeatures, cfg, freedom: FreedomConfig | 
             m = VBPR(ds, features, cfg.dim)
         else:
             seed = {"seed": cfg.seed} if key == "diffmm" else {}  # its per-epoch edge-dropout draws
-            m = BASELINES[key][0](ds, features, baseline_config(key, ds), cfg.dim, cfg.n_layers, **seed)
+            m = BASELINES[key][0](ds, features, settings or baseline_config(key, ds), cfg.dim, cfg.n_layers, **seed)
     else:
         raise ValueError(f"unknown multi-modal model {model!r}; choose one of {MODELS}")
     return m.to(resolve_device(device))

@@ -84,21 +84,23 @@ class BM3(MultiModalRecommender):
         u, i = self.encode()
         return self.predictor(u), self.predictor(i)
 
+    def targets(self, u: torch.Tensor, i: torch.Tensor, h: dict[str, torch.Tensor]):
+        """The target view (Eq. 5): detached copies under dropout ``p`` of ``u``, ``i`` and each ``h[m]``."""
+        p = self.cfg.dropout
+        with torch.no_grad():
+            return F.dropout(u, p), F.dropout(i, p), {m: F.dropout(x, p) for m, x in h.items()}
+
     def batch_loss(self, users, pos, neg, reg: float) -> tuple[torch.Tensor, torch.Tensor]:
         """Eq. 6-9 on the batch's ``(users, pos)`` pairs (``neg`` unused); returns ``(total, L_rec)``."""
         u_all, i_all = self.encode()
-        p = self.cfg.dropout
         u, i = u_all[users], i_all[pos]
-        with torch.no_grad():
-            u_t, i_t = F.dropout(u, p), F.dropout(i, p)
+        h = {m: self.proj[m](self.features(m)[pos]) for m in self.modalities}
+        u_t, i_t, h_t = self.targets(u, i, h)
         loss = cosine_loss(self.predictor(u), i_t) + cosine_loss(self.predictor(i), u_t)
-        cl = torch.zeros((), device=u.device)
+        cl = torch.zeros((), device=u.device, dtype=u.dtype)
         for m in self.modalities:
-            h = self.proj[m](self.features(m)[pos])
-            with torch.no_grad():
-                h_t = F.dropout(h, p)
-            h_on = self.predictor(h)
-            cl = cl + cosine_loss(h_on, i_t) + cosine_loss(h_on, h_t)
+            h_on = self.predictor(h[m])
+            cl = cl + cosine_loss(h_on, i_t) + cosine_loss(h_on, h_t[m])
         total = loss + self.cfg.cl_weight * cl
         if reg:
             total = total + reg * (u_all.norm() + i_all.norm()) / self.n_items

@@ -143,8 +143,8 @@ class Denoiser(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, dropout: bool = True) -> torch.Tensor:
         half = self.emb_size // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=x.device) / half)
-        arg = t[:, None].float() * freqs[None]
+        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=x.dtype, device=x.device) / half)
+        arg = t[:, None].to(x.dtype) * freqs[None]
         temb = torch.cat([torch.cos(arg), torch.sin(arg)], -1)
         if self.emb_size % 2:
             temb = torch.cat([temb, torch.zeros_like(temb[:, :1])], -1)
@@ -176,17 +176,17 @@ class GaussianDiffusion(nn.Module):
         self.register_buffer("coef2", (1.0 - prev) * (1.0 - b).sqrt() / (1.0 - ac), persistent=False)
 
     @staticmethod
-    def _at(arr: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return arr[t].float().unsqueeze(1)
+    def _at(arr: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return arr[t].to(like.dtype).unsqueeze(1)
 
     def q_sample(self, x0, t, noise):
-        return self._at(self.sqrt_ac, t) * x0 + self._at(self.sqrt_1m_ac, t) * noise
+        return self._at(self.sqrt_ac, t, x0) * x0 + self._at(self.sqrt_1m_ac, t, x0) * noise
 
     def losses(self, model: Denoiser, x0, feats, item_emb, t, noise) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-user SNR-weighted reconstruction loss and modality-aware consistency loss (Eq. 8-10)."""
         out = model(self.q_sample(x0, t, noise), t)
         w = torch.where(t == 0, torch.ones_like(t, dtype=torch.float64), self.snr[(t - 1).clamp_min(0)] - self.snr[t])
-        diff = w.float() * (x0 - out).pow(2).mean(1)
+        diff = w.to(x0.dtype) * (x0 - out).pow(2).mean(1)
         gc = (out @ feats - x0 @ item_emb).pow(2).mean(1)
         return diff, gc
 
@@ -196,7 +196,7 @@ class GaussianDiffusion(nn.Module):
         x = x0
         for i in reversed(range(self.steps)):
             t = torch.full((len(x),), i, dtype=torch.long, device=x.device)
-            x = self._at(self.coef1, t) * model(x, t, dropout=False) + self._at(self.coef2, t) * x
+            x = self._at(self.coef1, t, x) * model(x, t, dropout=False) + self._at(self.coef2, t, x) * x
         return x
 
 
