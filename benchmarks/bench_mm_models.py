@@ -11,7 +11,8 @@ validation users with ``full_sort_predict`` (training items masked). DRAGON's us
 from the training split (its own preprocessing script is quadratic in Python). One compatibility shim
 is installed for old MMRec code on this stack, changing no number: SciPy's removed ``dok_matrix._update``
 (a dict update), which BM3's and LGMRec's adjacency builders call. A reference that cannot run here is
-reported with its reason: MMGCN and DRAGON need ``torch_geometric``; DiffMM (``HKUDS/DiffMM``) hard-codes
+reported with its reason: MMGCN and DRAGON need ``torch_geometric``; MMRec's LGMRec fails with one modality
+(its forward returns hypergraph outputs it only computes with two); DiffMM (``HKUDS/DiffMM``) hard-codes
 ``.cuda()`` and is not in MMRec, so it has no CPU reference.
 
 Ours: :func:`neggen_lite.experiments.multimodal.build` and the common trainer with the same published
@@ -269,8 +270,8 @@ def main(argv=None):
                 row["reference"] = summarise(hist) | {"cpu_share": cpu}
                 row["epoch_ratio"] = row["reference"]["epoch_s"] / row["ours"]["epoch_s"]
                 row["eval_ratio"] = row["reference"]["eval_s"] / row["ours"]["eval_s"]
-            except ImportError as e:  # e.g. MMGCN / DRAGON without torch_geometric
-                row["reference"], row["reference_note"] = None, f"reference not runnable here: {e}"
+            except Exception as e:  # MMGCN / DRAGON without torch_geometric; LGMRec with one modality
+                row["reference"], row["reference_note"] = None, f"reference fails here: {type(e).__name__}: {e}"
         rows.append(row)
 
     threads = torch.get_num_threads()
