@@ -30,10 +30,11 @@ def feats(ds, mods="vt", dims=(12, 6), seed=0):
     return core_features.ItemFeatures(f, masks, {"v": "random", "t": "random"}).select(tuple(mods))
 
 
-def build(name, ds, f, seed=7, **cfg_kw):
-    """``name`` through :func:`multimodal.build` with its published settings (small DiffMM denoisers)."""
+def build(name, ds, f, seed=7, settings=None, **cfg_kw):
+    """``name`` through :func:`multimodal.build` with its published settings (small DiffMM denoisers) updated
+    with ``settings``; ``cfg_kw``: trainer settings."""
     bcfg = multimodal.baseline_config(name, ds)
-    for k, v in SMALL.get(name, {}).items():
+    for k, v in {**SMALL.get(name, {}), **(settings or {})}.items():
         setattr(bcfg, k, v)
     kw = dict(model=name, epochs=3, patience=50, batch_size=64, lr=0.01, seed=seed, checkpoint_every=1,
               n_layers=bcfg.n_layers, reg=bcfg.reg)
@@ -123,6 +124,23 @@ def test_loss_gradient_matches_finite_differences(name, mods):
         noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(1), dtype=x0.dtype)
         m = model.modalities[-1]
         assert fd_check(model, lambda: model.diffusion_loss(m, x0, t, noise)) >= 6
+
+
+def test_diffmm_edge_dropout_rescales_and_keeps_gradients_right():
+    ds = random_dataset(n_users=20, n_items=15, per_user=(3, 7), seed=4)
+    model, cfg = build("diffmm", ds, feats(ds, dims=(5, 4)), settings={"keep_rate": 0.6})
+    model.double()
+    model.rebuild_graphs()
+    full = diffmm.self_loop_adjacency(torch.arange(ds.n_users), model.top_items[0].flatten(), ds.n_users, ds.n_items,
+                                      torch.float64).to_dense()
+    g, g_t = (x.to_dense() for x in model.graph(0))
+    kept = g != 0
+    assert 0 < kept.sum() < (full != 0).sum()                      # some entries dropped ...
+    torch.testing.assert_close(g[kept], full[kept] / 0.6)          # ... the rest rescaled by 1 / keep_rate
+    torch.testing.assert_close(g_t, g.T)
+    assert not torch.equal(g, g.T)                                 # dropped independently: not symmetric
+    users, pos, neg = batch(ds, 8)
+    assert fd_check(model, lambda: model.rec_loss(users, pos, neg, 1e-2)[0]) >= 6
 
 
 # ---------------------------------------------------------------- determinism and learning

@@ -56,7 +56,7 @@ from torch import nn
 
 from ..core.features import ItemFeatures
 from ..core.graph import propagate
-from .mmbase import MultiModalRecommender, interaction_matrix, published
+from .mmbase import MultiModalRecommender, interaction_matrix, published, spmm
 from .objectives import bpr, score_gap
 
 SEARCH = {"reg": [1e-4, 1e-5, 1e-6], "ssl_reg": [1e-1, 1e-2], "temp": [0.1, 0.5], "e_loss": [0.01, 0.1, 0.5],
@@ -259,13 +259,13 @@ class DiffMM(MultiModalRecommender):
         weight = torch.softmax(self.modal_weight, 0)
         e, views = 0, {}
         for k, m in enumerate(self.modalities):
-            g = self.graph(k)
+            g, g_t = self.graph(k)
             x = torch.cat([self.user_emb, F.normalize(self.modal_feats(m))], 0)
             e_m = propagate(self.adj, x)
             e_m = e_m + propagate(self.adj, torch.cat([e_m[: self.n_users], self.item_emb], 0))
-            e_m = e_m + self.cfg.ris_adj_lambda * torch.sparse.mm(g, ids)
+            e_m = e_m + self.cfg.ris_adj_lambda * spmm(g, g_t, ids)
             e = e + weight[k] * e_m
-            views[m] = self._layer_sum(torch.sparse.mm(g, x))
+            views[m] = self._layer_sum(spmm(g, g_t, x))
         h = self._layer_sum(e) + self.cfg.ris_lambda * F.normalize(e)
         return h, views
 
@@ -309,23 +309,26 @@ class DiffMM(MultiModalRecommender):
                 self.top_items[k, block.to(x0.device)] = torch.topk(den, self.cfg.rebuild_k, 1).indices
         self.graph_epoch += 1
 
-    def graph(self, k: int) -> torch.Tensor:
-        """Modality ``k``'s generated graph ``G_m`` (self-loops, normalised, edges dropped with this epoch's draw),
-        cached until ``top_items`` or ``graph_epoch`` change (a rebuild, a loaded state, another device)."""
+    def graph(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Modality ``k``'s generated graph ``G_m`` and its transpose (self-loops, normalised, edges dropped with
+        this epoch's draw; symmetric unless dropped), cached until ``top_items`` or ``graph_epoch`` change (a rebuild, a loaded state, another device)."""
         key = (k, self.top_items._version, self.graph_epoch._version, self.top_items.device, self.user_emb.dtype)
         if key not in self._graphs:
             self._graphs = {kk: g for kk, g in self._graphs.items() if kk[1:] == key[1:]}
             self._graphs[key] = self._make_graph(k)
         return self._graphs[key]
 
-    def _make_graph(self, k: int) -> torch.Tensor:
+    def _make_graph(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         users = torch.arange(self.n_users, device=self.top_items.device).repeat_interleave(self.cfg.rebuild_k)
         g = self_loop_adjacency(users, self.top_items[k].flatten(), self.n_users, self.n_items, self.user_emb.dtype)
         if self.cfg.keep_rate >= 1.0:
-            return g
+            return g, g
         gen = torch.Generator(device=self.top_items.device)
         gen.manual_seed(self.seed * 1_000_003 + int(self.graph_epoch) * 7 + k)
-        return drop_edges(g, self.cfg.keep_rate, gen)
+        g = drop_edges(g, self.cfg.keep_rate, gen)
+        with warnings.catch_warnings():  # "CSR support is in beta"
+            warnings.simplefilter("ignore", UserWarning)
+            return g, g.to_sparse_coo().t().coalesce().to_sparse_csr()
 
     # training ----------------------------------------------------------------------------
     def _new_batch(self, n: int) -> None:
