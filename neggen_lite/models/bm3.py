@@ -1,15 +1,15 @@
 """BM3 (Zhou et al., WWW'23): bootstrapped latent representations, no negative samples.
 
-* Encoder (Sec. 3.1, Eq. 1-3): LightGCN over the user-item graph (mean of layers ``0..L``), the item ID
+* Encoder: LightGCN over the user-item graph (mean of layers ``0..L``), the item ID
   embedding added to the items' output; each modality's features projected, ``h_m = W_m f_m + b_m``.
-* Online/target views (Sec. 3.2, Eq. 4-5): the online view is a shared predictor ``p(.)`` (one linear map)
+* Online/target views: the online view is a shared predictor ``p(.)`` (one linear map)
   of each representation; the target view is the same representation, detached, under dropout ``p``
   (the "latent embedding dropout" augmentation).
-* Loss (Eq. 6-9): ``L = (1 - cos(p(h_u), sg(h~_i))) + (1 - cos(p(h_i), sg(h~_u)))``
+* Loss: ``L = (1 - cos(p(h_u), sg(h~_i))) + (1 - cos(p(h_i), sg(h~_u)))``
   ``+ cl_weight * sum_m [(1 - cos(p(h_m), sg(h~_i))) + (1 - cos(p(h_m), sg(h~_m)))]``
   ``+ reg * (||H_u||_F + ||H_i||_F) / n_items`` (the trainer's ``reg`` is BM3's ``reg_weight``), each cosine
   term averaged over the batch's positive pairs; the sampled negatives are ignored.
-* Scores (Eq. 10): ``p(h_u)^T p(h_i)``; ``forward()`` returns the predicted embeddings.
+* Scores: ``p(h_u)^T p(h_i)``; ``forward()`` returns the predicted embeddings.
 
 Hyper-parameters: the BM3 repository's table of best values (Baby: 1 layer, dropout 0.5, reg_weight 0.1;
 Sports: 1, 0.5, 0.01), ``cl_weight 2.0`` and ``feat_embed_dim 64`` from MMRec's ``BM3.yaml``, lr 1e-3
@@ -54,7 +54,7 @@ def config_for(dataset: str) -> BM3Config:
 
 
 def cosine_loss(online: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``1 - mean cos(online, sg(target))`` (Eq. 6), the target detached."""
+    """``1 - mean cos(online, sg(target))`` , the target detached."""
     return 1.0 - F.cosine_similarity(online, target.detach(), dim=-1).mean()
 
 
@@ -76,7 +76,7 @@ class BM3(MultiModalRecommender):
             nn.init.xavier_normal_(p.weight)
 
     def encode(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """LightGCN's layer mean (Eq. 1-2), plus the item ID embedding on the items (Eq. 3)."""
+        """LightGCN's layer mean (NegGen Eq. 6-7), plus the item ID embedding on the items."""
         u, i = layer_mean(self.adj, self.user_emb, self.item_emb, self.n_layers)
         return u, i + self.item_emb
 
@@ -85,13 +85,13 @@ class BM3(MultiModalRecommender):
         return self.predictor(u), self.predictor(i)
 
     def targets(self, u: torch.Tensor, i: torch.Tensor, h: dict[str, torch.Tensor]):
-        """The target view (Eq. 5): detached copies under dropout ``p`` of ``u``, ``i`` and each ``h[m]``."""
+        """The target view: detached copies under dropout ``p`` of ``u``, ``i`` and each ``h[m]``."""
         p = self.cfg.dropout
         with torch.no_grad():
             return F.dropout(u, p), F.dropout(i, p), {m: F.dropout(x, p) for m, x in h.items()}
 
     def batch_loss(self, users, pos, neg, reg: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """Eq. 6-9 on the batch's ``(users, pos)`` pairs (``neg`` unused); returns ``(total, L_rec)``."""
+        """The loss on the batch's ``(users, pos)`` pairs (``neg`` unused); returns ``(total, L_rec)``."""
         u_all, i_all = self.encode()
         u, i = u_all[users], i_all[pos]
         h = {m: self.proj[m](self.features(m)[pos]) for m in self.modalities}

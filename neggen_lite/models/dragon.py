@@ -1,16 +1,17 @@
 """DRAGON (Zhou et al., ECAI'23): dual representations on a heterogeneous user-item graph, enhanced with
 homogeneous item-item and user-user graphs.
 
-* Heterogeneous graph (Sec. 3.1, Eq. 1-3), per modality ``m``: ``x = normalize([p_m ; MLP_m(f_m)])`` with free
+* Heterogeneous graph, per modality ``m``: ``x = normalize([p_m ; MLP_m(f_m)])`` with free
   user preferences ``p_m`` and items' features through a two-layer MLP (``d -> 4*64 -> 64``, leaky ReLU);
-  two LightGCN hops ``x_1 = A x``, ``x_2 = A x_1`` on Eq. 6's normalised bipartite graph; ``r_m = x + x_1 + x_2``.
-* Fusion (Sec. 3.2): items concatenate the modalities, ``r_i = [r_v ; r_t]``; users concatenate them with a
+  two LightGCN hops ``x_1 = A x``, ``x_2 = A x_1`` on NegGen Eq. 6's normalised bipartite graph (DRAGON's
+  Eq. 1 per hop); ``r_m = x + x_1 + x_2``.
+* Fusion: items concatenate the modalities, ``r_i = [r_v ; r_t]``; users concatenate them with a
   per-user softmax-initialised weight, ``r_u = [w_uv r_uv ; w_ut r_ut]`` (MMRec's ``construction='cat'``).
-* Homogeneous graphs (Sec. 3.3, Eq. 4-7): items ``h_i = r_i + S r_i`` with FREEDOM's frozen kNN item graph
+* Homogeneous graphs: items ``h_i = r_i + S r_i`` with FREEDOM's frozen kNN item graph
   (``knn_k 10``, ``mm_image_weight 0.1``, ``n_mm_layers 1``; :func:`.freedom.item_item_graph`); users
   ``h_u = r_u + U r_u`` with ``U`` the user co-occurrence graph (:func:`user_cooccurrence_graph`: each user's
   ``user_k = 40`` users with most common training items, weights the softmax of those counts).
-* Loss (Eq. 8-9): BPR in base 2, ``-mean log2 sigmoid(h_u^T h_i - h_u^T h_j)``, plus
+* Loss: BPR in base 2, ``-mean log2 sigmoid(h_u^T h_i - h_u^T h_j)``, plus
   ``reg * (sum_m mean(p_m[users]^2) + mean(w^2))`` (the trainer's ``reg`` is DRAGON's ``reg_weight``).
 
 Hyper-parameters: the DRAGON repository's table (Baby and Sports: lr 1e-4, reg_weight 1e-3; Clothing: lr 1e-4,
@@ -116,7 +117,7 @@ class DRAGON(MultiModalRecommender):
             self.weight_u = nn.Parameter(torch.softmax(w, dim=1))
 
     def modality_rep(self, m: str) -> torch.Tensor:
-        """``r_m = x + A x + A^2 x`` over ``[users ; items]`` (Eq. 1-3)."""
+        """``r_m = x + A x + A^2 x`` over ``[users ; items]``."""
         x = F.normalize(torch.cat([self.preference[m], self.mlp[m](self.features(m))], 0))
         acc, h = x, x
         for _ in range(self.n_layers):
@@ -138,7 +139,7 @@ class DRAGON(MultiModalRecommender):
         return u + spmm(self.user_adj, self.user_adj_t, u), i + hi
 
     def batch_loss(self, users, pos, neg, reg: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """Eq. 8-9: base-2 BPR plus the preferences' (and fusion weights') L2; returns ``(total, base-2 BPR)``."""
+        """Base-2 BPR plus the preferences' (and fusion weights') L2; returns ``(total, base-2 BPR)``."""
         u, i = self.forward()
         loss = bpr(score_gap(u[users], i[pos], i[neg])).mean() / math.log(2.0)
         if not reg:

@@ -1,21 +1,21 @@
 """LGMRec (Guo et al., AAAI'24): local graph embeddings plus a global hypergraph embedding.
 
-* Collaborative graph embedding (Sec. 3.2, Eq. 1-2): LightGCN, mean of layers ``0..L`` of the ID embeddings.
-* Modality graph embedding (Eq. 3-4): items ``e_i^m = f_i^m W_m``; users the mean of their items'
-  ``e^m``; then ``n_mm_layers`` propagations over Eq. 6's normalised graph (the last layer is kept).
-* Global hypergraph embedding (Sec. 3.3, Eq. 5-8): ``hyper_num`` learnable hyperedges per modality; item
+* Collaborative graph embedding: LightGCN, mean of layers ``0..L`` of the ID embeddings.
+* Modality graph embedding: items ``e_i^m = f_i^m W_m``; users the mean of their items'
+  ``e^m``; then ``n_mm_layers`` propagations over NegGen Eq. 6's normalised graph (the last layer is kept).
+* Global hypergraph embedding: ``hyper_num`` learnable hyperedges per modality; item
   memberships ``H_i^m = f^m V_m``, user memberships ``H_u^m = R H_i^m``, both Gumbel-softmax'ed over the
   hyperedges (``tau = 0.2``) and dropped out (keep rate ``keep_rate``) in training; ``n_hyper_layer`` rounds of
   ``z = H_i^T e_i``, ``g_i = H_i z``, ``g_u = H_u z`` on the collaborative item embeddings.
-* Fusion (Eq. 9): ``e = e_cge + sum_m normalize(e_mge^m) + alpha * normalize(sum_m g^m)``; ``y_ui = e_u^T e_i``.
-* Loss (Eq. 10-12): BPR ``+ cl_weight * (InfoNCE(g_u^v, g_u^t) + InfoNCE(g_i^v, g_i^t))`` (the cross-modal
+* Fusion: ``e = e_cge + sum_m normalize(e_mge^m) + alpha * normalize(sum_m g^m)``; ``y_ui = e_u^T e_i``.
+* Loss: BPR ``+ cl_weight * (InfoNCE(g_u^v, g_u^t) + InfoNCE(g_i^v, g_i^t))`` (the cross-modal
   hypergraph contrast, summed over the batch's users and positive items against all users/items,
   ``tau = 0.2``) ``+ reg * (||e_u|| + ||e_i|| + ||e_j||) / B`` (the trainer's ``reg`` is LGMRec's ``reg_weight``).
 
 Hyper-parameters: MMRec's ``LGMRec.yaml`` (``n_ui_layers 2``, ``n_mm_layers 2``, ``cl_weight 1e-4``, ``reg_weight
 1e-6``; per dataset ``n_hyper_layer``/``hyper_num``/``keep_rate``/``alpha``: Baby 1/4/0.5/0.3, Sports 1/4/0.4/0.6,
 Clothing 2/64/0.2/0.2), lr 1e-3 (``overall.yaml``). Beauty has no published values: the Baby values are the
-defaults and :data:`SEARCH` (the paper's ranges, Sec. 4.4) is to be searched on validation.
+defaults and :data:`SEARCH` (the paper's hyper-parameter study ranges) is to be searched on validation.
 
 Differences from MMRec's ``src/models/lgmrec.py`` (reference only):
 
@@ -69,7 +69,7 @@ def config_for(dataset: str) -> LGMRecConfig:
 
 
 def info_nce(a: torch.Tensor, b: torch.Tensor, all_b: torch.Tensor, tau: float) -> torch.Tensor:
-    """Eq. 11, summed over the rows: ``-sum log exp(cos(a, b)/tau) / sum_k exp(cos(a, b_k)/tau)``."""
+    """The hypergraph contrast, summed over the rows: ``-sum log exp(cos(a, b)/tau) / sum_k exp(cos(a, b_k)/tau)``."""
     a, b, all_b = F.normalize(a), F.normalize(b), F.normalize(all_b)
     return -((a * b).sum(1) / tau - torch.logsumexp(a @ all_b.T / tau, dim=1)).sum()
 
@@ -95,7 +95,7 @@ class LGMRec(MultiModalRecommender):
             torch.empty(self.features(m).shape[1], cfg.hyper_num))) for m in self.modalities})
 
     def modality_graph(self, m: str) -> torch.Tensor:
-        """Eq. 3-4: ``[users ; items]`` embedding of modality ``m``."""
+        """The ``[users ; items]`` embedding of modality ``m``."""
         items = self.features(m) @ self.trs[m]
         x = torch.cat([spmm(self.r, self.r_t, items) * self.inv_deg, items], 0)
         for _ in range(self.cfg.n_mm_layers):
@@ -103,7 +103,7 @@ class LGMRec(MultiModalRecommender):
         return x
 
     def memberships(self, m: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Eq. 5-6: item and user hyperedge memberships of modality ``m`` (Gumbel + dropout in training)."""
+        """Item and user hyperedge memberships of modality ``m`` (Gumbel + dropout in training)."""
         hi = self.features(m) @ self.hyper[m]
         hu = spmm(self.r, self.r_t, hi)
         if self.training:
@@ -113,7 +113,7 @@ class LGMRec(MultiModalRecommender):
         return torch.softmax(hi / self.cfg.tau, 1), torch.softmax(hu / self.cfg.tau, 1)
 
     def hypergraph(self, m: str, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Eq. 7-8: ``(g_u, g_i)`` of modality ``m`` from the collaborative item embeddings ``items``."""
+        """``(g_u, g_i)`` of modality ``m`` from the collaborative item embeddings ``items``."""
         hi, hu = self.memberships(m)
         gi, gu = items, None
         for _ in range(self.cfg.n_hyper_layer):
@@ -122,7 +122,7 @@ class LGMRec(MultiModalRecommender):
         return gu, gi
 
     def embed(self):
-        """Eq. 9: final user and item embeddings and the per-modality hypergraph outputs ``{m: (g_u, g_i)}``."""
+        """Final user and item embeddings and the per-modality hypergraph outputs ``{m: (g_u, g_i)}``."""
         cu, ci = layer_mean(self.adj, self.user_emb, self.item_emb, self.n_layers)
         cge = torch.cat([cu, ci], 0)
         mge = sum(F.normalize(self.modality_graph(m)) for m in self.modalities)
@@ -136,7 +136,7 @@ class LGMRec(MultiModalRecommender):
         return u, i
 
     def batch_loss(self, users, pos, neg, reg: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """Eq. 10-12 (module docstring); returns ``(total, bpr)``."""
+        """The loss (module docstring); returns ``(total, bpr)``."""
         u, i, hyp = self.embed()
         eu, ep, en = u[users], i[pos], i[neg]
         loss = bpr(score_gap(eu, ep, en)).mean()

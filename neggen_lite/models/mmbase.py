@@ -1,7 +1,10 @@
 """Pieces shared by the multi-modal baselines of Table 2 (MMGCN, BM3, DRAGON, LGMRec): the feature check,
 per-dataset published settings, the raw and mean-normalised user-item matrices, and a differentiable
 product with a fixed non-symmetric sparse matrix. FREEDOM's kNN item graph and LightGCN's propagation
-are reused from :mod:`.freedom` and :mod:`.lightgcn`."""
+are reused from :mod:`.freedom` and :mod:`.lightgcn`.
+
+The baselines' docstrings name each paper's components; they give an equation number only where the
+reference code's own comments confirm it (the papers' numbering was not checked here)."""
 from __future__ import annotations
 
 from dataclasses import fields, replace

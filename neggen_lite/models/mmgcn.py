@@ -1,15 +1,15 @@
 """MMGCN (Wei et al., ACM MM'19) on the common recommender interface.
 
-One GCN per modality ``m`` over the user-item graph (Sec. 3 of the paper). Layer 0 is
+One GCN per modality ``m`` over the user-item graph. Layer 0 is
 ``x = normalize([p_m ; MLP_m(f_m)])``: free user preferences ``p_m`` and the items' (projected) features.
-Each layer ``l`` (Eq. 1-6):
+Each layer ``l``:
 
-* aggregation (Eq. 1-2, mean over the neighbours): ``h = leaky_relu(D^{-1} A x W_l)``;
-* combination (Eq. 5-6, the concatenation form): ``x_hat = leaky_relu(L_l x) + e_id``,
+* aggregation (the paper's Eq. 1, mean over the neighbours): ``h = leaky_relu(D^{-1} A x W_l)``;
+* combination (Eq. 5 and the concatenation form of the combination layer): ``x_hat = leaky_relu(L_l x) + e_id``,
   ``x <- leaky_relu(G_l [h ; x_hat])``, with ``e_id`` the free ID embedding of the node.
 
-The representation is the mean of the modalities' last layers; ``y_ui = r_u^T r_i`` (Eq. 7), trained with
-BPR (Eq. 8) plus ``reg * (mean(e_id_u^2 + e_id_i^2) + sum_m mean(p_m^2))``, the trainer's ``reg`` being MMRec's
+The representation is the mean of the modalities' last layers; ``y_ui = r_u^T r_i``, trained with
+BPR plus ``reg * (mean(e_id_u^2 + e_id_i^2) + sum_m mean(p_m^2))``, the trainer's ``reg`` being MMRec's
 ``reg_weight``.
 
 Hyper-parameters (MMRec ``configs/model/MMGCN.yaml``): ``embedding_size 64``; MMRec publishes no
@@ -64,7 +64,7 @@ def config_for(dataset: str) -> MMGCNConfig:
 
 
 class _ModalityGCN(nn.Module):
-    """One modality's GCN (Eq. 1-6); ``forward(feats, id_emb) -> [n_users + n_items, dim]``."""
+    """One modality's GCN; ``forward(feats, id_emb) -> [n_users + n_items, dim]``."""
 
     def __init__(self, n_users: int, feat_dim: int, dim: int, n_layers: int, latent: int | None):
         super().__init__()
@@ -83,9 +83,9 @@ class _ModalityGCN(nn.Module):
         items = self.mlp(feats) if self.mlp is not None else feats
         x = F.normalize(torch.cat([self.preference, items], 0))
         for w, lin, gate in zip(self.conv, self.lin, self.gate):
-            h = F.leaky_relu(spmm(adj, adj_t, x @ w))                      # Eq. 1-2 (mean aggregation)
+            h = F.leaky_relu(spmm(adj, adj_t, x @ w))                      # Eq. 1 (mean aggregation)
             x_hat = F.leaky_relu(lin(x)) + id_emb                          # Eq. 5
-            x = F.leaky_relu(gate(torch.cat([h, x_hat], 1)))               # Eq. 6 (concatenation)
+            x = F.leaky_relu(gate(torch.cat([h, x_hat], 1)))               # combination (concatenation)
         return x
 
 
@@ -111,7 +111,7 @@ class MMGCN(MultiModalRecommender):
         return rep[: self.n_users], rep[self.n_users:]
 
     def batch_loss(self, users, pos, neg, reg: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """BPR (Eq. 8) plus MMRec's L2 term (module docstring); returns ``(total, bpr)``."""
+        """BPR plus MMRec's L2 term (module docstring); returns ``(total, bpr)``."""
         u, i = self.forward()
         loss = bpr(score_gap(u[users], i[pos], i[neg])).mean()
         if not reg:
