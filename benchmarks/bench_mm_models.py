@@ -86,7 +86,8 @@ def ref_config(name, ds, settings, trainer_cfg, folder: Path) -> dict:
     cfg = {"USER_ID_FIELD": "userID", "ITEM_ID_FIELD": "itemID", "NEG_PREFIX": "neg_", "device": torch.device("cpu"),
            "train_batch_size": trainer_cfg.batch_size, "end2end": False, "is_multimodal_model": True,
            "data_path": str(folder) + "/", "dataset": ds.name, "vision_feature_file": FEATURE_FILES["v"],
-           "text_feature_file": FEATURE_FILES["t"], "embedding_size": trainer_cfg.dim, "feat_embed_dim": trainer_cfg.dim,
+           "text_feature_file": FEATURE_FILES["t"], "embedding_size": trainer_cfg.dim,
+           "feat_embed_dim": trainer_cfg.dim,
            "learning_rate": trainer_cfg.lr, "reg_weight": trainer_cfg.reg, "n_layers": trainer_cfg.n_layers}
     if name == "bm3":
         cfg.update(dropout=s["dropout"], cl_weight=s["cl_weight"])

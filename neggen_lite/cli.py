@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--model", default="lightgcn", choices=["lightgcn", "bpr", "neggen", *MULTIMODAL_MODELS])
     t.add_argument("--modalities", default=None, help="multi-modal models: t, v or vt (default: every modality with "
                    "features; offline that is t)")
-    t.add_argument("--features-dir", default=None, help="multi-modal models: folder with MMRec image_feat.npy/text_feat.npy")
+    t.add_argument("--features-dir", default=None,
+                   help="multi-modal models: folder with MMRec image_feat.npy/text_feat.npy")
     t.add_argument("--sampler", default="uniform", help="uniform, dns, mixgcf, dens, ahns or irgan")
     t.add_argument("--sampler-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="a sampler hyper-parameter, repeatable (e.g. --sampler dns --sampler-arg M=100 "

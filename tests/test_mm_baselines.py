@@ -197,7 +197,8 @@ def test_device_follows_the_model(name):
 # ---------------------------------------------------------------- graphs
 
 def test_dragon_user_graph_is_the_softmax_of_cooccurrence_counts():
-    r = sp.csr_matrix(np.array([[1, 1, 1, 0], [1, 1, 0, 0], [1, 0, 0, 1], [0, 0, 0, 0], [0, 0, 1, 1]], dtype=np.float32))
+    r = sp.csr_matrix(np.array([[1, 1, 1, 0], [1, 1, 0, 0], [1, 0, 0, 1], [0, 0, 0, 0], [0, 0, 1, 1]],
+                               dtype=np.float32))
     got = dragon.user_cooccurrence_graph(r, k=2).toarray()
     dense = r.toarray()
     for u in range(r.shape[0]):

@@ -1,5 +1,5 @@
-"""The multi-modal recommenders of Table 2 -- VBPR, FREEDOM, MMGCN, BM3, DRAGON, LGMRec, DiffMM -- trained through the
-common trainer on loaded item features (Sec. 2, Table 1/2 rows)."""
+"""The multi-modal recommenders of Table 2 -- VBPR, FREEDOM, MMGCN, BM3, DRAGON, LGMRec, DiffMM -- trained through
+the common trainer on loaded item features (Sec. 2, Table 1/2 rows)."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -18,7 +18,7 @@ from ..models.vbpr import VBPR
 from ..training.trainer import config_for_mode, fit
 
 #: the baselines with published per-dataset settings: name -> (class, ``config_for(dataset)``); each config's
-#: ``lr``/``reg``/``n_layers`` are the trainer's defaults for the model
+#: ``lr``/``reg``/``n_layers`` (and DiffMM's ``batch_size``) are the trainer's defaults for the model
 BASELINES = {"mmgcn": (mmgcn.MMGCN, mmgcn.config_for), "bm3": (bm3.BM3, bm3.config_for),
              "dragon": (dragon.DRAGON, dragon.config_for), "lgmrec": (lgmrec.LGMRec, lgmrec.config_for),
              "diffmm": (diffmm.DiffMM, diffmm.config_for)}
@@ -28,7 +28,8 @@ MODELS = ("freedom", "vbpr", *BASELINES)
 def build(model: str, ds, features: ItemFeatures, cfg, freedom: FreedomConfig | None = None,
           generated=None, device=None, settings=None) -> nn.Module:
     """Model ``model`` (one of :data:`MODELS`) for ``ds`` under the trainer config ``cfg`` (seeded first); a
-    baseline of :data:`BASELINES` takes ``settings``, by default its published ones for ``ds`` (:func:`baseline_config`)."""
+    baseline of :data:`BASELINES` takes ``settings``, by default its published ones for ``ds``
+    (:func:`baseline_config`)."""
     seed_everything(cfg.seed)
     key = model.lower()
     if key == "freedom":
@@ -55,8 +56,9 @@ def train(ds, model: str = "freedom", modalities=None, mode: str = "full", devic
           negatives: str = "uniform", generator: str = "auto", encoder=DEFAULT_ENCODER, seed: int | None = None,
           checkpoint=None, progress: bool = True, threads: int | None = None, features: ItemFeatures | None = None,
           freedom: FreedomConfig | None = None, log=None, **train_overrides) -> dict:
-    """Train one of :data:`MODELS` through :func:`neggen_lite.training.trainer.fit`; the result record plus ``modalities``,
-    ``features`` (per modality: dim, coverage, source) and ``negatives`` (where the negatives came from).
+    """Train one of :data:`MODELS` through :func:`neggen_lite.training.trainer.fit`; the result record plus
+    ``modalities``, ``features`` (per modality: dim, coverage, source) and ``negatives`` (where the negatives
+    came from).
 
     ``modalities=None``: every modality with features; a requested one without features raises
     :class:`MissingModality`. ``negatives="direct"``: Direct Generation negatives (FREEDOM)."""

@@ -302,7 +302,8 @@ class DiffMM(MultiModalRecommender):
 
     @torch.no_grad()
     def rebuild_graphs(self) -> None:
-        """Graph generation: each user's ``rebuild_k`` top items of its denoised row, per modality (into ``top_items``)."""
+        """Graph generation: each user's ``rebuild_k`` top items of its denoised row, per modality (into
+        ``top_items``)."""
         for block in torch.arange(self.n_users).split(self.cfg.diff_batch):
             x0 = self._rows(block.numpy())
             for k, m in enumerate(self.modalities):
@@ -355,7 +356,8 @@ class DiffMM(MultiModalRecommender):
             pairs = [(z[0], z[1])]
         else:
             pairs = [(h, zm) for zm in z]
-        cl = sum(info_nce_mean(a[:nu], b[:nu], users, temp) + info_nce_mean(a[nu:], b[nu:], pos, temp) for a, b in pairs)
+        cl = sum(info_nce_mean(a[:nu], b[:nu], users, temp) + info_nce_mean(a[nu:], b[nu:], pos, temp)
+                 for a, b in pairs)
         return total + self.cfg.ssl_reg * cl, loss
 
     def batch_loss(self, users, pos, neg, reg: float) -> tuple[torch.Tensor, torch.Tensor]:

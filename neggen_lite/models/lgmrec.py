@@ -89,8 +89,8 @@ class LGMRec(MultiModalRecommender):
         self.r, self.r_t = sparse_pair(r)
         deg = np.asarray(r.sum(axis=1)).ravel()
         self.register_buffer("inv_deg", torch.from_numpy(1.0 / (deg + 1e-7)).float().unsqueeze(1), persistent=False)
-        self.trs = nn.ParameterDict({m: nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.features(m).shape[1], dim)))
-                                     for m in self.modalities})
+        self.trs = nn.ParameterDict({m: nn.Parameter(nn.init.xavier_uniform_(
+            torch.empty(self.features(m).shape[1], dim))) for m in self.modalities})
         self.hyper = nn.ParameterDict({m: nn.Parameter(nn.init.xavier_uniform_(
             torch.empty(self.features(m).shape[1], cfg.hyper_num))) for m in self.modalities})
 
