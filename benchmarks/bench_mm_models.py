@@ -8,9 +8,10 @@ and data loader (the model's published settings, the same item features written 
 ``_train_epoch``: per epoch ``pre_epoch_processing()``, a shuffle, uniform negatives outside the user's
 training items, per batch ``calculate_loss`` / backward / Adam; evaluation ranks every item for the
 validation users with ``full_sort_predict`` (training items masked). DRAGON's user graph file is written
-from the training split (its own preprocessing script is quadratic in Python). One compatibility shim
-is installed for old MMRec code on this stack, changing no number: SciPy's removed ``dok_matrix._update``
-(a dict update), which BM3's and LGMRec's adjacency builders call. A reference that cannot run here is
+from the training split (its own preprocessing script is quadratic in Python). Two compatibility shims
+are installed for old MMRec code on this stack, changing no number: SciPy's removed ``dok_matrix._update``
+(a dict update), which BM3's and LGMRec's adjacency builders call, and DRAGON's output buffer ``result_embed``
+unregistered as a parameter (:func:`cpu_shim`). A reference that cannot run here is
 reported with its reason: MMGCN and DRAGON need ``torch_geometric``; MMRec's LGMRec fails with one modality
 (its forward returns hypergraph outputs it only computes with two); DiffMM (``HKUDS/DiffMM``) hard-codes
 ``.cuda()`` and is not in MMRec, so it has no CPU reference.
@@ -129,6 +130,12 @@ def install_shims() -> None:
         sp.dok_matrix._update = lambda self, d: self._dict.update(d)
 
 
+def cpu_shim(model) -> None:
+    """MMRec's DRAGON registers ``result_embed`` as a parameter when ``.to(device)`` returns the same tensor (on
+    the CPU) and then cannot assign its forward output to it; it is an output buffer, never trained."""
+    model._parameters.pop("result_embed", None)
+
+
 def sample_negatives(users, user_sets, n_items, rng):
     neg = rng.integers(0, n_items, size=len(users))
     for k, u in enumerate(users.tolist()):
@@ -173,6 +180,7 @@ def run_reference(name, ds, features, settings, cfg, mmrec: Path, epochs: int):
         write_reference_data(ds, features, Path(tmp))
         seed_everything(cfg.seed)
         model = model_cls(ref_config(name, ds, settings, cfg, Path(tmp)), RefLoader(ds))
+    cpu_shim(model)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
     user_sets = [set() for _ in range(ds.n_users)]

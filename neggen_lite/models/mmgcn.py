@@ -4,7 +4,8 @@ One GCN per modality ``m`` over the user-item graph. Layer 0 is
 ``x = normalize([p_m ; MLP_m(f_m)])``: free user preferences ``p_m`` and the items' (projected) features.
 Each layer ``l``:
 
-* aggregation (the paper's Eq. 1, mean over the neighbours): ``h = leaky_relu(D^{-1} A x W_l)``;
+* aggregation (the paper's Eq. 1, mean over the neighbours): ``h = leaky_relu(D^{-1} A x W_l)``, ``W_l`` square
+  (layer 1 aggregates in the input width: 256 for visual, the feature width for text, as MMRec);
 * combination (Eq. 5 and the concatenation form of the combination layer): ``x_hat = leaky_relu(L_l x) + e_id``,
   ``x <- leaky_relu(G_l [h ; x_hat])``, with ``e_id`` the free ID embedding of the node.
 
@@ -72,10 +73,10 @@ class _ModalityGCN(nn.Module):
         self.mlp = nn.Linear(feat_dim, latent) if latent else None
         self.preference = nn.Parameter(nn.init.xavier_normal_(torch.empty(n_users, d_in)))
         dims = [d_in] + [dim] * n_layers
-        self.conv = nn.ParameterList(nn.Parameter(torch.empty(dims[k], dim).uniform_(-dims[k] ** -0.5, dims[k] ** -0.5))
-                                     for k in range(n_layers))
-        self.lin = nn.ModuleList(nn.Linear(dims[k], dim) for k in range(n_layers))
-        self.gate = nn.ModuleList(nn.Linear(2 * dim, dim) for _ in range(n_layers))
+        # layer k aggregates in its input width (d_in in layer 1, as MMRec), then combines [h ; x_hat] -> dim
+        self.conv = nn.ParameterList(nn.Parameter(torch.empty(d, d).uniform_(-d ** -0.5, d ** -0.5)) for d in dims[:-1])
+        self.lin = nn.ModuleList(nn.Linear(d, dim) for d in dims[:-1])
+        self.gate = nn.ModuleList(nn.Linear(d + dim, dim) for d in dims[:-1])
         for lin in [*([self.mlp] if self.mlp else []), *self.lin, *self.gate]:
             nn.init.xavier_normal_(lin.weight)
 
