@@ -26,12 +26,14 @@ MODEL_FLAGS = {
     "--variant": ("variant", {"neggen"}), "--lam": ("lam", {"neggen"}), "--alpha": ("alpha", {"neggen"}),
     "--tau": ("tau", {"neggen"}), "--align": ("align", {"neggen"}), "--base": ("base", {"neggen"}),
     "--objective": ("objective", {"neggen"}), "--beta": ("beta", {"neggen"}),
-    "--generator": ("generator", {"neggen", "freedom", "vbpr"}), "--encoder": ("encoder", {"neggen", "freedom", "vbpr"}),
-    "--modalities": ("modalities", {"freedom", "vbpr"}), "--features-dir": ("features_dir", {"freedom", "vbpr"}),
-    "--sampler-arg": ("sampler_arg", {"lightgcn", "bpr"}), "--layers": ("layers", {"lightgcn", "neggen", "freedom", "vbpr"}),
+    "--generator": ("generator", {"neggen", "freedom", "vbpr"}), "--encoder": ("encoder", {"neggen", *MULTIMODAL_MODELS}),
+    "--modalities": ("modalities", set(MULTIMODAL_MODELS)), "--features-dir": ("features_dir", set(MULTIMODAL_MODELS)),
+    "--sampler-arg": ("sampler_arg", {"lightgcn", "bpr"}), "--layers": ("layers", {"lightgcn", "neggen", *MULTIMODAL_MODELS}),
 }
-#: ``--sampler`` values per model (``None``: any registered sampler)
-MODEL_SAMPLERS = {"neggen": ("uniform",), "freedom": ("uniform", "direct"), "vbpr": ("uniform", "direct")}
+#: ``--sampler`` values per model (``None``: any registered sampler); of the multi-modal models only
+#: FREEDOM takes Direct Generation negatives (Sec. 2, Fig. 2)
+MODEL_SAMPLERS = {"neggen": ("uniform",), **{m: ("uniform",) for m in MULTIMODAL_MODELS},
+                  "freedom": ("uniform", "direct")}
 
 
 def _check_train_args(args) -> None:
@@ -273,10 +275,11 @@ def main(argv: list[str] | None = None) -> int:
 
     t = sub.add_parser("train", help="train a recommender with BPR and write one result JSON")
     t.add_argument("--dataset", required=True, choices=data.DATASETS)
-    t.add_argument("--model", default="lightgcn", choices=["lightgcn", "bpr", "neggen", "freedom", "vbpr"])
-    t.add_argument("--modalities", default=None, help="freedom/vbpr: t, v or vt (default: every modality with "
+    t.add_argument("--model", default="lightgcn", choices=["lightgcn", "bpr", "neggen", *MULTIMODAL_MODELS])
+    t.add_argument("--modalities", default=None, help="multi-modal models: t, v or vt (default: every modality with "
                    "features; offline that is t)")
-    t.add_argument("--features-dir", default=None, help="freedom/vbpr: folder with MMRec image_feat.npy/text_feat.npy")
+    t.add_argument("--features-dir", default=None,
+                   help="multi-modal models: folder with MMRec image_feat.npy/text_feat.npy")
     t.add_argument("--sampler", default="uniform", help="uniform, dns, mixgcf, dens, ahns or irgan")
     t.add_argument("--sampler-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="a sampler hyper-parameter, repeatable (e.g. --sampler dns --sampler-arg M=100 "

@@ -27,7 +27,7 @@ from . import multimodal
 RUN_MODES = ("book", *MODES)
 #: NegGen's settings that name a run's file when they differ from the defaults, in this order
 SETTINGS = ("lam", "alpha", "tau", "align", "base", "objective", "beta")
-MODEL_NAMES = ("bpr", "lightgcn", "neggen", "freedom", "vbpr")
+MODEL_NAMES = ("bpr", "lightgcn", "neggen", *multimodal.MODELS)
 
 
 @dataclass(frozen=True)

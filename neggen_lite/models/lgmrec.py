@@ -1,0 +1,151 @@
+"""LGMRec (Guo et al., AAAI'24): local graph embeddings plus a global hypergraph embedding.
+
+* Collaborative graph embedding: LightGCN, mean of layers ``0..L`` of the ID embeddings.
+* Modality graph embedding: items ``e_i^m = f_i^m W_m``; users the mean of their items'
+  ``e^m``; then ``n_mm_layers`` propagations over NegGen Eq. 6's normalised graph (the last layer is kept).
+* Global hypergraph embedding: ``hyper_num`` learnable hyperedges per modality; item
+  memberships ``H_i^m = f^m V_m``, user memberships ``H_u^m = R H_i^m``, both Gumbel-softmax'ed over the
+  hyperedges (``tau = 0.2``) and dropped out (keep rate ``keep_rate``) in training; ``n_hyper_layer`` rounds of
+  ``z = H_i^T e_i``, ``g_i = H_i z``, ``g_u = H_u z`` on the collaborative item embeddings.
+* Fusion: ``e = e_cge + sum_m normalize(e_mge^m) + alpha * normalize(sum_m g^m)``; ``y_ui = e_u^T e_i``.
+* Loss: BPR ``+ cl_weight * (InfoNCE(g_u^v, g_u^t) + InfoNCE(g_i^v, g_i^t))`` (the cross-modal
+  hypergraph contrast, summed over the batch's users and positive items against all users/items,
+  ``tau = 0.2``) ``+ reg * (||e_u|| + ||e_i|| + ||e_j||) / B`` (the trainer's ``reg`` is LGMRec's ``reg_weight``).
+
+Hyper-parameters: MMRec's ``LGMRec.yaml`` (``n_ui_layers 2``, ``n_mm_layers 2``, ``cl_weight 1e-4``, ``reg_weight
+1e-6``; per dataset ``n_hyper_layer``/``hyper_num``/``keep_rate``/``alpha``: Baby 1/4/0.5/0.3, Sports 1/4/0.4/0.6,
+Clothing 2/64/0.2/0.2), lr 1e-3 (``overall.yaml``). Beauty has no published values: the Baby values are the
+defaults and :data:`SEARCH` (the paper's hyper-parameter study ranges) is to be searched on validation.
+
+Differences from MMRec's ``src/models/lgmrec.py`` (reference only):
+
+* With one modality MMRec keeps only the collaborative embedding (and then fails on the undefined
+  hypergraph outputs); here the sums run over the modalities present, so text-only LGMRec has its text
+  modality and hypergraph terms; the contrastive term needs two modalities and is left out with one.
+* Evaluation is deterministic: hyperedge memberships are ``softmax(H / tau)`` without Gumbel noise (MMRec
+  also draws Gumbel noise when scoring); dropout is off, as in MMRec.
+* Gumbel noise and dropout draw from the global seeded RNG.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..core.features import ItemFeatures
+from ..core.graph import normalized_adjacency, propagate
+from .lightgcn import layer_mean
+from .mmbase import MultiModalRecommender, interaction_matrix, published, sparse_pair, spmm
+from .objectives import bpr, score_gap
+
+SEARCH = {"hyper_num": [2, 4, 8, 16, 32, 64, 128, 256], "alpha": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+          "keep_rate": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], "n_hyper_layer": [1, 2, 3]}
+PUBLISHED = {"baby": {"n_hyper_layer": 1, "hyper_num": 4, "keep_rate": 0.5, "alpha": 0.3},
+             "sports": {"n_hyper_layer": 1, "hyper_num": 4, "keep_rate": 0.4, "alpha": 0.6},
+             "clothing": {"n_hyper_layer": 2, "hyper_num": 64, "keep_rate": 0.2, "alpha": 0.2}}
+
+
+@dataclass
+class LGMRecConfig:
+    """LGMRec's settings; ``lr``/``reg``/``n_layers`` (= ``n_ui_layers``) are the trainer's defaults."""
+
+    n_mm_layers: int = 2
+    n_hyper_layer: int = 1
+    hyper_num: int = 4
+    keep_rate: float = 0.5
+    alpha: float = 0.3
+    cl_weight: float = 1e-4
+    tau: float = 0.2
+    lr: float = 1e-3
+    reg: float = 1e-6
+    n_layers: int = 2
+
+
+def config_for(dataset: str) -> LGMRecConfig:
+    return published(LGMRecConfig(), PUBLISHED, dataset)
+
+
+def info_nce(a: torch.Tensor, b: torch.Tensor, all_b: torch.Tensor, tau: float) -> torch.Tensor:
+    """The hypergraph contrast, summed over the rows: ``-sum log exp(cos(a, b)/tau) / sum_k exp(cos(a, b_k)/tau)``."""
+    a, b, all_b = F.normalize(a), F.normalize(b), F.normalize(all_b)
+    return -((a * b).sum(1) / tau - torch.logsumexp(a @ all_b.T / tau, dim=1)).sum()
+
+
+class LGMRec(MultiModalRecommender):
+    """LGMRec (Guo et al., AAAI'24); see the module docstring. Features are fixed inputs."""
+
+    _sparse = ("adj", "r", "r_t")
+
+    def __init__(self, dataset, features: ItemFeatures, cfg: LGMRecConfig | None = None, dim: int = 64,
+                 n_layers: int = 2):
+        super().__init__(dataset, features, dim)
+        self.cfg = cfg = cfg or LGMRecConfig()
+        self.n_layers = n_layers
+        self.adj = normalized_adjacency(dataset.train_csr, "cpu")
+        r = interaction_matrix(dataset.train_csr)
+        self.r, self.r_t = sparse_pair(r)
+        deg = np.asarray(r.sum(axis=1)).ravel()
+        self.register_buffer("inv_deg", torch.from_numpy(1.0 / (deg + 1e-7)).float().unsqueeze(1), persistent=False)
+        self.trs = nn.ParameterDict({m: nn.Parameter(nn.init.xavier_uniform_(
+            torch.empty(self.features(m).shape[1], dim))) for m in self.modalities})
+        self.hyper = nn.ParameterDict({m: nn.Parameter(nn.init.xavier_uniform_(
+            torch.empty(self.features(m).shape[1], cfg.hyper_num))) for m in self.modalities})
+
+    def modality_graph(self, m: str) -> torch.Tensor:
+        """The ``[users ; items]`` embedding of modality ``m``."""
+        items = self.features(m) @ self.trs[m]
+        x = torch.cat([spmm(self.r, self.r_t, items) * self.inv_deg, items], 0)
+        for _ in range(self.cfg.n_mm_layers):
+            x = propagate(self.adj, x)
+        return x
+
+    def memberships(self, m: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Item and user hyperedge memberships of modality ``m`` (Gumbel + dropout in training)."""
+        hi = self.features(m) @ self.hyper[m]
+        hu = spmm(self.r, self.r_t, hi)
+        if self.training:
+            drop = 1.0 - self.cfg.keep_rate
+            return (F.dropout(F.gumbel_softmax(hi, self.cfg.tau, dim=1), drop),
+                    F.dropout(F.gumbel_softmax(hu, self.cfg.tau, dim=1), drop))
+        return torch.softmax(hi / self.cfg.tau, 1), torch.softmax(hu / self.cfg.tau, 1)
+
+    def hypergraph(self, m: str, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(g_u, g_i)`` of modality ``m`` from the collaborative item embeddings ``items``."""
+        hi, hu = self.memberships(m)
+        gi, gu = items, None
+        for _ in range(self.cfg.n_hyper_layer):
+            z = hi.T @ gi
+            gi, gu = hi @ z, hu @ z
+        return gu, gi
+
+    def embed(self):
+        """Final user and item embeddings and the per-modality hypergraph outputs ``{m: (g_u, g_i)}``."""
+        cu, ci = layer_mean(self.adj, self.user_emb, self.item_emb, self.n_layers)
+        cge = torch.cat([cu, ci], 0)
+        mge = sum(F.normalize(self.modality_graph(m)) for m in self.modalities)
+        hyp = {m: self.hypergraph(m, ci) for m in self.modalities}
+        ghe = sum(torch.cat(hyp[m], 0) for m in self.modalities)
+        out = cge + mge + self.cfg.alpha * F.normalize(ghe)
+        return out[: self.n_users], out[self.n_users:], hyp
+
+    def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
+        u, i, _ = self.embed()
+        return u, i
+
+    def batch_loss(self, users, pos, neg, reg: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss (module docstring); returns ``(total, bpr)``."""
+        u, i, hyp = self.embed()
+        eu, ep, en = u[users], i[pos], i[neg]
+        loss = bpr(score_gap(eu, ep, en)).mean()
+        total = loss
+        if len(self.modalities) > 1 and self.cfg.cl_weight:
+            (uv, iv), (ut, it) = hyp["v"], hyp["t"]
+            tau = self.cfg.tau
+            cl = info_nce(uv[users], ut[users], ut, tau) + info_nce(iv[pos], it[pos], it, tau)
+            total = total + self.cfg.cl_weight * cl
+        if reg:
+            total = total + reg * (eu.norm() + ep.norm() + en.norm()) / len(users)
+        return total, loss
