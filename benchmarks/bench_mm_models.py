@@ -56,6 +56,7 @@ from neggen_lite.experiments import multimodal
 from neggen_lite.generation.features import load_features
 from neggen_lite.models.dragon import user_cooccurrence_graph
 from neggen_lite.training import trainer as train
+from reference import evaluate_topk, sample_negatives
 
 RESULTS = benchmark_path("bench_mm_models")
 MODELS = ("mmgcn", "bm3", "dragon", "lgmrec", "diffmm")
@@ -141,37 +142,11 @@ def cpu_shim(model) -> None:
     model._parameters.pop("result_embed", None)
 
 
-def sample_negatives(users, user_sets, n_items, rng):
-    neg = rng.integers(0, n_items, size=len(users))
-    for k, u in enumerate(users.tolist()):
-        while neg[k] in user_sets[u]:
-            neg[k] = rng.integers(0, n_items)
-    return neg
-
-
 @torch.no_grad()
 def ref_evaluate(model, ds, k=20, batch_size=4096):
     """Validation Recall@k / NDCG@k from ``full_sort_predict`` (training items masked)."""
-    held_csr, train_csr = ds.valid_csr, ds.train_csr
-    users = np.flatnonzero(np.diff(held_csr.indptr) > 0)
-    n_pos_all = np.diff(held_csr.indptr)
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
-    idcg = np.cumsum(disc)
-    recall = ndcg = 0.0
-    for start in range(0, len(users), batch_size):
-        b = users[start:start + batch_size]
-        scores = model.full_sort_predict([torch.from_numpy(b)]).reshape(len(b), -1).clone()
-        seen = train_csr[b].tocoo()
-        scores[torch.from_numpy(seen.row.astype(np.int64)), torch.from_numpy(seen.col.astype(np.int64))] = -np.inf
-        top = torch.topk(scores, k, dim=1).indices
-        held = held_csr[b].tocoo()
-        truth = torch.zeros(len(b), ds.n_items, dtype=torch.bool)
-        truth[torch.from_numpy(held.row.astype(np.int64)), torch.from_numpy(held.col.astype(np.int64))] = True
-        hits = torch.gather(truth, 1, top).numpy().astype(np.float64)
-        n_pos = n_pos_all[b]
-        recall += (hits.sum(1) / n_pos).sum()
-        ndcg += ((hits * disc).sum(1) / idcg[np.minimum(n_pos, k) - 1]).sum()
-    return {"recall@20": recall / len(users), "ndcg@20": ndcg / len(users)}
+    return evaluate_topk(lambda b: model.full_sort_predict([torch.from_numpy(b)]).reshape(len(b), -1).clone(),
+                         ds.train_csr, ds.valid_csr, ds.n_items, k, batch_size)
 
 
 def run_reference(name, ds, features, settings, cfg, mmrec: Path, epochs: int):

@@ -38,6 +38,7 @@ from neggen_lite.core import data
 from neggen_lite.training import trainer as train
 from neggen_lite.core.paths import benchmark_path
 from neggen_lite.core.runtime import git_commit
+from reference import evaluate_topk, sample_negatives
 
 RESULTS = benchmark_path("bench_train")
 
@@ -74,18 +75,10 @@ class RefLightGCN(nn.Module):
         return torch.split(out, [self.n_users, self.n_items])
 
 
-def ref_sample_negatives(users, user_sets, n_items, rng):
-    neg = rng.integers(0, n_items, size=len(users)).tolist()
-    for k, u in enumerate(users.tolist()):
-        while neg[k] in user_sets[u]:
-            neg[k] = int(rng.integers(0, n_items))
-    return np.array(neg, dtype=np.int64)
-
-
 def ref_train_epoch(model, opt, train_pairs, user_sets, rng, batch_size=2048, reg=1e-4):
     perm = rng.permutation(len(train_pairs))
     users, pos = train_pairs[perm, 0], train_pairs[perm, 1]
-    neg = ref_sample_negatives(users, user_sets, model.n_items, rng)
+    neg = sample_negatives(users, user_sets, model.n_items, rng)
     total = 0.0
     for start in range(0, len(users), batch_size):
         u = torch.from_numpy(users[start:start + batch_size])
@@ -107,25 +100,8 @@ def ref_train_epoch(model, opt, train_pairs, user_sets, rng, batch_size=2048, re
 @torch.no_grad()
 def ref_evaluate(model, train_csr, held_csr, k=20, batch_size=4096):
     all_u, all_i = model.propagate()
-    users = np.flatnonzero(np.diff(held_csr.indptr) > 0)
-    n_pos_all = np.diff(held_csr.indptr)
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
-    idcg = np.cumsum(disc)
-    recall = ndcg = 0.0
-    for start in range(0, len(users), batch_size):
-        b = users[start:start + batch_size]
-        scores = all_u[torch.from_numpy(b)] @ all_i.T
-        seen = train_csr[b].tocoo()
-        scores[torch.from_numpy(seen.row.astype(np.int64)), torch.from_numpy(seen.col.astype(np.int64))] = -np.inf
-        top = torch.topk(scores, k, dim=1).indices
-        held = held_csr[b].tocoo()
-        truth = torch.zeros(len(b), model.n_items, dtype=torch.bool)
-        truth[torch.from_numpy(held.row.astype(np.int64)), torch.from_numpy(held.col.astype(np.int64))] = True
-        hits = torch.gather(truth, 1, top).numpy().astype(np.float64)
-        n_pos = n_pos_all[b]
-        recall += (hits.sum(1) / n_pos).sum()
-        ndcg += ((hits * disc).sum(1) / idcg[np.minimum(n_pos, k) - 1]).sum()
-    return {"recall@20": recall / len(users), "ndcg@20": ndcg / len(users)}
+    return evaluate_topk(lambda b: all_u[torch.from_numpy(b)] @ all_i.T, train_csr, held_csr, model.n_items, k,
+                         batch_size)
 
 
 def run_reference(ds, epochs, seed):

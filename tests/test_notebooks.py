@@ -39,7 +39,9 @@ CHECKS = {
         and r["cos_original_generated"] > r["cos_original_random"] and 0 <= r["share_harder_than_random"] <= 1
         # the embedded 135M model, run live on 2 items: the chapter's prose says its outputs are mostly rejected
         and r["demo_items"] == 2 and 0 <= r["demo_valid_rate"] <= 1
-        and abs(r["demo_valid_rate"] + r["demo_fallback_rate"] - 1) < 1e-9 and 0.5 < r["demo_rejected_share"] <= 1),
+        and abs(r["demo_valid_rate"] + r["demo_fallback_rate"] - 1) < 1e-9 and 0.5 < r["demo_rejected_share"] <= 1
+        # the committed generation benchmark: several paths, the fastest one's model-written share
+        and r["bench_paths"] >= 2 and 0 <= r["bench_fastest_model_written"] <= 1),
     "05_causal_learning": lambda r: (
         0 <= r["lambda_top10_overlap_0_1"] <= 1 and
         # the prose: Eq. 19 as printed sends no gradient to a real negative item, joint does

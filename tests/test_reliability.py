@@ -238,16 +238,19 @@ def test_committed_generation_caches_still_load_unchanged():
         c = GenerationCache(p)
         assert c.records and c.truncated_bytes == 0 and sha(p) == before, p
         # their writer may resume them: same generator, pipeline, and (where a manifest has them) runtime, prompts
-        direct = p.name.endswith(".direct.jsonl.gz")
+        kind = p.name.removesuffix(".jsonl.gz").rsplit(".", 1)[-1]  # direct, text, text-rulemask or the model
+        direct = kind == "direct"
+        describe, mask = ("text", "rule" if kind == "text-rulemask" else "model") if kind.startswith("text") \
+            else ("model", "model")
         gen = ScriptedGenerator(good)
         gen.name = c.records[0]["model"]
         mp = core_paths.manifest_path(p)
         m = json.loads(mp.read_text()) if mp.exists() else {}
         gen.package_version, gen.dtype = m.get("package_version"), m.get("dtype") or "float32"
-        pipeline.check_identity(c, pipeline.cache_identity(gen, direct))
+        pipeline.check_identity(c, pipeline.cache_identity(gen, direct, describe, mask))
         gen.name = "another-model"
         with pytest.raises(CacheError, match="made with generator"):
-            pipeline.check_identity(c, pipeline.cache_identity(gen, direct))
+            pipeline.check_identity(c, pipeline.cache_identity(gen, direct, describe, mask))
 
 
 # --------------------------------------------------------------------------------------------

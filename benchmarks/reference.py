@@ -1,0 +1,41 @@
+"""What the benchmarks' reference runs share: MMRec's way of drawing a uniform negative (a Python loop over
+users, redrawing training items) and of evaluating (full ranking, training items masked, Recall/NDCG@k
+over users with held-out items) -- written once, used by ``bench_train.py`` and ``bench_mm_models.py``."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def sample_negatives(users, user_sets, n_items, rng) -> np.ndarray:
+    """One uniform non-interacted item per user, redrawn one at a time as MMRec's sampler does."""
+    neg = rng.integers(0, n_items, size=len(users)).tolist()
+    for k, u in enumerate(users.tolist()):
+        while neg[k] in user_sets[u]:
+            neg[k] = int(rng.integers(0, n_items))
+    return np.array(neg, dtype=np.int64)
+
+
+@torch.no_grad()
+def evaluate_topk(score_batch, train_csr, held_csr, n_items: int, k: int = 20, batch_size: int = 4096) -> dict:
+    """Recall@k and NDCG@k of the scores ``score_batch(user_ids) -> [len(users), n_items]`` (a new tensor
+    the function may modify), training items masked, averaged over users with held-out items."""
+    users = np.flatnonzero(np.diff(held_csr.indptr) > 0)
+    n_pos_all = np.diff(held_csr.indptr)
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+    idcg = np.cumsum(disc)
+    recall = ndcg = 0.0
+    for start in range(0, len(users), batch_size):
+        b = users[start:start + batch_size]
+        scores = score_batch(b)
+        seen = train_csr[b].tocoo()
+        scores[torch.from_numpy(seen.row.astype(np.int64)), torch.from_numpy(seen.col.astype(np.int64))] = -np.inf
+        top = torch.topk(scores, k, dim=1).indices
+        held = held_csr[b].tocoo()
+        truth = torch.zeros(len(b), n_items, dtype=torch.bool)
+        truth[torch.from_numpy(held.row.astype(np.int64)), torch.from_numpy(held.col.astype(np.int64))] = True
+        hits = torch.gather(truth, 1, top).numpy().astype(np.float64)
+        n_pos = n_pos_all[b]
+        recall += (hits.sum(1) / n_pos).sum()
+        ndcg += ((hits * disc).sum(1) / idcg[np.minimum(n_pos, k) - 1]).sum()
+    return {f"recall@{k}": recall / len(users), f"ndcg@{k}": ndcg / len(users)}
