@@ -175,3 +175,18 @@ def test_chapter_ends_with_exercises(path):
     assert nb["cells"][-1]["cell_type"] == "markdown" and "## Exercises" in last
     n = sum(1 for line in last.split("## Exercises", 1)[1].splitlines() if re.match(r"\d+\. ", line))
     assert 2 <= n <= 4, f"{n} exercises"
+
+
+@pytest.mark.parametrize("params, name", [({"mode": "fast"}, "mode"), ({"seed": "abc"}, "seed"),
+                                          ({"dataset": "movies"}, "dataset")])
+def test_a_bad_parameter_stops_the_chapter_at_once_naming_it(params, name, tmp_path):
+    path = NOTEBOOKS[-1]  # chapter 8 reads committed results only: the quickest to start
+    with pytest.raises(pm.PapermillExecutionError) as err:
+        pm.execute_notebook(str(path), str(tmp_path / "out.ipynb"), parameters=params, cwd=str(path.parent),
+                            kernel_name="python3", progress_bar=False)
+    assert f"parameter {name}=" in str(err.value)
+    executed = [c for c in json.loads((tmp_path / "out.ipynb").read_text())["cells"]
+                if c["cell_type"] == "code" and c.get("execution_count")]
+    # the cell that checks the parameters is the last one that ran (after versions and parameters)
+    assert "check_parameters(globals())" in "".join(executed[-1]["source"])
+    assert any(o.get("output_type") == "error" for o in executed[-1]["outputs"])

@@ -30,7 +30,7 @@ from ..generation.encoding import DEFAULT_ENCODER, encode, encode_cached, encode
 from ..generation.features import default_direct_cache_name
 from ..generation.offline_models import cache_name
 from ..generation.pipeline import GenerationCache, negatives, summarize
-from ..generation.validation import Vocabulary, rule_complete, rule_mask
+from ..generation.validation import Vocabulary, is_refusal, rule_complete, rule_mask
 from ..models.lightgcn import build_model
 from ..training.trainer import TrainConfig, config_for_mode, fit
 from . import causal
@@ -89,7 +89,7 @@ def require_text(ds, attrs=None) -> None:
 
 def negative_texts(ds, generator: str = "auto", seed: int = 0) -> tuple[list, list, dict]:
     """Per item: the text ``e_m`` encodes (``None`` without text), the text ``e_m*`` encodes, and counts
-    per source. A model's negative comes with its positive in the same metadata (``original_text`` /
+    per source (``model_refusal``: a refusal an older validator accepted, replaced by the rule-based one). A model's negative comes with its positive in the same metadata (``original_text`` /
     ``negative_text`` of :func:`neggen_lite.generation.pipeline.negatives`); a rule-based one masks and
     refills the item's whole attribute text."""
     attrs = item_attributes(ds)
@@ -98,11 +98,14 @@ def negative_texts(ds, generator: str = "auto", seed: int = 0) -> tuple[list, li
     path = generation_cache(ds.name.split("-")[0], generator)
     gen = negatives(path, ds) if path is not None and "-" not in ds.name else {}
     vocab = Vocabulary([t for t in original if t])
-    neg, counts = [], {"model_ok": 0, "model_fallback": 0, "rule": 0, "no_text": 0}
+    neg, counts = [], {"model_ok": 0, "model_fallback": 0, "rule": 0, "no_text": 0, "model_refusal": 0}
     for i, text in enumerate(original):
         if text is None:
             neg.append(None)
             counts["no_text"] += 1
+        elif i in gen and is_refusal(gen[i]["negative"]):  # accepted by an older validator; names no item
+            neg.append(rule_complete(rule_mask(text, vocab), vocab, text, seed=seed * 1_000_003 + i))
+            counts["model_refusal"] += 1
         elif i in gen:
             original[i] = gen[i]["original_text"]
             neg.append(gen[i]["negative_text"])

@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.runtime import git_commit
+from ..core.data import DATASETS
+from ..core.runtime import git_commit, resolve_device
+from ..core.safety import SettingsError
 
 GLUE_PREFIX = "application/papermill.record/"
 
@@ -98,3 +100,38 @@ def show_versions(**context: Any) -> dict[str, str]:
         line = f"{line} | {part}" if line else part
     print(line)
     return info
+
+
+NOTEBOOK_MODES = ("smoke", "book", "full")
+
+
+def _int_at_least(low: int):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+#: every chapter parameter papermill may set (``-p NAME VALUE``), with what it accepts
+PARAMETER_RULES = {
+    "dataset": (lambda v: v in DATASETS, f"one of {', '.join(DATASETS)}"),
+    "device": (lambda v: isinstance(v, str) and (v in ("cpu", "cuda", "auto") or v.startswith("cuda:")),
+               "cpu, cuda, cuda:N or auto"),
+    "mode": (lambda v: v in NOTEBOOK_MODES, f"one of {', '.join(NOTEBOOK_MODES)}"),
+    "seed": (_int_at_least(0), "an integer >= 0"),
+    "generator": (lambda v: isinstance(v, str) and v.strip() != "", "a generator name, cache or URL"),
+    "encoder": (lambda v: isinstance(v, str) and v.strip() != "", "a sentence-transformers model name"),
+    "results_dir": (lambda v: v is None or Path(v).is_dir(), "None or an existing folder"),
+    "n_items": (_int_at_least(1), "an integer >= 1"),
+    "n_show": (_int_at_least(1), "an integer >= 1"),
+    "demo_items": (_int_at_least(0), "an integer >= 0"),
+    "threads": (lambda v: v is None or _int_at_least(1)(v), "None or an integer >= 1"),
+}
+
+
+def check_parameters(namespace: dict) -> None:
+    """Validate a chapter's parameters (the names of :data:`PARAMETER_RULES` found in ``namespace``, e.g.
+    ``globals()``) before anything runs; a :class:`SettingsError` names the parameter and what it accepts.
+    A CUDA device on a machine without CUDA is refused here too."""
+    for name, (ok, accepts) in PARAMETER_RULES.items():
+        if name in namespace and not ok(namespace[name]):
+            raise SettingsError(f"parameter {name}={namespace[name]!r}: expected {accepts}")
+    if "device" in namespace:
+        resolve_device(namespace["device"])
