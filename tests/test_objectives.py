@@ -53,6 +53,7 @@ def test_joint_loss_equals_hand_computation(toy):
 
 def test_repaired_adds_the_counterfactual_contrast_and_its_gradient_reaches_the_module(toy):
     m = _neggen(toy, "repaired", lam=0.5, alpha=0.0, beta=2.0)
+    torch.nn.init.normal_(m.module.proj[-1].weight, std=0.1)  # as after some training (it starts at zero)
     users, pos, neg = torch.tensor([0, 1]), torch.tensor([3, 4]), torch.tensor([6, 7])
     total, rank = m.batch_loss(users, pos, neg, reg=0.0)
     ue, _ = m.base()
@@ -159,3 +160,13 @@ def test_the_negatives_experiment_plan_and_its_command_lines(tmp_path, capsys):
     assert cli.main(["plan", "--dataset", "beauty", "--objectives", "joint", "--device", "cpu"]) == 0
     out, err = capsys.readouterr()
     assert len(out.strip().splitlines()) == 3 * 4 and "12 runs missing" in err
+
+
+def test_joint_starts_from_the_base_ranking(toy):
+    m = _neggen(toy, "joint")
+    ue, ie = m()
+    bu, bi = m.base()
+    assert torch.equal(ie, bi) and torch.equal(ue, bu)  # e_c = 0 at the start: the base's scores exactly
+    users, pos, neg = torch.tensor([0, 1]), torch.tensor([3, 4]), torch.tensor([6, 7])
+    m.batch_loss(users, pos, neg, reg=0.0)[0].backward()
+    assert m.module.proj[-1].weight.grad.abs().sum() > 0  # and it can move away from it

@@ -184,6 +184,11 @@ class NegGen(nn.Module):
         other = (torch.arange(self.n_items) + torch.randint(1, max(2, self.n_items), (self.n_items,), generator=g))
         self.register_buffer("other", other % self.n_items, persistent=False)  # w/o NEG at inference
         self.module = CausalModule(original.shape[-1], base.dim, cfg.hidden, cfg.causal)
+        if cfg.objective in ("joint", "repaired"):
+            # ours: the projection's output layer starts at zero, so e_c = 0 and training starts from the
+            # pre-trained base's ranking instead of adding lambda * (a random projection) to every score
+            nn.init.zeros_(self.module.proj[-1].weight)
+            nn.init.zeros_(self.module.proj[-1].bias)
         self._frozen = None
         if cfg.base == "frozen":
             base.requires_grad_(False)
