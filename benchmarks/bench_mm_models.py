@@ -37,7 +37,6 @@ import importlib
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -56,7 +55,7 @@ from neggen_lite.experiments import multimodal
 from neggen_lite.generation.features import load_features
 from neggen_lite.models.dragon import user_cooccurrence_graph
 from neggen_lite.training import trainer as train
-from reference import evaluate_topk, sample_negatives
+from reference import evaluate_topk, run_timed, sample_negatives, summarise
 
 RESULTS = benchmark_path("bench_mm_models")
 MODELS = ("mmgcn", "bm3", "dragon", "lgmrec", "diffmm")
@@ -306,21 +305,6 @@ def random_features(n_items: int, features, seed: int = 0) -> ItemFeatures:
     return ItemFeatures({m: torch.randn(n_items, w, generator=g) for m, w in widths.items()},
                         {m: torch.ones(n_items, dtype=torch.bool) for m in widths},
                         {m: "random (equivalence check)" for m in widths})
-
-
-def run_timed(fn, *args):
-    """``fn(*args)`` and the share of its wall time this process was on a CPU (1.0 = uncontended)."""
-    w0, c0 = time.perf_counter(), time.process_time()
-    out = fn(*args)
-    return out, (time.process_time() - c0) / (time.perf_counter() - w0)
-
-
-def summarise(history):
-    hist = history[1:] if len(history) > 2 else history  # first epoch = warm-up
-    last = history[-1]["valid"]
-    return {"epoch_s": statistics.mean(h["seconds"] for h in hist), "eval_s": history[-1]["eval_seconds"],
-            "epoch_s_all": [round(h["seconds"], 3) for h in history], "loss": history[-1]["loss"],
-            "recall@20": float(last["recall@20"]), "ndcg@20": float(last["ndcg@20"])}
 
 
 def main(argv=None):

@@ -24,7 +24,6 @@ import json
 import math
 import os
 import platform
-import statistics
 import time
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from neggen_lite.core import data
 from neggen_lite.training import trainer as train
 from neggen_lite.core.paths import benchmark_path
 from neggen_lite.core.runtime import git_commit
-from reference import evaluate_topk, sample_negatives
+from reference import evaluate_topk, run_timed, sample_negatives, summarise
 
 RESULTS = benchmark_path("bench_train")
 
@@ -139,24 +138,7 @@ def run_ours(ds, epochs, seed, threads):
             for h in res["history"]]
 
 
-def run_timed(fn, *args):
-    """``fn(*args)`` and the share of its wall time this process was on a CPU (1.0 = uncontended)."""
-    w0, c0 = time.perf_counter(), time.process_time()
-    out = fn(*args)
-    return out, (time.process_time() - c0) / (time.perf_counter() - w0)
-
-
 # ---------------------------------------------------------------------------------------------
-
-
-def summarise(history):
-    hist = history[1:] if len(history) > 2 else history  # first epoch = warm-up
-    last = history[-1]["valid"]
-    return {"epoch_s": statistics.mean(h["seconds"] for h in hist),
-            "eval_s": history[-1]["eval_seconds"],
-            "epoch_s_all": [round(h["seconds"], 4) for h in history],
-            "loss": history[-1]["loss"],
-            "recall@20": float(last["recall@20"]), "ndcg@20": float(last["ndcg@20"])}
 
 
 def main(argv=None):

@@ -1,10 +1,31 @@
-"""What the benchmarks' reference runs share: MMRec's way of drawing a uniform negative (a Python loop over
-users, redrawing training items) and of evaluating (full ranking, training items masked, Recall/NDCG@k
-over users with held-out items) -- written once, used by ``bench_train.py`` and ``bench_mm_models.py``."""
+"""What the training benchmarks share, written once for ``bench_train.py`` and ``bench_mm_models.py``:
+MMRec's way of drawing a uniform negative (a Python loop over users, redrawing training items) and of
+evaluating (full ranking, training items masked, Recall/NDCG@k over users with held-out items) for the
+reference runs, and the timing of a run and the summary of its per-epoch history for both sides."""
 from __future__ import annotations
+
+import statistics
+import time
 
 import numpy as np
 import torch
+
+
+def run_timed(fn, *args):
+    """``fn(*args)`` and the share of its wall time this process was on a CPU (1.0 = uncontended)."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    out = fn(*args)
+    return out, (time.process_time() - c0) / (time.perf_counter() - w0)
+
+
+def summarise(history):
+    """Mean seconds per epoch (the first epoch, a warm-up, left out when there are three or more), the last
+    evaluation's seconds, loss and validation Recall/NDCG@20."""
+    hist = history[1:] if len(history) > 2 else history
+    last = history[-1]["valid"]
+    return {"epoch_s": statistics.mean(h["seconds"] for h in hist), "eval_s": history[-1]["eval_seconds"],
+            "epoch_s_all": [round(h["seconds"], 4) for h in history], "loss": history[-1]["loss"],
+            "recall@20": float(last["recall@20"]), "ndcg@20": float(last["ndcg@20"])}
 
 
 def sample_negatives(users, user_sets, n_items, rng) -> np.ndarray:
