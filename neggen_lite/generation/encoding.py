@@ -86,13 +86,16 @@ def encode_negatives(ds, negatives: dict[int, dict], generator_name: str, encode
     """
     items = np.array(sorted(negatives), dtype=np.int64)
     enc = load_encoder(encoder_name, device)
-    out = {"items": items}
+    out, by_texts = {"items": items}, {}
     for field in ("original", "description", "negative", "original_text", "negative_text"):
         if not all(negatives[int(i)].get(field) for i in items):
             continue
         texts = [negatives[int(i)][field] for i in items]
-        out[field] = encode_cached(f"{ds.name}-{generator_name}-{field}", texts, encoder_name, device, batch_size,
-                                   progress, encoder=enc)
+        key = _texts_hash(texts)  # e.g. Direct Generation's original_text is its original: encoded once
+        if key not in by_texts:
+            by_texts[key] = encode_cached(f"{ds.name}-{generator_name}-{field}", texts, encoder_name, device,
+                                          batch_size, progress, encoder=enc)
+        out[field] = by_texts[key]
     return out
 
 

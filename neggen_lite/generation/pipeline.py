@@ -234,6 +234,14 @@ def _text_steps(vocab: Vocabulary, cache: GenerationCache, cores: dict[int, str]
 
 
 
+def _steps_for(direct: bool, describe: str, mask: str, vocab: Vocabulary, cache: GenerationCache,
+               attrs: dict[int, str], cores: dict[int, str]) -> list[Step]:
+    """The steps of a pipeline: Direct Generation, the paper's three, or ``describe="text"``'s two."""
+    if direct:
+        return _direct_steps(vocab, attrs)
+    return _text_steps(vocab, cache, cores, mask) if describe == "text" else _steps(vocab, cache, attrs)
+
+
 def _direct_steps(vocab: Vocabulary, attrs: dict[int, str]) -> list[Step]:
     return [Step(DIRECT_GENERATION, lambda i, _: attrs[i],
                  lambda out, i, _: check_completion(out, attrs[i], attrs[i]),
@@ -293,8 +301,7 @@ def _run(ds, generator, cache_path, items, limit, retries, batch_size, seed, dir
     if cache.header is None:
         cache.append([{"header": identity}])
     cores = {i: attrs_all[i].core() for i in chosen}
-    steps = (_direct_steps(vocab, attrs) if direct else _text_steps(vocab, cache, cores, mask) if describe == "text"
-             else _steps(vocab, cache, attrs))
+    steps = _steps_for(direct, describe, mask, vocab, cache, attrs, cores)
     src = cores if describe == "text" and not direct else attrs
     last = steps[-1].prompt.name
     todo = length_sorted([i for i in chosen if not cache.done(i, last)], lambda i: len(src[i]),
@@ -535,26 +542,23 @@ def negatives(cache: GenerationCache | str | Path, ds, direct: bool | None = Non
 
 
 def revalidate(cache: GenerationCache | str | Path, ds) -> dict:
-    """Re-check every accepted (``ok``) record of ``cache`` with today's validator: how many, per step and
-    reason, it would now reject (e.g. refusals accepted by an older, more lenient validator). Reads only."""
+    """Re-check every accepted (``ok``) record of ``cache`` with today's validator -- the checks of the
+    cache's own pipeline steps -- and count, per step and reason, what it would now reject (e.g. refusals
+    accepted by an older, more lenient validator). Reads only."""
     cache = cache if isinstance(cache, GenerationCache) else GenerationCache(cache)
-    attrs = item_attributes(ds)
+    attrs_all = item_attributes(ds)
+    items = sorted({i for i, _ in cache.final if attrs_all[i] is not None})
+    attrs = {i: attrs_all[i].render() for i in items}
+    cores = {i: attrs_all[i].core() for i in items}
+    vocab = Vocabulary([a.render() for a in attrs_all if a is not None])
+    kind = next(k for k, name in PIPELINES.items() if name == pipeline_of_steps({st for _, st in cache.final}))
+    steps = {st.prompt.name: st for st in _steps_for(kind[0] == "direct", kind[1], kind[2], vocab, cache, attrs, cores)}
     rejected: dict[str, Counter] = defaultdict(Counter)
     checked: Counter = Counter()
     for (i, step), r in cache.final.items():
-        if r["status"] != "ok" or attrs[i] is None:
+        if r["status"] != "ok" or i not in attrs:
             continue
-        a = attrs[i].render()
-        desc = cache.output(i, "description_generation") or (attrs[i].core() if step != "direct_generation" else a)
-        if step == "direct_generation":
-            c = check_completion(r["output"], a, a)
-        elif step == "description_generation":
-            c = check_description(r["output"], a)
-        elif step == "attribute_masking":
-            c = check_masked(r["output"], desc)
-        else:
-            masked = cache.output(i, "attribute_masking") or r.get("input") or ""
-            c = check_completion(r["output"], masked, desc)
+        c = steps[step].check(r["output"], i, attrs)
         checked[step] += 1
         if not c.ok:
             rejected[step][c.reason.split(" (")[0]] += 1

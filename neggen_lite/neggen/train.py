@@ -103,16 +103,13 @@ def negative_texts(ds, generator: str = "auto", seed: int = 0) -> tuple[list, li
         if text is None:
             neg.append(None)
             counts["no_text"] += 1
-        elif i in gen and is_refusal(gen[i]["negative"]):  # accepted by an older validator; names no item
-            neg.append(rule_complete(rule_mask(text, vocab), vocab, text, seed=seed * 1_000_003 + i))
-            counts["model_refusal"] += 1
-        elif i in gen:
+        elif i in gen and not is_refusal(gen[i]["negative"]):
             original[i] = gen[i]["original_text"]
             neg.append(gen[i]["negative_text"])
             counts["model_ok" if gen[i]["status"] == "ok" else "model_fallback"] += 1
-        else:
+        else:  # no generation, or a refusal an older validator accepted (it names no item)
             neg.append(rule_complete(rule_mask(text, vocab), vocab, text, seed=seed * 1_000_003 + i))
-            counts["rule"] += 1
+            counts["model_refusal" if i in gen else "rule"] += 1
     counts["generator"] = cache_stem(path) if path is not None else "rule"
     return original, neg, counts
 
@@ -248,9 +245,9 @@ def quality_report(ds, generator: str = DEFAULT_GENERATOR, encoder: str = DEFAUL
     encoded = encode_negatives(ds, negs, name, encoder)
     model = hardness(encoded, seed=seed)
     same_text = hardness(encoded, seed=seed, pair=("original_text", "negative_text"))
-    original, rule, _ = negative_texts(ds, "rule", seed)
-    rule_h = hardness({"original": encode([original[i] for i in items], enc_model),
-                       "negative": encode([rule[i] for i in items], enc_model)}, seed=seed)
+    _, rule, _ = negative_texts(ds, "rule", seed)  # its originals are the items' attributes, encoded above
+    rule_h = hardness({"original": encoded["original"], "negative": encode([rule[i] for i in items], enc_model)},
+                      seed=seed)
     return {"dataset": ds.name, "generator": name, "encoder": encoder, "items": len(items),
             "valid_rate": summary["valid_rate"], "fallback_rate": summary["fallback_rate"], "steps": summary["steps"],
             "hardness_model": model, "hardness_model_same_metadata": same_text, "hardness_rule_same_items": rule_h}
