@@ -32,8 +32,8 @@ MASK = "[MASK]"
 MAX_WORDS = 160
 MAX_TOKEN_CHARS = 60
 _MASK_RE = re.compile(r"\[\s*mask\s*\]", re.IGNORECASE)
-#: what is left of a mask after a model half-copies it: bare upper-case MASK, <mask>, "[MASK" or "MASK]"
-#: (a lower-case "mask" is a word of its own: face masks are Beauty items)
+#: what is left of a mask after a model half-copies it: a bare upper-case MASK (also "_MASK"; a lower-case
+#: "mask" is a word of its own: face masks are Beauty items), and <mask>, "[MASK", "MASK]" or "___"
 _MASK_UPPER_RE = re.compile(r"(?<![A-Za-z])MASK(?![a-z])")
 _MASK_LEFTOVER_RE = re.compile(r"<\s*/?\s*mask\s*>|\[\s*mask|mask\s*\]|_{3,}", re.IGNORECASE)
 #: whole outputs that name no item: refusals and placeholders

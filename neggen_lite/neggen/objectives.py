@@ -74,7 +74,7 @@ class NearestToGeneratedSampler:
             top = sim.topk(min(k, n), dim=1)
             table[c, : top.indices.shape[1]] = torch.where(torch.isfinite(top.values), top.indices, -1)
         self.table = table
-        self.fallback_share = 0.0
+        self._found = None
 
     def sample(self, users: torch.Tensor, pos_items: torch.Tensor, model=None) -> torch.Tensor:
         users, pos_items = users.to(self.device), pos_items.to(self.device)
@@ -88,8 +88,13 @@ class NearestToGeneratedSampler:
         if not bool(found.all()):
             miss = torch.nonzero(~found).flatten()
             out[miss] = self.uniform.sample(users[miss])
-        self.fallback_share = float((~found).float().mean())
+        self._found = found  # fallback_share reads it on demand: no extra host sync per batch
         return out
+
+    @property
+    def fallback_share(self) -> float:
+        """The share of uniform draws in the last :meth:`sample` call."""
+        return 0.0 if self._found is None else float((~self._found).float().mean())
 
     def state_dict(self) -> dict:
         return self.uniform.state_dict()

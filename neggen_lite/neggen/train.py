@@ -164,6 +164,16 @@ def pretrained_base(ds, config: TrainConfig, device=None, mode: str = "custom", 
     return model, info
 
 
+def base_reference(ds, cfg: TrainConfig, device, mode: str, progress: bool, threads):
+    """The same-seed pre-trained LightGCN (:func:`pretrained_base`), its info, and its per-user test metrics:
+    the paired t-test's reference, taken before any fine-tuning."""
+    base, base_info = pretrained_base(ds, cfg, device, mode, progress, threads)
+    with torch.no_grad():
+        theirs = evaluate_embeddings(*base(), ds, "test", cfg.ks, per_user=True,
+                                     exclude_valid_in_test=cfg.exclude_valid_in_test)
+    return base, base_info, theirs
+
+
 def train(ds, mode: str = "full", device=None, generator: str = "auto", encoder: str = DEFAULT_ENCODER,
           neggen: causal.NegGenConfig | None = None, seed: int | None = None, checkpoint=None,
           progress: bool = True, threads: int | None = None, features: ItemFeatures | None = None,
@@ -182,10 +192,7 @@ def train(ds, mode: str = "full", device=None, generator: str = "auto", encoder:
     if ng.objective == "sampler":
         return train_with_nearest_sampler(ds, cfg, ng, device, generator, encoder, checkpoint, progress, threads,
                                           features, mode)
-    base, base_info = pretrained_base(ds, cfg, device, mode, progress, threads)
-    with torch.no_grad():  # the pre-trained base, before any fine-tuning: the t-test's reference
-        theirs = evaluate_embeddings(*base(), ds, "test", cfg.ks, per_user=True,
-                                     exclude_valid_in_test=cfg.exclude_valid_in_test)
+    base, base_info, theirs = base_reference(ds, cfg, device, mode, progress, threads)
     feats = features or build_features(ds, generator, encoder, ng.modalities, device, seed=0, progress=progress)
     seed_everything(cfg.seed + 3)  # the causal module's init depends on the seed only, not on what ran before
     model = causal.NegGen(base, feats, ng, seed=cfg.seed)
@@ -210,10 +217,7 @@ def train_with_nearest_sampler(ds, cfg: TrainConfig, ng: causal.NegGenConfig, de
                                         device=device, seed=cfg.seed + 1)
     lg_cfg = replace(cfg, model="lightgcn", model_kwargs={}, sampler=sampler.name,
                      sampler_kwargs={"generator": generator, "encoder": encoder})
-    base, base_info = pretrained_base(ds, cfg, device, mode, progress, threads)
-    with torch.no_grad():
-        theirs = evaluate_embeddings(*base(), ds, "test", cfg.ks, per_user=True,
-                                     exclude_valid_in_test=cfg.exclude_valid_in_test)
+    _, base_info, theirs = base_reference(ds, cfg, device, mode, progress, threads)
     res = fit(ds, lg_cfg, device=device, checkpoint=checkpoint, progress=progress, mode=mode, threads=threads,
               sampler=sampler)
     res["model"], res["model_kwargs"] = "neggen", cfg.model_kwargs
