@@ -64,7 +64,8 @@ def quality(dataset: str, generator: str, encoder: str, data_root=None) -> tuple
 
 def snapshot(dataset: str, cache: str | Path, encoder: str, data_root=None) -> tuple[dict, Path]:
     """The manifest of a cache as it stands (e.g. a resumable snapshot of shards merged mid-run), from its
-    records alone: items finished and of all with text, the model-written share, generation seconds, the
+    records alone, with the keys of :func:`generate`'s manifest: items finished and of all with text, the
+    model-written share (``valid_rate``), generation seconds, the
     pipeline and runtime of its header, refusals among the model's negatives, and :func:`quality_report`'s
     hardness (cosine of the negative to its positive, against the rule-based negative of the same items and
     a random item). Written beside the cache (the ``generate`` manifest's place)."""
@@ -79,7 +80,8 @@ def snapshot(dataset: str, cache: str | Path, encoder: str, data_root=None) -> t
     manifest = {"dataset": ds.name, "cache": Path(cache).name, "snapshot": True,
                 "header": c.header, "pipeline": (c.header or {}).get("pipeline") or pipeline.pipeline_of_steps(set(steps)),
                 "items": summary["items"], "items_with_text": with_text,
-                "model_written_share": summary["valid_rate"], "fallback_share": summary["fallback_rate"],
+                "generator": (c.header or {}).get("generator") or c.records[0]["model"],
+                "valid_rate": summary["valid_rate"], "fallback_rate": summary["fallback_rate"],
                 "steps": summary["steps"], "invalid_reasons": summary["invalid_reasons"],
                 "seconds": summary["generation_seconds"],
                 "refusals_share": sum(map(is_refusal, written)) / max(1, len(written)),
