@@ -61,3 +61,12 @@ def test_missing_browser_fails_in_ci_and_warns_locally(monkeypatch, tmp_path, ca
     monkeypatch.delenv("CI")
     assert check_browser.main(str(tmp_path), pages=["x"]) == 0
     assert "warning" in capsys.readouterr().err
+
+
+def test_conclusion_renders_a_myst_admonition_and_refuses_unknown_kinds():
+    from neggen_lite.results.notebook import conclusion
+
+    source = conclusion("Ours vs the paper", "ours 0.0913, the paper 0.0973\n", "tip")
+    assert source.splitlines() == [":::{admonition} Ours vs the paper", ":class: tip", "ours 0.0913, the paper 0.0973", ":::"]
+    with pytest.raises(ValueError, match="kind must be one of"):
+        conclusion("t", "x", "danger-zone")

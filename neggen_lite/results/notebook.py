@@ -102,6 +102,24 @@ def show_versions(**context: Any) -> dict[str, str]:
     return info
 
 
+#: admonition classes :func:`conclusion` accepts (sphinx-book-theme colours them)
+CONCLUSION_KINDS = ("note", "tip", "important", "warning")
+
+
+def conclusion(title: str, text: str, kind: str = "note") -> str:
+    """Show ``text`` (Markdown, written from recorded values) as a MyST admonition titled ``title`` and
+    return its source. The book renders Markdown outputs as MyST (``nb_render_markdown_format: myst`` in
+    ``_config.yml``), so a cell tagged ``remove-input`` that calls this shows only the boxed conclusion;
+    in JupyterLab the same cell shows the Markdown."""
+    from IPython.display import Markdown, display
+
+    if kind not in CONCLUSION_KINDS:
+        raise ValueError(f"kind must be one of {CONCLUSION_KINDS}, got {kind!r}")
+    source = f":::{{admonition}} {title}\n:class: {kind}\n{text.strip()}\n:::\n"
+    display(Markdown(source))
+    return source
+
+
 NOTEBOOK_MODES = ("smoke", "book", "full")
 
 
