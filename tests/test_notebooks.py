@@ -132,7 +132,7 @@ def test_every_notebook_has_a_check():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_executes_in_smoke_mode(path, tmp_path):
+def test_notebook_executes_in_smoke_mode(path, tmp_path, executed_chapters):
     out = tmp_path / f"{path.stem}.out.ipynb"  # each test its own output file: safe in parallel
     params = {"mode": "smoke"}
     if "threads" in pm.inspect_notebook(str(path)):
@@ -145,6 +145,7 @@ def test_notebook_executes_in_smoke_mode(path, tmp_path):
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
     rec = read_records(nb)
+    executed_chapters[path.stem] = rec  # tests/test_record_consistency.py compares the chapters' records
     assert CHECKS[path.stem](rec), rec
 
 
@@ -168,13 +169,42 @@ def test_first_code_cell_prints_versions(path):
     assert "show_versions()" in "".join(first["source"]), "the first code cell calls neggen_lite.results.notebook.show_versions()"
 
 
+def exercises_part(nb: dict) -> tuple[list[dict], str]:
+    """The cells from the last '## Exercises' heading to the end, and their Markdown after the heading."""
+    start = max(i for i, c in enumerate(nb["cells"])
+                if c["cell_type"] == "markdown" and "## Exercises" in "".join(c["source"]))
+    tail = nb["cells"][start:]
+    text = "\n".join("".join(c["source"]) for c in tail if c["cell_type"] == "markdown")
+    return tail, text.split("## Exercises", 1)[1]
+
+
+EXERCISE = re.compile(r"^(\d+\. |\*\*Exercise \d+\.\*\*)", re.M)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_chapter_ends_with_exercises(path):
-    nb = json.loads(path.read_text())
-    last = "".join(nb["cells"][-1]["source"])
-    assert nb["cells"][-1]["cell_type"] == "markdown" and "## Exercises" in last
-    n = sum(1 for line in last.split("## Exercises", 1)[1].splitlines() if re.match(r"\d+\. ", line))
+    tail, text = exercises_part(json.loads(path.read_text()))
+    n = len(EXERCISE.findall(text))
     assert 2 <= n <= 4, f"{n} exercises"
+    # after the exercises come only their hints and solutions: Markdown, or solution code folded away
+    assert all(c["cell_type"] == "markdown" or "hide-input" in c.get("metadata", {}).get("tags", []) for c in tail)
+
+
+#: chapters with a course's scaffolding (goals and needs, summary, hints, folded solutions); 01-04 follow
+SCAFFOLDED = ("05_causal_learning", "06_results", "07_ablations", "08_what_we_learned")
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem in SCAFFOLDED], ids=lambda p: p.stem)
+def test_chapter_has_goals_summary_hints_and_folded_solutions(path):
+    nb = json.loads(path.read_text())
+    first = "".join(nb["cells"][0]["source"])
+    assert "**You will learn**" in first and "**You need**" in first and "minutes" in first
+    md = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert "## Summary" in md and md.index("## Summary") < md.rindex("## Exercises")
+    _, text = exercises_part(nb)
+    blocks = EXERCISE.split(text)[1:]
+    bodies = blocks[1::2]
+    assert bodies and all("*Hint:*" in b and "{admonition} Solution" in b and ":class: dropdown" in b for b in bodies)
 
 
 @pytest.mark.parametrize("params, name", [({"mode": "fast"}, "mode"), ({"seed": "abc"}, "seed"),
