@@ -54,9 +54,10 @@ CHECKS = {
         and r["opt_printed_final_norm"] > 10 * r["opt_bounded_final_norm"] > 0
         # the live smoke run: 300 users, rule-based negatives, 3 epochs
         and r["run_source"] == "live smoke run" and r["variants_shown"] == ["full"]
-        and r["epochs"] == 3 == r["n_history"] and 1 <= r["best_epoch"] <= 3
-        and all(finite(r[k]) and 0 <= r[k] <= 1 for k in ("test_recall20", "test_ndcg20", "base_test_recall20"))
-        and (r["p_recall20"] is None or 0 <= r["p_recall20"] <= 1)
+        and r["neggen_run_epochs"] == 3 == r["neggen_run_n_history"] and 1 <= r["neggen_run_best_epoch"] <= 3
+        and all(finite(r[k]) and 0 <= r[k] <= 1 for k in ("neggen_run_test_recall20", "neggen_run_test_ndcg20",
+                                                          "neggen_run_base_test_recall20"))
+        and (r["neggen_run_p_recall20"] is None or 0 <= r["neggen_run_p_recall20"] <= 1)
         and r["negatives"]["generator"] == "rule" and r["negatives"]["rule"] > 0
         and r["negatives"]["model_ok"] == r["negatives"]["model_fallback"] == 0),
     "06_results": lambda r: (
