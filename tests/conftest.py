@@ -86,3 +86,11 @@ def crash_on_evaluate(monkeypatch, at: int = 3):
 
     monkeypatch.setattr(train_mod, "evaluate", crashing)
     return lambda: monkeypatch.setattr(train_mod, "evaluate", real)
+
+
+@pytest.fixture(scope="session")
+def executed_chapters():
+    """``{chapter stem: {name: value}}``: what each chapter executed in this session recorded. Filled by
+    ``tests/test_notebooks.py`` (every chapter, papermill, smoke mode) and read by
+    ``tests/test_record_consistency.py``, so the chapters are executed once."""
+    return {}

@@ -14,6 +14,7 @@ from ..core.runtime import atomic_write_bytes, atomic_write_json
 from ..models.objectives import probe_key, probe_line
 from ..neggen.causal import NEGGEN_VARIANTS
 from ..samplers.hard import HARD_SAMPLERS
+from .experiment import experiment_markdown
 from .records import METRICS, is_mmrec_weight, load_results
 from .tables import (comparison_table, fig2_significance, fig2_table, fig6_frame, fmt_mean_std, load_neggen,
                      sampler_vs_uniform, significance_table)
@@ -196,7 +197,8 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
     Placeholders: ``{TABLE2}`` (:func:`markdown_table`), ``{NEGGEN:<dataset>}`` (:func:`neggen_markdown`),
     ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`),
     ``{SAMPLERS}`` (:func:`sampler_markdown`), ``{FIG2}`` (:func:`fig2_markdown`) and
-    ``{TUNING}`` (:func:`tuning_markdown`). An unknown placeholder is a ``ValueError`` naming it and its line."""
+    ``{TUNING}`` (:func:`tuning_markdown`), ``{EXPERIMENT:<dataset>}``
+    (:func:`neggen_lite.results.experiment.experiment_markdown`). An unknown placeholder is a ``ValueError`` naming it and its line."""
 
     recs = load_results(results_dir, mode="full")
     neg = None
@@ -216,6 +218,8 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
             return tuning_markdown(load_results(results_dir, mode="full", tuning=True))
         if key == "SIG" and arg:
             return significance_markdown(arg, recs)
+        if key == "EXPERIMENT" and arg:
+            return experiment_markdown(arg, recs)
         if key == "NEGGEN" and arg:
             neg = load_neggen(records=recs) if neg is None else neg
             return neggen_markdown(neg, arg)
