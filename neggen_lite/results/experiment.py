@@ -22,12 +22,14 @@ from ..core.metrics import load_per_user, paired_ttest
 from ..core.paths import RESULTS_DIR, per_user_path
 from ..experiments.neggen_arms import ARMS, OBJECTIVES
 from ..neggen.causal import NegGenConfig
+from .quantities import fmt_p, fmt_pct
 from .records import load_results, model_kwargs
 
 #: the settings every experiment run keeps at NegGen's defaults (the Fig. 7 sweeps change one of them)
 FIXED = {k: getattr(NegGenConfig(), k) for k in ("lam", "alpha", "tau", "beta")}
-COLUMNS = ["objective", "arm", "seeds", "ours", "ours std", "lightgcn", "vs lightgcn %", "p<0.05 vs lightgcn",
-           "vs rule %", "p vs rule", "freedom (T)", "vs freedom (T) %", "p vs freedom (T)", "model-written share"]
+#: ``vs ...`` columns are relative changes as fractions (``0.012`` is +1.2 %)
+COLUMNS = ["objective", "arm", "seeds", "ours", "ours std", "lightgcn", "vs lightgcn", "p<0.05 vs lightgcn",
+           "vs rule", "p vs rule", "freedom (T)", "vs freedom (T)", "p vs freedom (T)", "model-written share"]
 
 
 def arm_of(rec: dict) -> tuple[str, str] | None:
@@ -54,7 +56,7 @@ def _model_share(rec: dict) -> float:
 
 
 def _pooled(ours: list[dict], theirs: list[dict], metric: str) -> tuple[float, float, int]:
-    """Relative change (%) and two-sided p of a paired t-test over users, each side's per-user ``metric``
+    """Relative change (a fraction) and two-sided p of a paired t-test over users, each side's per-user ``metric``
     averaged over the seeds both have; ``(nan, nan, 0)`` without common seeds or per-user files."""
     mine = {r["seed"]: r for r in ours}
     other = {r["seed"]: r for r in theirs}
@@ -69,7 +71,7 @@ def _pooled(ours: list[dict], theirs: list[dict], metric: str) -> tuple[float, f
         sides.append({"users": loaded[0]["users"], "per_user": {metric: values}})
     test = paired_ttest(*sides)[metric]
     base = float(sides[1]["per_user"][metric].mean())
-    return 100 * test["mean_diff"] / base, test["p"], len(seeds)
+    return test["mean_diff"] / base, test["p"], len(seeds)
 
 
 def experiment_table(dataset: str, records: list[dict] | None = None, metric: str = "recall@20",
@@ -109,41 +111,29 @@ def experiment_table(dataset: str, records: list[dict] | None = None, metric: st
                 "objective": objective, "arm": arm, "seeds": [int(r["seed"]) for r in runs],
                 "ours": float(ours.mean()), "ours std": float(ours.std(ddof=1)) if len(ours) > 1 else float("nan"),
                 "lightgcn": float(np.nanmean(base)),
-                "vs lightgcn %": float(np.nanmean(100 * (ours - base) / base)),
+                "vs lightgcn": float(np.nanmean((ours - base) / base)),
                 "p<0.05 vs lightgcn": f"{up} up, {down} down of {len(runs)}",
-                "vs rule %": rule_pct, "p vs rule": rule_p,
+                "vs rule": rule_pct, "p vs rule": rule_p,
                 "freedom (T)": float(np.mean([r["test"][metric] for r in fr_runs])) if fr_runs else float("nan"),
-                "vs freedom (T) %": fr_pct, "p vs freedom (T)": fr_p,
+                "vs freedom (T)": fr_pct, "p vs freedom (T)": fr_p,
                 "model-written share": float(np.mean(shares)) if shares else float("nan")})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def fmt_p(p: float) -> str:
-    """A p-value for a narrow column: ``"0.048"``, ``"3.1e-05"``, ``"< 1e-10"``; ``"–"`` when absent."""
-    if p != p:
-        return "–"
-    if p < 1e-10:
-        return "< 1e-10"
-    return f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
-
-
 def experiment_markdown(dataset: str, records: list[dict] | None = None, metric: str = "recall@20",
                         results_dir: str | Path = RESULTS_DIR) -> str:
-    """:func:`experiment_table` as a Markdown table (percentages relative, p-values as :func:`fmt_p`)."""
+    """:func:`experiment_table` as a Markdown table (relative changes and p-values as the chapters write them)."""
     df = experiment_table(dataset, records, metric, results_dir)
     if df.empty:
         return f"No controlled-experiment runs on {dataset} yet (`python -m neggen_lite plan --dataset {dataset}`)."
 
-    def pct(x):
-        return "–" if x != x else f"{x:+.1f} %"
-
-    lines = [f"| objective | arm | seeds | test {metric} | vs same-seed LightGCN (p<0.05) | vs rule arm (p) "
-             f"| vs FREEDOM (T) (p) | model-written |", "|---|---|---|---|---|---|---|---|"]
+    lines = [f"| objective | arm | seeds | test {metric} | vs same-seed LightGCN (seeds p<0.05) | vs rule arm "
+             f"| vs FREEDOM (T) | model-written |", "|---|---|---|---|---|---|---|---|"]
     for d in df.to_dict("records"):
         ours = f"{d['ours']:.4f}" + (f" ± {d['ours std']:.4f}" if d["ours std"] == d["ours std"] else "")
         share = "–" if d["model-written share"] != d["model-written share"] else f"{100 * d['model-written share']:.1f} %"
         lines.append(f"| {d['objective']} | {d['arm']} | {len(d['seeds'])} | {ours} "
-                     f"| {pct(d['vs lightgcn %'])} ({d['p<0.05 vs lightgcn']}) "
-                     f"| {pct(d['vs rule %'])} ({fmt_p(d['p vs rule'])}) "
-                     f"| {pct(d['vs freedom (T) %'])} ({fmt_p(d['p vs freedom (T)'])}) | {share} |")
+                     f"| {fmt_pct(d['vs lightgcn'])} ({d['p<0.05 vs lightgcn']}) "
+                     f"| {fmt_pct(d['vs rule'])} ({fmt_p(d['p vs rule'])}) "
+                     f"| {fmt_pct(d['vs freedom (T)'])} ({fmt_p(d['p vs freedom (T)'])}) | {share} |")
     return "\n".join(lines)
