@@ -118,7 +118,7 @@ def test_loss_gradient_matches_finite_differences(name, mods):
         model.targets = lambda u, i, h: held.setdefault("t", real(u, i, h))
     n = fd_check(model, lambda: loss_fn(model, name, users, pos, neg, reg))
     assert n >= 6
-    if name == "diffmm":  # the denoiser's loss (Eq. 8-10) at fixed steps and noise
+    if name == "diffmm":  # the denoiser's loss (reconstruction + MSI) at fixed steps and noise
         x0 = model._rows(np.arange(6))
         t = torch.arange(6) % model.diffusion.steps
         noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(1), dtype=x0.dtype)

@@ -1,24 +1,35 @@
 """BM3 (Zhou et al., WWW'23): bootstrapped latent representations, no negative samples.
 
+Equation numbers: the paper's text (arXiv 2207.05969) could not be read here, so its equations are named
+by component, not by number; the components below were checked against the BM3 repository's
+``src/models/bm3.py`` (identical to MMRec's but for a comment).
+
 * Encoder: LightGCN over the user-item graph (mean of layers ``0..L``), the item ID
-  embedding added to the items' output; each modality's features projected, ``h_m = W_m f_m + b_m``.
+  embedding added to the items' output; each modality's features projected, ``h_m = W_m f_m + b_m``
+  (features trainable, as the reference's ``from_pretrained(freeze=False)``).
 * Online/target views: the online view is a shared predictor ``p(.)`` (one linear map)
   of each representation; the target view is the same representation, detached, under dropout ``p``
   (the "latent embedding dropout" augmentation).
-* Loss: ``L = (1 - cos(p(h_u), sg(h~_i))) + (1 - cos(p(h_i), sg(h~_u)))``
-  ``+ cl_weight * sum_m [(1 - cos(p(h_m), sg(h~_i))) + (1 - cos(p(h_m), sg(h~_m)))]``
-  ``+ reg * (||H_u||_F + ||H_i||_F) / n_items`` (the trainer's ``reg`` is BM3's ``reg_weight``), each cosine
-  term averaged over the batch's positive pairs; the sampled negatives are ignored.
+* Loss (the reference's ``calculate_loss``): ``L = (1 - cos(p(h_u), sg(h~_i))) + (1 - cos(p(h_i), sg(h~_u)))``
+  (graph reconstruction) ``+ cl_weight * sum_m [(1 - cos(p(h_m), sg(h~_i))) + (1 - cos(p(h_m), sg(h~_m)))]``
+  (inter- and intra-modality alignment) ``+ reg * (||H_u||_F + ||H_i||_F) / n_items`` (MMRec's ``EmbLoss`` on the
+  whole encoder outputs; the trainer's ``reg`` is BM3's ``reg_weight``), each cosine term averaged over the
+  batch's positive pairs; the sampled negatives are ignored (BM3 sets ``use_neg_sampling: False``).
 * Scores: ``p(h_u)^T p(h_i)``; ``forward()`` returns the predicted embeddings.
 
-Hyper-parameters: the BM3 repository's table of best values (Baby: 1 layer, dropout 0.5, reg_weight 0.1;
-Sports: 1, 0.5, 0.01), ``cl_weight 2.0`` and ``feat_embed_dim 64`` from MMRec's ``BM3.yaml``, lr 1e-3
-(MMRec's ``overall.yaml``). Beauty and Clothing have no published values: the Baby values are the
-defaults and :data:`SEARCH` (MMRec's grid) is to be searched on validation.
+Hyper-parameters: the BM3 repository README's table of best values (Baby: 1 layer, dropout 0.5, reg_weight 0.1;
+Sports: 1, 0.5, 0.01), ``cl_weight 2.0`` and ``embedding_size``/``feat_embed_dim 64`` from ``BM3.yaml`` (same in
+both repositories), lr 1e-3 (``overall.yaml``). Beauty and Clothing have no published values: the Baby values
+are the defaults and :data:`SEARCH` (MMRec's grid) is to be searched on validation.
 
-Differences from MMRec's ``src/models/bm3.py`` (reference only): the projections and dropout of the
-target view are computed for the batch's items only (MMRec projects every item and then indexes the batch:
-the same numbers, in distribution); dropout draws come from the global seeded RNG.
+Differences from MMRec's ``src/models/bm3.py`` (reference only):
+
+* The projections and the target-view dropout are computed for the batch's rows only: MMRec drops out the
+  whole user/item/feature matrices and then indexes the batch, so a user or item that appears twice in a
+  batch gets one dropout mask there and two independent masks here (each row's marginal distribution is
+  the same). Dropout draws come from the global seeded RNG.
+* The training batch is the trainer's (2048 ``(user, pos, neg)`` triples, as MMRec's ``train_batch_size``);
+  MMRec's loader for BM3 draws no negatives, ours draws them and the loss ignores them.
 """
 from __future__ import annotations
 

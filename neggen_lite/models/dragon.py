@@ -1,33 +1,52 @@
 """DRAGON (Zhou et al., ECAI'23): dual representations on a heterogeneous user-item graph, enhanced with
 homogeneous item-item and user-user graphs.
 
+Equation numbers: the paper's text (arXiv 2301.12097) could not be read here, so its equations are named by
+component, not by number. The only number given is the reference code's own comment (``# equation 1`` on
+the first hop of the heterogeneous graph), not checked against the paper. The components were checked
+against the DRAGON repository's ``models/dragon.py`` (identical to MMRec's ``src/models/dragon.py`` but for
+whitespace) and its ``tools/generate-u-u-matrix.py``.
+
 * Heterogeneous graph, per modality ``m``: ``x = normalize([p_m ; MLP_m(f_m)])`` with free
   user preferences ``p_m`` and items' features through a two-layer MLP (``d -> 4*64 -> 64``, leaky ReLU);
-  two LightGCN hops ``x_1 = A x``, ``x_2 = A x_1`` on NegGen Eq. 6's normalised bipartite graph (DRAGON's
-  Eq. 1 per hop); ``r_m = x + x_1 + x_2``.
-* Fusion: items concatenate the modalities, ``r_i = [r_v ; r_t]``; users concatenate them with a
-  per-user softmax-initialised weight, ``r_u = [w_uv r_uv ; w_ut r_ut]`` (MMRec's ``construction='cat'``).
+  two LightGCN hops ``x_1 = A x``, ``x_2 = A x_1`` on NegGen Eq. 6's normalised bipartite graph (the
+  reference's "equation 1" per hop, PyG ``aggr='add'`` with ``1/sqrt(d_i d_j)``); ``r_m = x + x_1 + x_2``.
+* Fusion (the paper's "attentive concatenation"): items concatenate the modalities, ``r_i = [r_v ; r_t]``;
+  users concatenate them with a per-user softmax-initialised, then freely trained weight,
+  ``r_u = [w_uv r_uv ; w_ut r_ut]`` (MMRec's ``construction='cat'``).
 * Homogeneous graphs: items ``h_i = r_i + S r_i`` with FREEDOM's frozen kNN item graph
-  (``knn_k 10``, ``mm_image_weight 0.1``, ``n_mm_layers 1``; :func:`.freedom.item_item_graph`); users
+  (``knn_k 10``, ``mm_image_weight 0.1``, ``n_mm_layers 1``; :func:`.freedom.item_item_graph`, the same
+  ``D^{-1/2} A D^{-1/2}`` of the kNN graph, self included, as the reference's ``get_knn_adj_mat``); users
   ``h_u = r_u + U r_u`` with ``U`` the user co-occurrence graph (:func:`user_cooccurrence_graph`: each user's
   ``user_k = 40`` users with most common training items, weights the softmax of those counts).
 * Loss: BPR in base 2, ``-mean log2 sigmoid(h_u^T h_i - h_u^T h_j)``, plus
   ``reg * (sum_m mean(p_m[users]^2) + mean(w^2))`` (the trainer's ``reg`` is DRAGON's ``reg_weight``).
 
-Hyper-parameters: the DRAGON repository's table (Baby and Sports: lr 1e-4, reg_weight 1e-3; Clothing: lr 1e-4,
-reg_weight 0.1); MMRec's ``DRAGON.yaml`` for the rest (``knn_k 10``, ``mm_image_weight 0.1``, ``n_mm_layers 1``,
-``aggr_mode add``). Beauty has no published values: the Baby values are the defaults and :data:`SEARCH`
-(MMRec's grid) is to be searched on validation.
+Hyper-parameters: the DRAGON repository README's table (Baby and Sports: lr 1e-4, reg_weight 1e-3; Clothing:
+lr 1e-4, reg_weight 0.1); MMRec's ``DRAGON.yaml`` for the rest (``knn_k 10``, ``mm_image_weight 0.1``,
+``n_mm_layers 1``, ``aggr_mode add``; ``user_k 40`` is hard-coded in both codes). The DRAGON repository's own
+yaml lists only search grids for these (``knn_k`` 5/10/20, ``mm_image_weight`` 0.1-0.9, ``k`` 30/40/50,
+``n_mm_layers`` 1/2) and its README does not say which were chosen. Beauty has no published values: the
+Baby values are the defaults and :data:`SEARCH` (MMRec's grid) is to be searched on validation.
 
 Differences from MMRec's ``src/models/dragon.py`` (reference only):
 
-* With one modality users and items take that modality's ``r`` (64-d) and there is no fusion weight.
-* MMRec builds the user graph offline (``dualgnn-gen-u-u-matrix.py``) and pads users with fewer than 40
-  co-occurring users by re-drawing random ones among them (which changes their softmax weights at random);
-  here the graph is built at construction from the training split and such users keep only their real
-  neighbours (ties in the counts go to the lower user index).
+* With one modality users and items take that modality's ``r`` (64-d) and there is no fusion weight (MMRec
+  keeps an unused ``[n_users, 2]`` weight and still adds its L2 term to the loss; the gradients of the rest
+  are the same).
+* MMRec hard-codes the two heterogeneous hops (its yaml's ``n_layers: 2`` is read nowhere in the model);
+  here they are ``n_layers`` (the trainer's), default 2.
+* MMRec builds the user graph offline (``generate-u-u-matrix.py``: each user's co-occurrence counts, top 200)
+  and, before every epoch, pads users with fewer than 40 co-occurring users by re-drawing random ones among
+  them (which changes their softmax weights at random, epoch by epoch); here the graph is built once at
+  construction from the training split and such users keep only their real neighbours (ties in the counts go
+  to the lower user index, where the reference's ``torch.topk`` order is unspecified).
+* Items without the modality's features (zero rows) have an empty kNN row and are nobody's neighbour here
+  (FREEDOM's rule); MMRec's kNN divides their zero vector by its zero norm.
 * MMRec draws per-modality item "dropout" edge sets that its forward pass never uses; they are left out.
-* Scores are recomputed from the current parameters at evaluation (MMRec scores with the last batch's).
+* Scores are recomputed from the current parameters at evaluation (MMRec scores with the last training
+  batch's forward pass).
+* Base-2 BPR is computed stably (``logsigmoid / log 2``); MMRec takes ``log2(sigmoid(.))``.
 """
 from __future__ import annotations
 

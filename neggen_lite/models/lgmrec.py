@@ -1,12 +1,17 @@
 """LGMRec (Guo et al., AAAI'24): local graph embeddings plus a global hypergraph embedding.
 
-* Collaborative graph embedding: LightGCN, mean of layers ``0..L`` of the ID embeddings.
-* Modality graph embedding: items ``e_i^m = f_i^m W_m``; users the mean of their items'
+Equation numbers: the paper's text (arXiv 2312.16400) could not be read here, so its equations are named by
+component (the paper's module names), not by number. The components were checked against the LGMRec
+repository's ``models/lgmrec.py`` (identical to MMRec's ``src/models/lgmrec.py`` but for its header).
+
+* Local graph embedding, collaborative part (CGE): LightGCN, mean of layers ``0..L`` of the ID embeddings.
+* Local graph embedding, modality part (MGE): items ``e_i^m = f_i^m W_m``; users the mean of their items'
   ``e^m``; then ``n_mm_layers`` propagations over NegGen Eq. 6's normalised graph (the last layer is kept).
-* Global hypergraph embedding: ``hyper_num`` learnable hyperedges per modality; item
-  memberships ``H_i^m = f^m V_m``, user memberships ``H_u^m = R H_i^m``, both Gumbel-softmax'ed over the
-  hyperedges (``tau = 0.2``) and dropped out (keep rate ``keep_rate``) in training; ``n_hyper_layer`` rounds of
-  ``z = H_i^T e_i``, ``g_i = H_i z``, ``g_u = H_u z`` on the collaborative item embeddings.
+* Global hypergraph embedding (GHE): ``hyper_num`` learnable hyperedges per modality; item
+  memberships ``H_i^m = f^m V_m``, user memberships ``H_u^m = R H_i^m`` (raw sums of the items' logits), both
+  Gumbel-softmax'ed over the hyperedges (``tau = 0.2``) and dropped out (keep rate ``keep_rate``) in training;
+  ``n_hyper_layer`` rounds of ``z = H_i^T e_i``, ``g_i = H_i z``, ``g_u = H_u z`` on the collaborative item
+  embeddings.
 * Fusion: ``e = e_cge + sum_m normalize(e_mge^m) + alpha * normalize(sum_m g^m)``; ``y_ui = e_u^T e_i``.
 * Loss: BPR ``+ cl_weight * (InfoNCE(g_u^v, g_u^t) + InfoNCE(g_i^v, g_i^t))`` (the cross-modal
   hypergraph contrast, summed over the batch's users and positive items against all users/items,
@@ -14,8 +19,14 @@
 
 Hyper-parameters: MMRec's ``LGMRec.yaml`` (``n_ui_layers 2``, ``n_mm_layers 2``, ``cl_weight 1e-4``, ``reg_weight
 1e-6``; per dataset ``n_hyper_layer``/``hyper_num``/``keep_rate``/``alpha``: Baby 1/4/0.5/0.3, Sports 1/4/0.4/0.6,
-Clothing 2/64/0.2/0.2), lr 1e-3 (``overall.yaml``). Beauty has no published values: the Baby values are the
-defaults and :data:`SEARCH` (the paper's hyper-parameter study ranges) is to be searched on validation.
+Clothing 2/64/0.2/0.2), lr 1e-3 (``overall.yaml``). Baby and Clothing agree with the LGMRec repository's
+dataset yamls and its training logs. Sports does not: the logged Sports run (test Recall@20 0.1067, the
+paper's number) used ``n_ui_layers 2``, ``n_hyper_layer 4``, while that repository's current
+``configs/dataset/sports.yaml`` says ``n_ui_layers 4``, ``n_hyper_layer 1`` and MMRec's says ``n_hyper_layer 1``
+(``n_ui_layers 2``); the MMRec values are kept here. Beauty has no published values: the Baby values are the
+defaults and :data:`SEARCH` is to be searched on validation (a subset of the grid commented out in the LGMRec
+repository's ``LGMREC.yaml``, which also lists ``n_hyper_layer 4`` and ``alpha`` 0, 0.01, 0.05; the paper's own
+study ranges were not read).
 
 Differences from MMRec's ``src/models/lgmrec.py`` (reference only):
 
@@ -25,6 +36,8 @@ Differences from MMRec's ``src/models/lgmrec.py`` (reference only):
 * Evaluation is deterministic: hyperedge memberships are ``softmax(H / tau)`` without Gumbel noise (MMRec
   also draws Gumbel noise when scoring); dropout is off, as in MMRec.
 * Gumbel noise and dropout draw from the global seeded RNG.
+* BPR is the same ``-mean logsigmoid``; the contrast is computed with ``logsumexp`` (MMRec: ``-log(exp / sum
+  exp)``), the same value without overflow.
 """
 from __future__ import annotations
 

@@ -1,10 +1,13 @@
-"""Pieces shared by the multi-modal baselines of Table 2 (MMGCN, BM3, DRAGON, LGMRec): the feature check,
-per-dataset published settings, the raw and mean-normalised user-item matrices, and a differentiable
+"""Pieces shared by the multi-modal baselines of Table 2 (MMGCN, BM3, DRAGON, LGMRec, DiffMM): the feature
+check, per-dataset published settings, the raw and mean-normalised user-item matrices, and a differentiable
 product with a fixed non-symmetric sparse matrix. FREEDOM's kNN item graph and LightGCN's propagation
 are reused from :mod:`.freedom` and :mod:`.lightgcn`.
 
-The baselines' docstrings name each paper's components; they give an equation number only where the
-reference code's own comments confirm it (the papers' numbering was not checked here)."""
+The baselines' docstrings name each paper's components and list every difference from the reference code
+they were checked against. Equation numbers: MMGCN's follow a reader's notes on the paper that agree with
+MMRec's code comments; for BM3, DRAGON, LGMRec and DiffMM the papers' method sections could not be read, and
+their docstrings say so instead of numbering (a number quoted from a reference code's comment is marked as
+such)."""
 from __future__ import annotations
 
 from dataclasses import fields, replace

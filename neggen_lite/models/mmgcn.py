@@ -1,17 +1,22 @@
 """MMGCN (Wei et al., ACM MM'19) on the common recommender interface.
 
+Equation numbers: the paper's own text was not readable here; the numbers below follow a reader's notes on
+the paper (``xuetf/Markdown4Zhihu``, ``Data/rl_bg_for_zhihu.md``), which agree with the two numbers MMRec's code
+comments give (``# equation 1`` on the aggregation, ``# equation 5`` on ``x_hat``).
+
 One GCN per modality ``m`` over the user-item graph. Layer 0 is
-``x = normalize([p_m ; MLP_m(f_m)])``: free user preferences ``p_m`` and the items' (projected) features.
-Each layer ``l``:
+``x = normalize([p_m ; MLP_m(f_m)])``: free user preferences ``p_m`` (the paper's ``u_m``) and the items'
+(projected) features. Each layer ``l`` (the recursion, Eq. 8):
 
-* aggregation (the paper's Eq. 1, mean over the neighbours): ``h = leaky_relu(D^{-1} A x W_l)``, ``W_l`` square
+* Eq. 1-2, aggregation with the mean aggregator ``f_avg``: ``h = leaky_relu(D^{-1} A x W_l)``, ``W_l`` square
   (layer 1 aggregates in the input width: 256 for visual, the feature width for text, as MMRec);
-* combination (Eq. 5 and the concatenation form of the combination layer): ``x_hat = leaky_relu(L_l x) + e_id``,
-  ``x <- leaky_relu(G_l [h ; x_hat])``, with ``e_id`` the free ID embedding of the node.
+* Eq. 4-6, combination ``g`` in its concatenation form: Eq. 5 ``x_hat = leaky_relu(L_l x) + e_id``, Eq. 6
+  ``x <- leaky_relu(G_l [h ; x_hat])``, with ``e_id`` the free ID embedding of the node. (The max aggregator,
+  Eq. 3, and the element-wise combination, Eq. 7, are not implemented; MMRec runs neither.)
 
-The representation is the mean of the modalities' last layers; ``y_ui = r_u^T r_i``, trained with
-BPR plus ``reg * (mean(e_id_u^2 + e_id_i^2) + sum_m mean(p_m^2))``, the trainer's ``reg`` being MMRec's
-``reg_weight``.
+The representation is the mean of the modalities' last layers (Eq. 9 sums them; see the differences);
+``y_ui = r_u^T r_i``, trained with BPR plus
+``reg * (mean(e_id_u^2 + e_id_i^2) + sum_m mean(p_m^2))``, the trainer's ``reg`` being MMRec's ``reg_weight``.
 
 Hyper-parameters (MMRec ``configs/model/MMGCN.yaml``): ``embedding_size 64``; MMRec publishes no
 per-dataset values, only the grid in :data:`SEARCH` (``reg_weight`` x ``learning_rate``), to be searched on
@@ -26,12 +31,17 @@ Differences from MMRec's ``src/models/mmgcn.py`` (reference only):
 * MMRec hard-codes three layers and ignores its yaml's ``n_layers: 2``; here ``n_layers`` (the trainer's)
   is used, default 3 (what MMRec runs). MMRec's ``concate='False'`` string is truthy, so it runs the
   concatenation combination; so do we.
+* MMRec (and this module) average the modalities' representations (``/ num_modal``); the paper's Eq. 9 sums
+  them. With one modality the two agree.
 * MMRec regularises only the visual preference; here every modality's (a text-only MMGCN has none otherwise).
-* Every linear map is Xavier-normal initialised, the aggregation weights ``W_l`` uniform in
-  ``+-1/sqrt(d_in)`` (PyG's ``uniform``); MMRec's ID embeddings are Xavier-normal, ours Xavier-uniform (the
-  project's rule).
+* Initialisation: MMRec re-initialises every aggregation weight ``W_l`` Xavier-normal (over PyG's uniform),
+  the ``L_l`` and the first ``G_1`` Xavier-normal, and leaves ``G_2``, ``G_3`` and the visual MLP at PyTorch's
+  default ``nn.Linear`` init; here ``W_l`` are uniform in ``+-1/sqrt(d_in)`` (PyG's ``uniform``) and every
+  linear map (MLP, ``L_l``, ``G_l``) is Xavier-normal. MMRec's ID embeddings are Xavier-normal, ours
+  Xavier-uniform (the project's rule).
 * Scores are recomputed from the current parameters at evaluation (MMRec scores with the embeddings of
-  the last training batch).
+  the last training batch's forward pass, i.e. before that batch's update).
+* BPR is ``-log sigmoid`` computed stably (``logsigmoid``); MMRec takes ``log(sigmoid(.))``.
 """
 from __future__ import annotations
 
@@ -84,9 +94,9 @@ class _ModalityGCN(nn.Module):
         items = self.mlp(feats) if self.mlp is not None else feats
         x = F.normalize(torch.cat([self.preference, items], 0))
         for w, lin, gate in zip(self.conv, self.lin, self.gate):
-            h = F.leaky_relu(spmm(adj, adj_t, x @ w))                      # Eq. 1 (mean aggregation)
+            h = F.leaky_relu(spmm(adj, adj_t, x @ w))                      # Eq. 1-2 (mean aggregation)
             x_hat = F.leaky_relu(lin(x)) + id_emb                          # Eq. 5
-            x = F.leaky_relu(gate(torch.cat([h, x_hat], 1)))               # combination (concatenation)
+            x = F.leaky_relu(gate(torch.cat([h, x_hat], 1)))               # Eq. 6 (concatenation)
         return x
 
 
