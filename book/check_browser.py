@@ -88,7 +88,9 @@ function measure() {
   var els = Array.prototype.slice.call(col.querySelectorAll("%s"));
   els.forEach(function (el) {
     var r = el.getBoundingClientRect();
-    if (r.width === 0 || r.height === 0) { return; }   // folded or hidden
+    if (r.width === 0 || r.height === 0) { return; }   // hidden
+    var folded = el.parentElement && el.parentElement.closest("details:not([open])");
+    if (folded && !(folded.firstElementChild && folded.firstElementChild.contains(el))) { return; }  // in a closed <details>
     var w = Math.max(el.scrollWidth, Math.round(r.width));
     if (w > width + 2) { wide.push({el: el, width: w}); }
     if (el.tagName === "IMG" && el.naturalWidth > 0 && r.width < %s * el.naturalWidth) {

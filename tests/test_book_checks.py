@@ -55,7 +55,8 @@ def site(tmp_path):
     (tmp_path / "column.png").write_bytes(png(640, 300))
     (tmp_path / "fits.html").write_text(column_page(
         '<img src="column.png" alt="a column-wide figure"><table><tr><td>ours 0.0913</td><td>paper 0.0973</td></tr>'
-        '</table><div class="cell_output"><pre>a short line</pre></div>'))
+        '</table><div class="cell_output"><pre>a short line</pre></div>'
+        '<details><summary>folded</summary><table><tr>' + "<td>a wide cell, folded</td>" * 30 + "</tr></table></details>"))
     (tmp_path / "too_wide.html").write_text(column_page(
         '<img src="column.png"><div class="cell_output"><pre>' + "x" * 300 + "</pre></div>"
         "<table><tr>" + "<td>a wide cell of a wide table</td>" * 30 + "</tr></table>"))
