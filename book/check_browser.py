@@ -7,6 +7,15 @@ many images the page has and which of them did not decode, every script error, a
 when a chapter notebook has no image or a broken one, when a script or resource failed, or when the
 rendered page shows an error output (a traceback).
 
+The pages are loaded in a 1280 x 900 window, as a reader on a laptop sees them. The probe also measures
+what fits the text column (``article.bd-article``, else ``main``): a page fails when an output area, a
+table, a displayed equation or an image inside the column is wider than the column (its ``scrollWidth``
+against the column's width: such an element is cut at the column's edge or scrolls sideways), naming the
+innermost such element, its section and both widths; and when a figure is shown at under 60 % of its
+natural width (a strip whose ticks and legend are unreadable: draw it narrower, at most ~7 in wide).
+``main`` also takes three screenshots (the first, middle and last page checked) into the folder above
+the HTML (``_build/screenshot-<page>.png``) for a person to look at.
+
 Chromium is Debian's ``chromium`` package (``apt-get install -y chromium``; ``.ci/run`` installs it).
 When it is missing the check warns and passes locally, and fails under CI (``CI=true``).
 
@@ -30,6 +39,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 ERROR_MARKERS = ("Traceback (most recent call last)", 'class="output traceback', "output_type\": \"error")
 PROBE_ID = "neggen-browser-check"
+WINDOW = (1280, 900)          # the probe's window: a laptop's browser at full width
+MIN_FIGURE_SCALE = 0.6        # a figure shown at less than this share of its natural width fails
+#: what must fit the text column: output areas, tables, displayed equations, images
+WIDE_SELECTORS = ".cell_output, .cell_output .output, .cell_output pre, table, div.math, mjx-container, img"
 PROBE = """<script>
 window.__ngErrors = [];
 window.addEventListener("error", function (e) {
@@ -43,14 +56,55 @@ window.addEventListener("load", function () {
     var broken = imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); })
                      .map(function (i) { return i.getAttribute("src"); });
     var main = document.querySelector("main") || document.body;
-    var out = document.createElement("pre");
-    out.id = "%s";
-    out.textContent = JSON.stringify({images: imgs.length, broken: broken, errors: window.__ngErrors,
-                                      title: document.title, text_chars: main.innerText.length});
-    document.body.appendChild(out);
+    var done = function () {
+      var out = document.createElement("pre");
+      out.id = "%s";
+      var layout = measure();
+      out.textContent = JSON.stringify({images: imgs.length, broken: broken, errors: window.__ngErrors,
+                                        title: document.title, text_chars: main.innerText.length,
+                                        column: layout.column, wide: layout.wide, shrunk: layout.shrunk});
+      document.body.appendChild(out);
+    };
+    var mj = window.MathJax && window.MathJax.startup && window.MathJax.startup.promise;
+    if (mj) { mj.then(done, done); } else { done(); }
   }, 1500);
 });
-</script>""" % PROBE_ID
+function describe(el) {
+  var name = el.tagName.toLowerCase();
+  var cls = (el.getAttribute("class") || "").split(/\\s+/).filter(Boolean).slice(0, 2);
+  if (cls.length) { name += "." + cls.join("."); }
+  var what = el.tagName === "IMG" ? (el.getAttribute("alt") || el.getAttribute("src") || "")
+                                   : (el.innerText || el.textContent || "");
+  what = what.replace(/\\s+/g, " ").trim();
+  if (what.length > 60) { what = what.slice(0, 57) + "..."; }
+  var sec = el.closest("section[id]");
+  return name + (what ? ' "' + what + '"' : "") + (sec ? " in section #" + sec.id : "");
+}
+function measure() {
+  var col = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
+  var cs = getComputedStyle(col);
+  var width = col.clientWidth - parseFloat(cs.paddingLeft || 0) - parseFloat(cs.paddingRight || 0);
+  var wide = [], shrunk = [];
+  var els = Array.prototype.slice.call(col.querySelectorAll("%s"));
+  els.forEach(function (el) {
+    var r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) { return; }   // hidden
+    var folded = el.parentElement && el.parentElement.closest("details:not([open])");
+    if (folded && !(folded.firstElementChild && folded.firstElementChild.contains(el))) { return; }  // in a closed <details>
+    var w = Math.max(el.scrollWidth, Math.round(r.width));
+    if (w > width + 2) { wide.push({el: el, width: w}); }
+    if (el.tagName === "IMG" && el.naturalWidth > 0 && r.width < %s * el.naturalWidth) {
+      shrunk.push({what: describe(el), shown: Math.round(r.width), natural: el.naturalWidth});
+    }
+  });
+  // name the innermost element only: an output area is wide because of the table or line inside it
+  var inner = wide.filter(function (a) {
+    return !wide.some(function (b) { return b !== a && a.el.contains(b.el); });
+  });
+  return {column: Math.round(width), shrunk: shrunk,
+          wide: inner.map(function (a) { return {what: describe(a.el), width: a.width}; })};
+}
+</script>""" % (PROBE_ID, WIDE_SELECTORS, MIN_FIGURE_SCALE)
 
 
 def find_browser() -> str | None:
@@ -64,9 +118,17 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def toc_pages() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [toc["root"]] + [c["file"] for c in toc.get("chapters", [])]
+def toc_pages(toc_file: Path = ROOT / "_toc.yml") -> list[str]:
+    """The root and every file of the table of contents, in order (``chapters`` or ``parts``)."""
+    toc = yaml.safe_load(Path(toc_file).read_text())
+    entries = [c for part in toc.get("parts", []) for c in part.get("chapters", [])] + toc.get("chapters", [])
+    return [toc["root"]] + [c["file"] for c in entries]
+
+
+def chromium_cmd(browser: str, profile: str) -> list[str]:
+    return [browser, "--headless", "--disable-gpu", "--no-sandbox", "--disable-dev-shm-usage", "--no-first-run",
+            "--disable-extensions", "--allow-file-access-from-files", "--hide-scrollbars",
+            f"--window-size={WINDOW[0]},{WINDOW[1]}", f"--user-data-dir={profile}", "--virtual-time-budget=20000"]
 
 
 def dump_dom(browser: str, page: Path, timeout: int = 120) -> str:
@@ -79,9 +141,7 @@ def dump_dom(browser: str, page: Path, timeout: int = 120) -> str:
     probe.write_text(text, encoding="utf-8")
     try:
         with tempfile.TemporaryDirectory() as profile:
-            cmd = [browser, "--headless", "--disable-gpu", "--no-sandbox", "--disable-dev-shm-usage",
-                   "--no-first-run", "--disable-extensions", "--allow-file-access-from-files",
-                   f"--user-data-dir={profile}", "--virtual-time-budget=20000", "--dump-dom", probe.as_uri()]
+            cmd = chromium_cmd(browser, profile) + ["--dump-dom", probe.as_uri()]
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if res.returncode != 0 and not res.stdout:
             raise RuntimeError(f"{browser} exited with {res.returncode}: {res.stderr.strip()[-500:]}")
@@ -108,7 +168,24 @@ def check_page(browser: str, page: Path, needs_figure: bool) -> tuple[list[str],
     if info["text_chars"] < 200:
         problems.append(f"{page}: almost no text rendered ({info['text_chars']} characters)")
     problems += [f"{page}: shows an error output ({mk!r})" for mk in ERROR_MARKERS if mk in dom]
+    col = info.get("column")
+    problems += [f"{page}: wider than the {col}-px text column at a {WINDOW[0]}-px window: {w['what']} is "
+                 f"{w['width']} px wide" for w in info.get("wide", [])]
+    problems += [f"{page}: figure shown at {s['shown']} px of its natural {s['natural']} px "
+                 f"({s['shown'] / s['natural']:.0%} < {MIN_FIGURE_SCALE:.0%}; draw it narrower): {s['what']}"
+                 for s in info.get("shrunk", [])]
     return problems, info
+
+
+def screenshot(browser: str, page: Path, out: Path, height: int = 2000, timeout: int = 120) -> Path:
+    """A ``WINDOW[0]``-px-wide screenshot of the top ``height`` px of ``page`` (PNG at ``out``)."""
+    with tempfile.TemporaryDirectory() as profile:
+        cmd = chromium_cmd(browser, profile) + [f"--window-size={WINDOW[0]},{height}",
+                                                f"--screenshot={Path(out).resolve()}", Path(page).resolve().as_uri()]
+        subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if not Path(out).is_file():
+        raise RuntimeError(f"{browser} wrote no screenshot of {page}")
+    return Path(out)
 
 
 def main(html_dir: str = "_build/html", pages: list[str] | None = None) -> int:
@@ -129,7 +206,16 @@ def main(html_dir: str = "_build/html", pages: list[str] | None = None) -> int:
         problems += page_problems
         if info:
             print(f"browser check: {name}: {info['images']} images, {len(info['broken'])} broken, "
-                  f"{len(info['errors'])} errors, {info['text_chars']} characters of text")
+                  f"{len(info['errors'])} errors, {info['text_chars']} characters of text, "
+                  f"column {info.get('column')} px, {len(info.get('wide', []))} elements wider, "
+                  f"{len(info.get('shrunk', []))} figures shrunk below {MIN_FIGURE_SCALE:.0%}")
+    existing = [n for n in pages if (html_root / f"{n}.html").exists()]
+    for name in dict.fromkeys(existing[i] for i in (0, len(existing) // 2, -1)) if existing else ():
+        out = html_root.parent / f"screenshot-{name.replace('/', '-')}.png"
+        try:
+            print(f"browser check: screenshot {screenshot(browser, html_root / f'{name}.html', out)}")
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            problems.append(f"{name}: no screenshot ({exc})")
     for p in problems:
         print("browser check:", p, file=sys.stderr)
     print(f"browser check ({Path(browser).name}): {len(pages)} pages, {len(problems)} problems")

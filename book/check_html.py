@@ -17,7 +17,8 @@ ERROR_MARKERS = ("Traceback (most recent call last)", 'class="output traceback',
 def main(html_dir: str) -> int:
     html = Path(html_dir)
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]] + [c["file"] for c in toc.get("chapters", [])]
+    entries = [c for part in toc.get("parts", []) for c in part.get("chapters", [])] + toc.get("chapters", [])
+    pages = [toc["root"]] + [c["file"] for c in entries]
     problems = []
     for page in pages:
         f = html / f"{page}.html"

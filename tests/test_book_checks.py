@@ -1,6 +1,8 @@
 """The checks that `make book` runs on the built pages catch what they are meant to catch."""
 import base64
 import importlib.util
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,22 @@ def page(body):
     return f"<!DOCTYPE html><html><head><title>t</title></head><body><main>{TEXT}{body}</main></body></html>"
 
 
+def png(width, height):
+    """A white PNG of ``width`` x ``height`` pixels."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"".join(b"\x00" + b"\xff" * (3 * width) for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def column_page(body):
+    """A page whose text column is 688 px wide, as sphinx-book-theme's at a 1280-px window."""
+    return (f"<!DOCTYPE html><html><head><title>t</title><style>img {{max-width: 100%}} "
+            f".cell_output {{overflow-x: auto}}</style></head><body><main><article class='bd-article' "
+            f"style='width: 688px'>{TEXT}<section id='results'>{body}</section></article></main></body></html>")
+
+
 @pytest.fixture
 def site(tmp_path):
     (tmp_path / "fig.png").write_bytes(PNG)
@@ -33,6 +51,16 @@ def site(tmp_path):
     (tmp_path / "nofigure.html").write_text(page(""))
     (tmp_path / "error.html").write_text(page('<img src="fig.png"><div class="output traceback">'
                                               "Traceback (most recent call last): ValueError</div>"))
+    (tmp_path / "wide.png").write_bytes(png(1400, 300))
+    (tmp_path / "column.png").write_bytes(png(640, 300))
+    (tmp_path / "fits.html").write_text(column_page(
+        '<img src="column.png" alt="a column-wide figure"><table><tr><td>ours 0.0913</td><td>paper 0.0973</td></tr>'
+        '</table><div class="cell_output"><pre>a short line</pre></div>'
+        '<details><summary>folded</summary><table><tr>' + "<td>a wide cell, folded</td>" * 30 + "</tr></table></details>"))
+    (tmp_path / "too_wide.html").write_text(column_page(
+        '<img src="column.png"><div class="cell_output"><pre>' + "x" * 300 + "</pre></div>"
+        "<table><tr>" + "<td>a wide cell of a wide table</td>" * 30 + "</tr></table>"))
+    (tmp_path / "strip.html").write_text(column_page('<img src="wide.png" alt="a strip of six panels">'))
     return tmp_path
 
 
@@ -70,3 +98,41 @@ def test_conclusion_renders_a_myst_admonition_and_refuses_unknown_kinds():
     assert source.splitlines() == [":::{admonition} Ours vs the paper", ":class: tip", "ours 0.0913, the paper 0.0973", ":::"]
     with pytest.raises(ValueError, match="kind must be one of"):
         conclusion("t", "x", "danger-zone")
+
+
+@needs_browser
+def test_browser_check_fails_elements_wider_than_the_column_and_shrunk_figures(site):
+    browser = check_browser.find_browser()
+    problems, info = check_browser.check_page(browser, site / "fits.html", needs_figure=True)
+    assert problems == [] and info["column"] == 688 and info["wide"] == [] and info["shrunk"] == []
+    problems, info = check_browser.check_page(browser, site / "too_wide.html", needs_figure=True)
+    wide = [p for p in problems if "wider than the 688-px text column" in p]
+    # the innermost elements are named (the line and the table, not the output area around the line)
+    assert len(wide) == 2, problems
+    assert any(p.startswith(f"{site / 'too_wide.html'}: ") and "pre \"xxx" in p and "#results" in p for p in wide)
+    assert any("table" in p and "a wide cell" in p for p in wide)
+    assert all(int(p.rsplit(" is ", 1)[1].split()[0]) > 688 for p in wide)
+    problems, info = check_browser.check_page(browser, site / "strip.html", needs_figure=True)
+    assert len(problems) == 1 and "figure shown at 688 px of its natural 1400 px (49% < 60%" in problems[0]
+    assert "a strip of six panels" in problems[0]
+
+
+@needs_browser
+def test_browser_check_screenshots_three_pages_beside_the_html(site, capsys):
+    html_dir = site / "html"
+    html_dir.mkdir()
+    for name in ("a", "b", "c", "d"):
+        (html_dir / f"{name}.html").write_text(page("<p>page</p>"))
+    assert check_browser.main(str(html_dir), pages=["a", "b", "c", "d"]) == 0
+    shots = sorted(p.name for p in site.glob("screenshot-*.png"))
+    assert shots == ["screenshot-a.png", "screenshot-c.png", "screenshot-d.png"]
+    assert all((site / s).read_bytes().startswith(b"\x89PNG") for s in shots)
+
+
+def test_toc_pages_reads_chapters_and_parts(tmp_path):
+    (tmp_path / "flat.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: a\n  - file: b\n")
+    (tmp_path / "parts.yml").write_text("format: jb-book\nroot: book/intro\nparts:\n  - caption: Chapters\n"
+                                        "    chapters:\n      - file: a\n  - caption: Appendix\n"
+                                        "    chapters:\n      - file: book/running\n")
+    assert check_browser.toc_pages(tmp_path / "flat.yml") == ["book/intro", "a", "b"]
+    assert check_browser.toc_pages(tmp_path / "parts.yml") == ["book/intro", "a", "book/running"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import papermill as pm
 import pytest
 
+from neggen_lite.core.data import PAPER_TABLE3
 from neggen_lite.results.notebook import PARAMETER_RULES, read_records
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +22,9 @@ CHECKS = {
     "01_data": lambda r: (
         r["n_users"] == 19445 and r["n_items"] == 7050 and r["n_interactions"] == 160792
         and 0 < r["density"] < 0.01 and r["table3_users_match"] == 3 and r["min_train_per_user"] >= 3
-        and 0.1 < r["top10pct_item_share"] < 1 and r["items_with_text"] == 3416),
+        and 0.1 < r["top10pct_item_share"] < 1 and r["items_with_text"] == 3416
+        and r["dataset_name"] == "baby" and r["seed_used"] == 2025 and r["table3_items_match"] == 4
+        and len(r["example_items"]) == 3 and 0 <= r["example_user"] < r["n_users"]),
     "03_base_recommender": lambda r: (
         r["adjacency_nnz"] == 2 * 118551 and r["epochs"] == 2 and 1 <= r["best_epoch"] <= 2
         and all(finite(r[k]) for k in ("test_recall20", "test_ndcg20", "valid_recall20"))
@@ -139,11 +142,11 @@ def test_every_notebook_has_a_check():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_executes_in_smoke_mode(path, tmp_path, executed_chapters):
     out = tmp_path / f"{path.stem}.out.ipynb"  # each test its own output file: safe in parallel
-    params = {"mode": "smoke"}
-    if "threads" in pm.inspect_notebook(str(path)):
-        # one torch thread keeps the smoke run fast when other jobs share the CPU: beside two training
-        # runs on 2 cores, chapter 4 took 1 min 46 s with threads=1 and ran past 20 min with torch's default
-        params["threads"] = 1
+    # one torch thread keeps the smoke run fast when other jobs share the CPU: beside two training
+    # runs on 2 cores, chapter 4 took 1 min 46 s with threads=1 and ran past 20 min with torch's default;
+    # a chapter gets only the parameters it has (chapter 1 runs the same in every mode: it has no `mode`)
+    declared = pm.inspect_notebook(str(path))
+    params = {k: v for k, v in {"mode": "smoke", "threads": 1}.items() if k in declared}
     pm.execute_notebook(str(path), str(out), parameters=params, cwd=str(path.parent),
                         kernel_name="python3", progress_bar=False)
     nb = json.loads(out.read_text())
@@ -162,15 +165,13 @@ def test_notebook_committed_clean_with_parameters(path):
     params = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(params) == 1, "exactly one cell tagged 'parameters'"
     src = "".join(params[0]["source"])
-    # every chapter reads a dataset's results; a parameter that changes nothing in a chapter is left out of it
-    for name in ("dataset", "results_dir"):
-        assert f"{name} =" in src, name
-    declared = set(re.findall(r"^(\w+) =", src, re.M))
-    assert declared <= set(PARAMETER_RULES), declared - set(PARAMETER_RULES)
-    if path.stem in SCAFFOLDED:  # one default across the book (chapters 1-4 follow on their branch)
-        assert 'results_dir = "../results"' in src
-    if "mode" in declared:
+    # a chapter has only parameters it uses, each one that check_parameters knows, with the book's defaults
+    names = re.findall(r"^(\w+) =", src, re.M)
+    assert "dataset" in names and set(names) <= set(PARAMETER_RULES), names
+    if "mode" in names:
         assert 'mode = "book"' in src
+    if "results_dir" in names:
+        assert 'results_dir = "../results"' in src
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -201,21 +202,23 @@ def test_chapter_ends_with_exercises(path):
     assert all(c["cell_type"] == "markdown" or "hide-input" in c.get("metadata", {}).get("tags", []) for c in tail)
 
 
-#: chapters with a course's scaffolding (goals and needs, summary, hints, folded solutions); 01-04 follow
-SCAFFOLDED = ("05_causal_learning", "06_results", "07_ablations", "08_what_we_learned")
+#: chapters with a course's scaffolding (goals and needs, summary, hints, folded solutions): every chapter
+SCAFFOLDED = tuple(p.stem for p in NOTEBOOKS)
 
 
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem in SCAFFOLDED], ids=lambda p: p.stem)
 def test_chapter_has_goals_summary_hints_and_folded_solutions(path):
     nb = json.loads(path.read_text())
     first = "".join(nb["cells"][0]["source"])
-    assert "**You will learn**" in first and "**You need**" in first and "minutes" in first
+    assert "**You will learn**" in first and "**You need**" in first and "minute" in first  # and how long it runs
     md = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     assert "## Summary" in md and md.index("## Summary") < md.rindex("## Exercises")
     _, text = exercises_part(nb)
     blocks = EXERCISE.split(text)[1:]
     bodies = blocks[1::2]
-    assert bodies and all("*Hint:*" in b and "{admonition} Solution" in b and ":class: dropdown" in b for b in bodies)
+    # each exercise: a hint and a solution, folded (a dropdown admonition, "Solution" or "Hint and solution")
+    assert bodies and all("*Hint:*" in b and "Solution" in b.replace("*Solution:*", "Solution") and ":class: dropdown" in b
+                          for b in bodies)
 
 
 @pytest.mark.parametrize("params, name", [({"mode": "fast"}, "mode"), ({"seed": "abc"}, "seed"),
@@ -231,3 +234,16 @@ def test_a_bad_parameter_stops_the_chapter_at_once_naming_it(params, name, tmp_p
     # the cell that checks the parameters is the last one that ran (after versions and parameters)
     assert "check_parameters(globals())" in "".join(executed[-1]["source"])
     assert any(o.get("output_type") == "error" for o in executed[-1]["outputs"])
+
+
+def test_a_chapter_uses_the_dataset_and_seed_it_is_given(tmp_path):
+    """Chapter 1 (the quickest) run on Beauty with another seed: its numbers and examples are Beauty's,
+    drawn with that seed, not the defaults'."""
+    path = ROOT / "notebooks" / "01_data.ipynb"
+    out = tmp_path / "out.ipynb"
+    pm.execute_notebook(str(path), str(out), parameters={"dataset": "beauty", "seed": 2026}, cwd=str(path.parent),
+                        kernel_name="python3", progress_bar=False)
+    r = read_records(out)
+    assert r["dataset_name"] == "beauty" and r["seed_used"] == 2026
+    assert (r["n_users"], r["n_items"]) == (PAPER_TABLE3["beauty"]["users"], PAPER_TABLE3["beauty"]["items"])
+    assert all(0 <= i < r["n_items"] for i in r["example_items"]) and 0 <= r["example_user"] < r["n_users"]

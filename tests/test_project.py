@@ -29,6 +29,8 @@ def test_environment_and_pyproject_name_the_same_dependencies():
 
 def test_toc_files_exist():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]] + [c["file"] for c in toc["chapters"]]
+    entries = [c for part in toc.get("parts", []) for c in part["chapters"]] + toc.get("chapters", [])
+    files = [toc["root"]] + [c["file"] for c in entries]
+    assert sum(f.startswith("notebooks/") for f in files) == 8 and files[-1] == "book/running"
     for f in files:
         assert any((ROOT / f"{f}{ext}").exists() for ext in (".md", ".ipynb")), f

@@ -1,4 +1,4 @@
 """Stage 7, results: reading run records (``records``), the tables computed from them (``tables``), the
 controlled experiment's table (``experiment``), their markdown, files and run summaries (``report``), a
-chapter's recorded values (``notebook``), and the quantities several chapters cite, each computed once
-under one name (``quantities``)."""
+chapter's recorded values (``notebook``), the quantities several chapters cite, each computed once under
+one name (``quantities``), and what fits the book's text column (``layout``)."""

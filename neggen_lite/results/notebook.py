@@ -85,7 +85,7 @@ def versions(packages: tuple[str, ...] = VERSION_PACKAGES) -> dict[str, str]:
 
 def show_versions(**context: Any) -> dict[str, str]:
     """Print the package and library versions, the git commit (and ``context``, e.g. ``device=...``) on a
-    few short lines -- the first code cell of every chapter calls this -- and return them as a dict."""
+    few lines that fit the book's column -- the first code cell of every chapter calls this -- and return them as a dict."""
     info = versions()
     commit = git_commit()
     info["commit"] = commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")
@@ -93,8 +93,8 @@ def show_versions(**context: Any) -> dict[str, str]:
     info["torch threads"] = str(torch.get_num_threads())
     info.update({k: str(v) for k, v in context.items()})
     line = ""
-    for part in (f"{k} {v}" for k, v in info.items()):  # lines of at most ~100 characters
-        if line and len(line) + 3 + len(part) > 100:
+    for part in (f"{k} {v}" for k, v in info.items()):  # lines of at most ~78 characters: the book's column
+        if line and len(line) + 3 + len(part) > 78:
             print(line)
             line = ""
         line = f"{line} | {part}" if line else part
