@@ -56,7 +56,7 @@ CHECKS = {
         and r["opt_printed_final_loss"] < -100 < 0 <= r["opt_bounded_final_loss"] < 0.1
         and r["opt_printed_final_norm"] > 10 * r["opt_bounded_final_norm"] > 0
         # the live smoke run: 300 users, rule-based negatives, 3 epochs
-        and r["run_source"] == "live smoke run" and r["variants_shown"] == ["full"]
+        and r["neggen_run_source"] == "live smoke run" and r["neggen_run_variants_shown"] == ["full"]
         and r["neggen_run_epochs"] == 3 == r["neggen_run_n_history"] and 1 <= r["neggen_run_best_epoch"] <= 3
         and all(finite(r[k]) and 0 <= r[k] <= 1 for k in ("neggen_run_test_recall20", "neggen_run_test_ndcg20",
                                                           "neggen_run_base_test_recall20"))
