@@ -62,8 +62,19 @@ def quality(dataset: str, generator: str, encoder: str, data_root=None) -> tuple
     return rep, out
 
 
+def header_fields(header: dict | None) -> dict:
+    """The keys of :func:`generate`'s manifest that a cache's header holds: its runtime (``package_version``,
+    ``dtype``) and ``prompts_hash`` -- what a later ``generate`` checks before resuming the cache."""
+    header = header or {}
+    out = dict(header.get("runtime") or {})
+    if "prompts_hash" in header:
+        out["prompts_hash"] = header["prompts_hash"]
+    return out
+
+
 def snapshot(dataset: str, cache: str | Path, encoder: str, data_root=None) -> tuple[dict, Path]:
-    """The manifest of a cache as it stands (e.g. a resumable snapshot of shards merged mid-run), from its
+    """The manifest of a cache as it stands (a resumable snapshot of shards merged mid-run, or a finished
+    cache assembled from shards; ``snapshot`` says which), from its
     records alone, with the keys of :func:`generate`'s manifest: items finished and of all with text, the
     model-written share (``valid_rate``), generation seconds, the
     pipeline and runtime of its header, refusals among the model's negatives, and :func:`quality_report`'s
@@ -77,7 +88,7 @@ def snapshot(dataset: str, cache: str | Path, encoder: str, data_root=None) -> t
     written = [r["negative"] for r in negs.values() if r["status"] == "ok"]
     with_text = sum(a is not None for a in item_attributes(ds))
     rep = quality_report(ds, str(cache), encoder)
-    manifest = {"dataset": ds.name, "cache": Path(cache).name, "snapshot": True,
+    manifest = {"dataset": ds.name, "cache": Path(cache).name, "snapshot": None,
                 "header": c.header, "pipeline": (c.header or {}).get("pipeline") or pipeline.pipeline_of_steps(set(steps)),
                 "items": summary["items"], "items_with_text": with_text,
                 "generator": (c.header or {}).get("generator") or c.records[0]["model"],
@@ -88,6 +99,8 @@ def snapshot(dataset: str, cache: str | Path, encoder: str, data_root=None) -> t
                 "hardness_model": rep["hardness_model_same_metadata"],
                 "hardness_rule_same_items": rep["hardness_rule_same_items"],
                 "encoder": encoder, "commit": git_commit()}
+    manifest.update(header_fields(c.header))
+    manifest["snapshot"] = manifest["items"] < with_text  # a complete cache is no snapshot
     out = manifest_path(cache)
     with locked(cache, "generation cache"):
         atomic_write_json(out, manifest)
