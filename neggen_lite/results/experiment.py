@@ -49,10 +49,11 @@ def arm_of(rec: dict) -> tuple[str, str] | None:
 
 
 def _model_share(rec: dict) -> float:
+    """Items with text whose negative the language model wrote and the validator passed; ``model_fallback``
+    (the pipeline's rule-based stand-in after failed retries), ``rule`` and ``model_refusal`` are not."""
     neg = rec.get("negatives") or {}
-    model = neg.get("model_ok", 0) + neg.get("model_fallback", 0)
-    total = model + neg.get("rule", 0) + neg.get("model_refusal", 0)
-    return model / total if total else float("nan")
+    total = sum(neg.get(k, 0) for k in ("model_ok", "model_fallback", "rule", "model_refusal"))
+    return neg.get("model_ok", 0) / total if total else float("nan")
 
 
 def _pooled(ours: list[dict], theirs: list[dict], metric: str) -> tuple[float, float, int]:

@@ -65,7 +65,8 @@ def load_neggen(results_dir: str | Path = RESULTS_DIR, dataset: str | None = Non
     ``epochs, best_epoch, seconds``, the test metrics, ``base <metric>`` (the same-seed pre-trained
     LightGCN's test metrics), ``base best_epoch``, ``diff <metric>`` and ``p <metric>`` (paired t-test over
     test users against that base, from the record's ``significance``; NaN where absent),
-    ``model_negatives`` (items whose negative came from the language model) and ``path``.
+    ``model_negatives`` (items whose negative the language model wrote and the validator passed; the pipeline's
+    rule-based fallbacks are not counted) and ``path``.
     """
     recs = records if records is not None else load_results(results_dir, mode=mode)
     rows = []
@@ -91,7 +92,7 @@ def load_neggen(results_dir: str | Path = RESULTS_DIR, dataset: str | None = Non
         for m in METRICS:
             row[f"diff {m}"] = sig.get(m, {}).get("mean_diff", float("nan"))
             row[f"p {m}"] = sig.get(m, {}).get("p", float("nan"))
-        row["model_negatives"] = neg.get("model_ok", 0) + neg.get("model_fallback", 0) if neg else float("nan")
+        row["model_negatives"] = neg.get("model_ok", 0) if neg else float("nan")  # a fallback is rule-based
         row["path"] = r.get("_path")
         rows.append(row)
     cols = ["dataset", "variant", "seed", "setting", "param", "value", *NEGGEN_DEFAULTS, "generator", "epochs",
