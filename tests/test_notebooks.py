@@ -32,7 +32,7 @@ CHECKS = {
         and r["n_full_runs"] >= 0),
     "04_prompt_pipeline": lambda r: (
         r["n_prompts"] == 4 and abs(r["coverage_share"] - 3416 / 7050) < 1e-9 and 0 < r["title_only_share"] <= 1
-        and r["n_items"] >= 2 and 1 <= r["n_shown"] <= min(6, r["n_items"])
+        and r["pipeline_items"] >= 2 and 1 <= r["n_shown"] <= min(6, r["pipeline_items"])
         and 0 <= r["valid_rate"] <= 1 and abs(r["valid_rate"] + r["fallback_rate"] - 1) < 1e-9
         and set(r["step_rates"]) == {"description_generation", "attribute_masking", "attribute_completion"}
         and all(abs(sum(v.values()) - 1) < 1e-9 for v in r["step_rates"].values())
