@@ -23,7 +23,7 @@ from ..core.paths import RESULTS_DIR, per_user_path
 from ..experiments.neggen_arms import ARMS, OBJECTIVES
 from ..neggen.causal import NegGenConfig
 from .quantities import fmt_p, fmt_pct
-from .records import load_results, model_kwargs
+from .records import load_results, model_kwargs, table_row
 
 #: the settings every experiment run keeps at NegGen's defaults (the Fig. 7 sweeps change one of them)
 FIXED = {k: getattr(NegGenConfig(), k) for k in ("lam", "alpha", "tau", "beta")}
@@ -89,8 +89,7 @@ def experiment_table(dataset: str, records: list[dict] | None = None, metric: st
         key = arm_of(r)
         if key:
             groups.setdefault(key, []).append(r)
-        elif (str(r.get("model")).lower() == "freedom" and r.get("modalities") == ["t"]
-              and (r.get("negatives") or {}).get("source", "uniform") == "uniform"):
+        elif table_row(r) == "freedom (T)":  # not Fig. 2's runs with another text-term weight
             freedom.append(r)
     rows = []
     for objective in OBJECTIVES:

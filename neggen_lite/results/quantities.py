@@ -23,6 +23,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..core.metrics import METRICS
 from ..core.paper import PAPER_TABLE2
 from ..core.paths import cache_stem, manifest_path
 from .notebook import record
@@ -84,7 +85,7 @@ def neggen_vs_lightgcn(records: Iterable[dict], dataset: str, metric: str = "rec
             if with_base else float("nan"))
     means = (float(np.mean([r["test"][metric] for r in ng]) / np.mean([r["test"][metric] for r in lg]) - 1)
              if ng and lg else float("nan"))
-    pos = {"recall@10": 0, "recall@20": 1, "ndcg@10": 2, "ndcg@20": 3}[metric]
+    pos = METRICS.index(metric)  # PAPER_TABLE2's columns are in METRICS' order
     p_ng, p_lg = PAPER_TABLE2.get(("neggen", dataset)), PAPER_TABLE2.get(("lightgcn", dataset))
     return {"same_seed_bases": same, "seed_means": means,
             "paper": p_ng[pos] / p_lg[pos] - 1 if p_ng and p_lg else float("nan"),
