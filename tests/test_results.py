@@ -30,7 +30,7 @@ def test_table_averages_seeds_and_sits_beside_the_paper(tmp_path):
     assert row["paper recall@20"] == 0.0698
     assert row["R@20 ours/paper"] == pytest.approx(0.075 / 0.0698)
     md = report.markdown_table(recs)
-    assert "| baby | lightgcn | 2 | 10 | 0.0375 / 0.0458 | 0.0750 / 0.0698 |" in md
+    assert "| baby | lightgcn | 2 | 10 | Table 2 | 0.0375 / 0.0458 | 0.0750 / 0.0698 |" in md
 
 
 def test_tuning_runs_are_kept_apart(tmp_path):
@@ -241,8 +241,27 @@ def test_multimodal_rows_name_their_modalities(tmp_path):
     # the text-only run sits beside Table 1's T row, the two-modality run beside Table 2's FREEDOM row
     assert t.loc[("baby", "freedom (T)"), "paper recall@20"] == paper.PAPER_TABLE1[("baby", "T")][1]
     assert t.loc[("baby", "freedom"), "paper recall@20"] == paper.PAPER_TABLE2[("freedom", "baby")][1]
+    assert t.loc[("baby", "freedom (T)"), "paper row"] == "Table 1 (T)"
+    assert t.loc[("baby", "freedom (T)"), "R@20 ours/paper"] == pytest.approx(0.09 / paper.PAPER_TABLE1[("baby", "T")][1])
     row, runs = tables.best_baseline([mm("T", ["t"]), _rec("baby", "lightgcn", 1, 0.08)], "baby")
     assert row == "freedom (T)" and len(runs) == 1
+
+
+def test_text_only_baselines_sit_beside_the_papers_two_modality_row_without_a_ratio():
+    bm3 = _rec("baby", "bm3", 1, 0.08)
+    bm3.update(variant="T", modalities=["t"], negatives={"source": "uniform"})
+    assert records.table_row(bm3) == "bm3 (T)"
+    t = tables.comparison_table([bm3, _rec("baby", "lightgcn", 1, 0.07)])
+    r = t.loc[("baby", "bm3 (T)")]
+    assert r["paper row"] == "Table 2 (V&T)" and r["paper recall@20"] == paper.PAPER_TABLE2[("bm3", "baby")][1]
+    assert np.isnan(r["R@20 ours/paper"])       # another setting: shown, never divided into ours
+    assert t.loc[("baby", "lightgcn"), "paper row"] == "Table 2"
+    assert tables.paper_numbers("bm3 (T)", "clothing")[1] == "Table 2 (V&T)"
+    assert tables.paper_numbers("nosuch (T)", "baby") == (None, "")
+    md = report.markdown_table([bm3])
+    assert "| baby | bm3 (T) | 1 | 10 | Table 2 (V&T) | " in md and "0.0800 / 0.0873" in md
+    # the best baseline is read from every row we ran, the text-only models included
+    assert tables.best_baseline([bm3, _rec("baby", "lightgcn", 1, 0.07)], "baby")[0] == "bm3 (T)"
 
 
 def test_neggen_markdown_and_cli(tmp_path, capsys):

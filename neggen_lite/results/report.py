@@ -21,16 +21,18 @@ from .tables import (comparison_table, fig2_significance, fig2_table, fig6_frame
 
 
 def markdown_table(records: list[dict]) -> str:
-    """The comparison as a markdown table: ``ours / paper`` in each cell."""
+    """The comparison as a markdown table: ``ours / paper`` in each cell, and the paper's row it is read from."""
     df = comparison_table(records)
     if df.empty:
         return "_no full-mode results yet_\n"
-    head = "| dataset | model | seeds | best epoch | " + " | ".join(f"{m} ours / paper" for m in METRICS) + " |"
-    lines = [head, "|" + "---|" * (4 + len(METRICS))]
+    head = ("| dataset | model | seeds | best epoch | paper's row | "
+            + " | ".join(f"{m} ours / paper" for m in METRICS) + " |")
+    lines = [head, "|" + "---|" * (5 + len(METRICS))]
     for (dataset, model), r in df.iterrows():
         paper = {m: "—" if r[f"paper {m}"] != r[f"paper {m}"] else f"{r[f'paper {m}']:.4f}" for m in METRICS}
         cells = " | ".join(f"{r[f'ours {m}']:.4f} / {paper[m]}" for m in METRICS)
-        lines.append(f"| {dataset} | {model} | {int(r['seeds'])} | {r['best epoch']:.0f} | {cells} |")
+        lines.append(f"| {dataset} | {model} | {int(r['seeds'])} | {r['best epoch']:.0f} | "
+                     f"{r['paper row'] or '—'} | {cells} |")
     return "\n".join(lines) + "\n"
 
 

@@ -16,16 +16,35 @@ from .records import (METRICS, NEGGEN_DEFAULTS, model_kwargs, load_results, moda
                       neggen_setting, table_row)
 
 
-def _paper_table1_row(row: str, dataset: str):
-    """Table 1's numbers for a FREEDOM row with fewer modalities (``"freedom (T)"``), else ``None``."""
-    if row.startswith("freedom (") and row.endswith(")"):
-        return PAPER_TABLE1.get((dataset, row[len("freedom ("):-1]))
-    return None
+def paper_numbers(row: str, dataset: str) -> tuple[tuple | None, str]:
+    """The paper's numbers for our Table 2 row ``row`` on ``dataset`` and where they come from.
+
+    A paper row (``"lightgcn"``, ``"freedom"``, ...): Table 2, ``"Table 2"``. FREEDOM with fewer modalities
+    (``"freedom (T)"``): Table 1's row for those modalities, ``"Table 1 (T)"``, the same setting. Another
+    multi-modal model with fewer modalities (``"bm3 (T)"``): the paper only ran it with images and text, so
+    its Table 2 row is returned as ``"Table 2 (V&T)"``, *another* setting, shown beside ours for orientation
+    and never divided into ours (:func:`comparison_table`). ``(None, "")`` where the paper has nothing."""
+    if (row, dataset) in PAPER_TABLE2:
+        return PAPER_TABLE2[(row, dataset)], "Table 2"
+    if row.endswith(")") and " (" in row:
+        model, mods = row[:-1].split(" (", 1)
+        if model == "freedom" and (dataset, mods) in PAPER_TABLE1:
+            return PAPER_TABLE1[(dataset, mods)], f"Table 1 ({mods})"
+        if (model, dataset) in PAPER_TABLE2:
+            return PAPER_TABLE2[(model, dataset)], "Table 2 (V&T)"
+    return None, ""
+
+
+#: the paper sources whose numbers are another setting than ours (:func:`paper_numbers`)
+OTHER_SETTING = ("Table 2 (V&T)",)
 
 
 def comparison_table(records: list[dict]) -> pd.DataFrame:
     """Our test metrics (mean and standard deviation over seeds) beside the paper's Table 2, one row per
-    (dataset, Table 2 row); records that are no Table 2 row (see :func:`table_row`) are left out."""
+    (dataset, Table 2 row); records that are no Table 2 row (see :func:`table_row`) are left out.
+
+    ``paper row`` names where the ``paper <metric>`` numbers come from (:func:`paper_numbers`);
+    ``R@20 ours/paper`` is NaN where they are another setting (a text-only row beside a two-modality one)."""
     rows = []
     for rec in records:
         row = table_row(rec)
@@ -43,13 +62,15 @@ def comparison_table(records: list[dict]) -> pd.DataFrame:
     ours["best_epoch"] = g["best_epoch"].mean()
     table = []
     for (dataset, model), r in ours.iterrows():
-        paper = PAPER_TABLE2.get((model, dataset)) or _paper_table1_row(model, dataset)
-        row = {"dataset": dataset, "model": model, "seeds": int(r["seeds"]), "best epoch": r["best_epoch"]}
+        paper, source = paper_numbers(model, dataset)
+        row = {"dataset": dataset, "model": model, "seeds": int(r["seeds"]), "best epoch": r["best_epoch"],
+               "paper row": source}
         for j, m in enumerate(METRICS):
             row[f"ours {m}"] = r[m]
             row[f"ours {m} std"] = spread.loc[(dataset, model), m]
             row[f"paper {m}"] = paper[j] if paper else float("nan")
-        row["R@20 ours/paper"] = r["recall@20"] / paper[1] if paper else float("nan")
+        same_setting = paper is not None and source not in OTHER_SETTING
+        row["R@20 ours/paper"] = r["recall@20"] / paper[1] if same_setting else float("nan")
         table.append(row)
     order = {m: k for k, m in enumerate(PAPER_ROW_NAMES)}  # rows in the paper's order, unknown ones last
     table.sort(key=lambda r: (r["dataset"], order.get(r["model"], len(order)), r["model"]))
