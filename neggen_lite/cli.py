@@ -17,7 +17,7 @@ from .generation import pipeline
 from .generation.encoding import DEFAULT_ENCODER
 from .neggen.causal import ALIGN_FORMS, BASE_MODES, OBJECTIVES, VARIANTS, NegGenConfig
 from .neggen.train import DEFAULT_GENERATOR, SWEEPS
-from .results import records, report, tables
+from .results import experiment, records, report, tables
 from .training.trainer import MODES
 
 #: ``train`` flags that only some models use (flag -> its ``args`` attribute, the models); any other model
@@ -167,7 +167,18 @@ def _merge(args) -> int:
 
 
 def _plan(args) -> int:
-    todo = runs.missing(neggen_arms.plan(args.dataset, args.seeds, args.objectives or neggen_arms.OBJECTIVES))
+    if args.ablations:
+        objective, valid = experiment.best_objective(args.dataset)
+        if objective is None:
+            raise SystemExit(f"error: --ablations: the objective is chosen on validation Recall@20 of the generated "
+                             f"arm, seeds {', '.join(map(str, experiment.CHOICE_SEEDS))}; {args.dataset} has it "
+                             f"for {', '.join(valid) or 'none'} of {', '.join(neggen_arms.CAUSAL_OBJECTIVES)} -- "
+                             f"train those first (plan without --ablations)")
+        print(f"# objective {objective}: validation recall@20 "
+              + ", ".join(f"{o} {v:.4f}" for o, v in valid.items()), file=sys.stderr)
+        todo = runs.missing(neggen_arms.ablation_plan(args.dataset, objective, args.seeds))
+    else:
+        todo = runs.missing(neggen_arms.plan(args.dataset, args.seeds, args.objectives or neggen_arms.OBJECTIVES))
     for spec in todo:
         print(runs.command_line(spec, args.device))
     print(f"# {len(todo)} runs missing", file=sys.stderr)
@@ -383,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("--dataset", required=True, choices=data.DATASETS)
     pl.add_argument("--seeds", type=int, nargs="*", default=None, help="default: Baby 5 seeds, Beauty 3")
     pl.add_argument("--objectives", nargs="*", choices=neggen_arms.OBJECTIVES, default=None)
+    pl.add_argument("--ablations", action="store_true",
+                    help="instead: Table 5 and Fig. 7 under the objective chosen on validation (joint or repaired)")
     pl.add_argument("--device", default="auto")
     pl.set_defaults(func=_plan)
 

@@ -58,3 +58,80 @@ def test_runs_outside_the_experiment_are_left_out(tmp_path):
     assert arm_of({**rec, "model_kwargs": {**rec["model_kwargs"], "objective": "printed"}}) is None
     assert arm_of({**rec, "variant": "w/o CF"}) is None
     assert "No controlled-experiment runs" in experiment_markdown("beauty", [rec])
+
+
+def _objective_run(tmp_path, objective, seed, valid, test, variant="full", sweep=None, generator="auto", **kw):
+    settings = {"objective": objective, "generator": generator, "lam": 0.5, "alpha": 1e-2, "tau": 0.1, "beta": 1.0}
+    if sweep:
+        settings[sweep[0]] = sweep[1]
+    name = f"{objective}-{variant}-{sweep}".replace("/", "_")
+    rec = _run(tmp_path, name, seed, np.full(len(USERS), test), variant=variant, model_kwargs=settings,
+               valid={"recall@20": valid}, best_epoch=3, base={"test": {"recall@20": 0.05}},
+               significance={"test": {"recall@20": {"mean_diff": test - 0.05, "p": 0.01}}}, **kw)
+    if sweep:
+        rec["sweep"] = {"param": sweep[0], "value": sweep[1]}
+    return rec
+
+
+def test_the_objective_is_chosen_on_validation_of_fixed_seeds_only(tmp_path):
+    from neggen_lite.results.experiment import CHOICE_SEEDS, best_objective
+
+    s1, s2 = CHOICE_SEEDS
+    recs = [_objective_run(tmp_path, "joint", s1, 0.08, 0.01), _objective_run(tmp_path, "joint", s2, 0.08, 0.01),
+            _objective_run(tmp_path, "repaired", s1, 0.07, 0.20)]
+    assert best_objective("baby", recs) == (None, {"joint": pytest.approx(0.08)})   # repaired lacks a seed
+    recs.append(_objective_run(tmp_path, "repaired", s2, 0.07, 0.20))
+    # the test split (repaired far higher there) chooses nothing; validation does
+    assert best_objective("baby", recs)[0] == "joint"
+    # a later seed cannot move the choice, and another arm does not count
+    recs += [_objective_run(tmp_path, "repaired", 9999, 0.5, 0.5),
+             _objective_run(tmp_path, "repaired", s1, 0.9, 0.9, generator="rule")]
+    assert best_objective("baby", recs)[0] == "joint"
+
+
+def test_table5_and_fig7_under_an_objective(tmp_path):
+    from neggen_lite.results.experiment import ablation_table, ablations_markdown, sweep_table
+    from neggen_lite.experiments.neggen_arms import SWEEP_SEED
+    from neggen_lite.core.paper import PAPER_TABLE5
+
+    s = SWEEP_SEED
+    recs = [_objective_run(tmp_path, "repaired", s, 0.09, 0.080), _objective_run(tmp_path, "joint", s, 0.05, 0.05),
+            _objective_run(tmp_path, "repaired", s + 1, 0.09, 0.082), _objective_run(tmp_path, "joint", s + 1, 0.05, 0.05),
+            _objective_run(tmp_path, "repaired", s, 0.09, 0.070, variant="w/o CF"),
+            _objective_run(tmp_path, "repaired", s, 0.09, 0.060, variant="w/o both"),
+            _objective_run(tmp_path, "joint", s, 0.09, 0.010, variant="w/o CF"),            # another objective
+            _objective_run(tmp_path, "repaired", s, 0.01, 0.5, generator="rule")]         # another arm
+    recs += [_objective_run(tmp_path, "repaired", s, 0.06 + v / 10, 0.07, sweep=("lam", v))
+             for v in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)]
+    recs.append(_objective_run(tmp_path, "printed", s, 0.2, 0.2, sweep=("lam", 0.2)))           # Eq. 19-21's sweep
+    t5 = ablation_table("baby", "repaired", recs).set_index("variant")
+    assert list(t5.index) == ["full", "w/o CF", "w/o both"]
+    assert t5.loc["full", "seeds"] == [s, s + 1] and t5.loc["full", "ours"] == pytest.approx(0.081)
+    assert t5.loc["w/o CF", "ours"] == pytest.approx(0.07) and t5.loc["w/o CF", "paper"] == PAPER_TABLE5[("baby", "w/o CF")][1]
+    sw = sweep_table("baby", "repaired", recs)
+    lam = sw[sw["param"] == "lam"]
+    assert len(lam) == 7 and lam["default"].sum() == 1 and lam.loc[lam["default"], "value"].item() == 0.5
+    assert set(sw["param"]) == {"lam", "alpha", "tau"}                    # the default run stands in each sweep
+    md = ablations_markdown("baby", recs)
+    assert "so **repaired**" in md and "| w/o both | 2025 | 0.0600 |" in md
+    assert "* lam: best on validation 1 (test 0.0700)" in md and "* alpha: 1 of 5 values run" in md
+    assert "Not chosen yet" in ablations_markdown("beauty", recs)
+
+
+def test_ablation_plan_lists_table5_and_fig7_runs_with_their_own_files():
+    from neggen_lite.experiments import neggen_arms, runs
+
+    specs = neggen_arms.ablation_plan("baby", "repaired", seeds=(1, 2))
+    t5 = [s for s in specs if not s.sweep]
+    assert [(s.seed, s.variant) for s in t5] == [(1, "w/o CF"), (1, "w/o both"), (2, "w/o CF"), (2, "w/o both")]
+    sweeps = [s for s in specs if s.sweep]
+    assert ("alpha", 1e-2) not in [s.sweep for s in sweeps] and ("lam", 0.0) in [s.sweep for s in sweeps]
+    assert len(sweeps) == 6 + 4 + 4                                         # alpha 0.01 and tau 0.1 are the default
+    paths = [runs.path(s) for s in specs]
+    assert len(set(paths)) == len(paths)
+    p = runs.path(sweeps[0])
+    assert p.name == "neggen-objective_repaired-lam0-seed2025.json" and p.parent.name == "sweeps"
+    assert runs.path(runs.RunSpec("baby", "neggen", sweep=("lam", 0.0))).name == "neggen-lam0-seed2025.json"
+    assert "--objective repaired" in runs.command_line(sweeps[0])
+    with pytest.raises(ValueError, match="causal module"):
+        neggen_arms.ablation_plan("baby", "sampler")

@@ -427,3 +427,16 @@ def test_fig2_significance_pairs_each_direct_run_with_its_seeds_uniform_run(tmp_
     assert np.isnan(two["p"]) and "freedom-uniform-t-seed2.per_user.npz" in two["note"]
     md = report.fig2_markdown(records.load_results(tmp_path))
     assert f"baby, weight 0.0001, seed 1: {one['mean_diff']:+.4f}, p = {one['p']:.2g}." in md and "seed 2:" not in md
+
+
+def test_ranking_objective_runs_and_their_sweeps_stay_out_of_the_printed_objectives_section(tmp_path):
+    _neggen_dir(tmp_path)
+    _write(tmp_path, "neggen-generated-full-objective_repaired-seed1.json",
+           _neggen_rec(1, 0.031, base="finetune", objective="repaired"))
+    sweep = _neggen_rec(1, 0.032, sweep=("lam", 0.2), base="finetune", objective="repaired")
+    _write(tmp_path, "sweeps/neggen-objective_repaired-lam0.2-seed1.json", sweep)
+    assert records.neggen_setting(sweep) == "sweep:base=finetune,objective=repaired"
+    assert records.neggen_setting(_neggen_rec(1, 0.07, sweep=("lam", 0.2))) == "sweep"
+    md = report.neggen_markdown(tables.load_neggen(tmp_path), "baby")
+    assert "0.031" not in md and "0.032" not in md and "objective" not in md
+    assert "| lam | 0.2 | 1 | 0.0750 |" in md            # Eq. 19-21's own sweep is still there

@@ -43,9 +43,11 @@ def result_path(dataset: str, model: str, sampler: str, seed: int, mode: str, va
 
 
 def sweep_path(dataset: str, param: str, value: float, seed: int, mode: str,
-               results_dir: str | Path | None = None) -> Path:
-    """A Fig. 7 sweep run: ``results/[smoke/]<dataset>/sweeps/neggen-<param><value>-seed<N>.json``."""
-    return results_root(mode, results_dir) / dataset / "sweeps" / f"neggen-{param}{value:g}-seed{seed}.json"
+               results_dir: str | Path | None = None, tag: str | None = None) -> Path:
+    """A Fig. 7 sweep run: ``results/[smoke/]<dataset>/sweeps/neggen-[<tag>-]<param><value>-seed<N>.json``;
+    ``tag`` names the settings the sweep holds at other values than the defaults (``objective_repaired``)."""
+    stem = f"neggen-{tag}-" if tag else "neggen-"
+    return results_root(mode, results_dir) / dataset / "sweeps" / f"{stem}{param}{value:g}-seed{seed}.json"
 
 
 def checkpoint_path(result: str | Path) -> Path:

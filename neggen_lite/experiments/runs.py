@@ -71,17 +71,22 @@ def path(spec: RunSpec, mode: str = "full", results_dir: str | Path | None = Non
     mode = "full" if mode == "book" else mode
     name = spec.dataset if spec.subset_users is None else f"{spec.dataset}-{spec.subset_users}u"
     if spec.sweep:
-        return sweep_path(name, spec.sweep[0], float(spec.sweep[1]), spec.seed, mode, results_dir)
+        return sweep_path(name, spec.sweep[0], float(spec.sweep[1]), spec.seed, mode, results_dir,
+                          settings_tag(spec.settings) or None)
     sampler, variant = spec.sampler, None
     if spec.model == "neggen":
         sampler = negatives_arm(spec.generator) if spec.neggen_config().generated else "uniform"
-        variant = "-".join([spec.variant, *(f"{k}_{v:g}" if isinstance(v, float) else f"{k}_{v}"
-                                            for k, v in spec.settings)])
+        variant = "-".join(x for x in (spec.variant, settings_tag(spec.settings)) if x)
     elif spec.model in multimodal.MODELS:
         mods = multimodal.result_suffix(spec.modalities) if spec.modalities else None
         variant = "-".join(x for x in (mods, f"reg{spec.reg:g}" if spec.reg is not None else None) if x) or None
     p = result_path(name, spec.model, sampler, spec.seed, mode, variant, results_dir)
     return p.parent / spec.folder / p.name if spec.folder else p
+
+
+def settings_tag(settings) -> str:
+    """The file-name part of NegGen's changed settings: ``(("objective", "joint"),)`` -> ``objective_joint``."""
+    return "-".join(f"{k}_{v:g}" if isinstance(v, float) else f"{k}_{v}" for k, v in settings)
 
 
 def negatives_arm(generator: str) -> str:
@@ -133,7 +138,9 @@ def command(spec: RunSpec, device: str = "auto") -> list[str]:
         args += ["--generator", spec.generator]
     if spec.sweep:
         args = ["sweep", "--dataset", spec.dataset, "--param", spec.sweep[0], "--values", f"{spec.sweep[1]:g}",
-                "--seed", str(spec.seed)]
+                "--seed", str(spec.seed)] + [x for k, v in spec.settings for x in (f"--{k}", str(v))]
+        if spec.generator != "auto":
+            args += ["--generator", spec.generator]
     return args + (["--device", str(device)] if device not in ("auto", None) else [])
 
 

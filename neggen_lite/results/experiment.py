@@ -20,10 +20,12 @@ import pandas as pd
 
 from ..core.metrics import load_per_user, paired_ttest
 from ..core.paths import RESULTS_DIR, per_user_path
-from ..experiments.neggen_arms import ARMS, OBJECTIVES
-from ..neggen.causal import NegGenConfig
+from ..core.paper import PAPER_TABLE5
+from ..experiments.neggen_arms import ARMS, CAUSAL_OBJECTIVES, OBJECTIVES, SWEEP_SEED
+from ..neggen.causal import NEGGEN_VARIANTS, NegGenConfig
+from ..neggen.train import SWEEPS
 from .quantities import fmt_p, fmt_pct
-from .records import load_results, model_kwargs, table_row
+from .records import METRICS, load_results, model_kwargs, table_row
 
 #: the settings every experiment run keeps at NegGen's defaults (the Fig. 7 sweeps change one of them)
 FIXED = {k: getattr(NegGenConfig(), k) for k in ("lam", "alpha", "tau", "beta")}
@@ -136,4 +138,133 @@ def experiment_markdown(dataset: str, records: list[dict] | None = None, metric:
                      f"| {fmt_pct(d['vs lightgcn'])} ({d['p<0.05 vs lightgcn']}) "
                      + ("| (the reference) " if d["arm"] == "rule" else f"| {fmt_pct(d['vs rule'])} ({fmt_p(d['p vs rule'])}) ")
                      + f"| {fmt_pct(d['vs freedom (T)'])} ({fmt_p(d['p vs freedom (T)'])}) | {share} |")
+    return "\n".join(lines)
+
+
+#: the seeds on which :func:`best_objective` chooses (fixed, so later seeds cannot move the choice)
+CHOICE_SEEDS = (2025, 2026)
+
+
+def best_objective(dataset: str, records: list[dict] | None = None, seeds=CHOICE_SEEDS,
+                   metric: str = "recall@20", results_dir: str | Path = RESULTS_DIR) -> tuple[str | None, dict]:
+    """The objective of :data:`CAUSAL_OBJECTIVES` whose ``generated`` arm has the highest mean *validation*
+    ``metric`` over ``seeds`` on ``dataset`` -- the one Table 5 and Fig. 7 are redone for (the test split
+    chooses nothing). Returns ``(objective, {objective: mean})``; ``(None, {...})`` until every candidate
+    has a run for every seed of ``seeds``."""
+    recs = records if records is not None else load_results(results_dir, mode="full")
+    got: dict[str, dict[int, float]] = {o: {} for o in CAUSAL_OBJECTIVES}
+    for r in recs:
+        key = arm_of(r) if r["dataset"] == dataset else None
+        if key and key[0] in got and key[1] == "generated" and r["seed"] in seeds:
+            got[key[0]][r["seed"]] = float(r["valid"][metric])
+    means = {o: float(np.mean([v[s] for s in seeds])) for o, v in got.items() if set(seeds) <= set(v)}
+    if len(means) < len(CAUSAL_OBJECTIVES):
+        return None, means
+    return max(means, key=means.get), means
+
+
+def _objective_run(rec: dict, dataset: str, objective: str) -> bool:
+    """A run of ``objective`` on ``dataset`` with language-model negatives (``generator`` auto)."""
+    kw = model_kwargs(rec)
+    return (rec["dataset"] == dataset and str(rec.get("model")).lower() == "neggen"
+            and kw.get("objective", "printed") == objective and kw.get("generator", "auto") == "auto")
+
+
+def _fixed(rec: dict, leave_out: str | None = None) -> bool:
+    """Whether ``rec`` keeps every setting of :data:`FIXED` but ``leave_out`` at its default."""
+    kw = model_kwargs(rec)
+    return all(math.isclose(float(kw.get(k, v)), v, rel_tol=1e-9, abs_tol=1e-12) for k, v in FIXED.items()
+               if k != leave_out)
+
+
+def ablation_table(dataset: str, objective: str, records: list[dict] | None = None, metric: str = "recall@20",
+                   results_dir: str | Path = RESULTS_DIR) -> pd.DataFrame:
+    """Table 5 under ``objective``: one row per variant with runs (language-model negatives, default settings):
+    ``variant, seeds, ours, ours std, lightgcn`` (same-seed base), ``vs lightgcn`` (mean relative change),
+    ``p<0.05 vs lightgcn`` (from each record's paired t-test) and ``paper`` (Table 5's number, Eq. 19-21)."""
+    recs = records if records is not None else load_results(results_dir, mode="full")
+    rows = []
+    for v in NEGGEN_VARIANTS:
+        runs = sorted((r for r in recs if _objective_run(r, dataset, objective) and not r.get("sweep")
+                       and (r.get("variant") or "full") == v and _fixed(r)), key=lambda r: r["seed"])
+        if not runs:
+            continue
+        ours = np.array([r["test"][metric] for r in runs])
+        base = np.array([(r.get("base") or {}).get("test", {}).get(metric, np.nan) for r in runs])
+        sig = [((r.get("significance") or {}).get("test") or {}).get(metric) for r in runs]
+        up = sum(1 for x in sig if x and x["p"] < 0.05 and x["mean_diff"] > 0)
+        down = sum(1 for x in sig if x and x["p"] < 0.05 and x["mean_diff"] < 0)
+        paper = PAPER_TABLE5.get((dataset, v))
+        rows.append({"variant": v, "seeds": [int(r["seed"]) for r in runs], "ours": float(ours.mean()),
+                     "ours std": float(ours.std(ddof=1)) if len(ours) > 1 else float("nan"),
+                     "lightgcn": float(np.nanmean(base)), "vs lightgcn": float(np.nanmean((ours - base) / base)),
+                     "p<0.05 vs lightgcn": f"{up} up, {down} down of {len(runs)}",
+                     "paper": paper[METRICS.index(metric)] if paper else float("nan")})
+    return pd.DataFrame(rows, columns=["variant", "seeds", "ours", "ours std", "lightgcn", "vs lightgcn",
+                                       "p<0.05 vs lightgcn", "paper"])
+
+
+def sweep_table(dataset: str, objective: str, records: list[dict] | None = None, seed: int = SWEEP_SEED,
+                results_dir: str | Path = RESULTS_DIR) -> pd.DataFrame:
+    """Fig. 7 under ``objective`` at ``seed``: one row per (param, value) with ``valid``/``test`` Recall@20 and
+    ``best epoch``; the run at the default value is the experiment's ``generated`` arm (``default`` True)."""
+    recs = records if records is not None else load_results(results_dir, mode="full")
+    mine = [r for r in recs if _objective_run(r, dataset, objective) and r["seed"] == seed
+            and (r.get("variant") or "full") == "full"]
+    default = NegGenConfig()
+    rows = []
+    for r in mine:
+        sw = r.get("sweep")
+        if sw and sw["param"] in SWEEPS and _fixed(r, sw["param"]):
+            rows.append((sw["param"], float(sw["value"]), False, r))
+        elif not sw and _fixed(r):
+            rows += [(param, float(getattr(default, param)), True, r) for param in SWEEPS]
+    out = [{"param": p, "value": v, "default": d, "valid": r["valid"]["recall@20"], "test": r["test"]["recall@20"],
+            "best epoch": r["best_epoch"]} for p, v, d, r in rows]
+    df = pd.DataFrame(out, columns=["param", "value", "default", "valid", "test", "best epoch"])
+    return df.sort_values(["param", "value"], ignore_index=True) if len(df) else df
+
+
+def ablations_markdown(dataset: str, records: list[dict] | None = None,
+                       results_dir: str | Path = RESULTS_DIR) -> str:
+    """The objective chosen on validation (:func:`best_objective`), then Table 5 (:func:`ablation_table`) and
+    Fig. 7 (:func:`sweep_table`) under it, as Markdown, each saying what is still missing."""
+    recs = records if records is not None else load_results(results_dir, mode="full")
+    objective, valid = best_objective(dataset, recs)
+    seeds = " and ".join(map(str, CHOICE_SEEDS))
+    if objective is None:
+        return (f"Not chosen yet on {dataset}: the choice needs the generated arm of "
+                f"{' and '.join(CAUSAL_OBJECTIVES)} for seeds {seeds}.")
+    lines = [f"Chosen on validation Recall@20 of the generated arm, seeds {seeds}: "
+             + ", ".join(f"{o} {v:.4f}" for o, v in valid.items()) + f", so **{objective}**. Test Recall@20; "
+             f"*full* and *w/o NEG* are the experiment's generated and w/o NEG arms "
+             f"(`python -m neggen_lite plan --dataset {dataset} --ablations` lists the missing runs).", ""]
+    t5 = ablation_table(dataset, objective, recs)
+    lines += [f"| variant ({objective}) | seeds | test recall@20 | same-seed LightGCN | vs LightGCN (seeds p<0.05) "
+              "| paper (Eq. 19-21 as printed) |", "|---|---|---|---|---|---|"]
+    for d in t5.to_dict("records"):
+        ours = f"{d['ours']:.4f}" + (f" ± {d['ours std']:.4f}" if d["ours std"] == d["ours std"] else "")
+        paper = f"{d['paper']:.4f}" if d["paper"] == d["paper"] else "—"
+        lines.append(f"| {d['variant']} | {', '.join(map(str, d['seeds']))} | {ours} | {d['lightgcn']:.4f} "
+                     f"| {fmt_pct(d['vs lightgcn'])} ({d['p<0.05 vs lightgcn']}) | {paper} |")
+    sw = sweep_table(dataset, objective, recs)
+    lines.append("")
+    if sw.empty:
+        lines.append(f"No Fig. 7 sweep under {objective} on {dataset} yet.")
+        return "\n".join(lines)
+    lines += [f"| Fig. 7 ({objective}, seed {SWEEP_SEED}) | value | valid recall@20 | test recall@20 | best epoch |",
+              "|---|---|---|---|---|"]
+    for d in sw.to_dict("records"):
+        mark = " (default)" if d["default"] else ""
+        lines.append(f"| {d['param']} | {d['value']:g}{mark} | {d['valid']:.4f} | {d['test']:.4f} | {d['best epoch']} |")
+    lines.append("")
+    for p, grid in SWEEPS.items():
+        x = sw[sw["param"] == p]
+        n_values = len(set(grid) | {getattr(NegGenConfig(), p)})   # the grid and the default
+        if len(x) == n_values:
+            best = x.loc[x["valid"].idxmax()]
+            lines.append(f"* {p}: best on validation {best['value']:g} (test {best['test']:.4f}); test range "
+                         f"{x['test'].min():.4f}-{x['test'].max():.4f}")
+        else:
+            lines.append(f"* {p}: {len(x)} of {n_values} values run")
     return "\n".join(lines)

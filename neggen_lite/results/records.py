@@ -101,16 +101,21 @@ def model_kwargs(rec: dict) -> dict:
 
 def neggen_setting(rec: dict) -> str:
     """``"default"`` for a NegGen run with the default settings (any variant), ``"sweep"`` for a Fig. 7 sweep
-    run, else the changed settings, e.g. ``"align=printed"`` or ``"base=finetune"``."""
-    if rec.get("sweep"):
-        return "sweep"
+    run of the default settings, ``"sweep:<changed>"`` for one that holds other settings changed (the sweeps
+    of a ranking objective: ``"sweep:objective=repaired"``), else the changed settings, e.g.
+    ``"align=printed"`` or ``"base=finetune"``."""
     kw = model_kwargs(rec)
+    swept = (rec.get("sweep") or {}).get("param")
     changed = []
     for k, default in NEGGEN_DEFAULTS.items():
+        if k == swept:
+            continue
         v = kw.get(k, default)
         same = (abs(float(v) - default) <= 1e-12 * max(1.0, abs(default))) if isinstance(default, float) else v == default
         if not same:
             changed.append(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}")
+    if rec.get("sweep"):
+        return ":".join(["sweep", *([",".join(changed)] if changed else [])])
     return ",".join(changed) or "default"
 
 

@@ -14,7 +14,7 @@ from ..core.runtime import atomic_write_bytes, atomic_write_json
 from ..models.objectives import probe_key, probe_line
 from ..neggen.causal import NEGGEN_VARIANTS
 from ..samplers.hard import HARD_SAMPLERS
-from .experiment import experiment_markdown
+from .experiment import ablations_markdown, experiment_markdown
 from .records import METRICS, is_mmrec_weight, load_results
 from .tables import (comparison_table, fig2_significance, fig2_table, fig6_frame, fmt_mean_std, load_neggen,
                      sampler_vs_uniform, significance_table)
@@ -37,11 +37,12 @@ def markdown_table(records: list[dict]) -> str:
 
 
 def neggen_markdown(df: pd.DataFrame, dataset: str) -> str:
-    """NegGen's runs on ``dataset`` (a :func:`load_neggen` frame) as markdown: the variants (mean ± std over
-    seeds beside Table 5, the same-seed base, the stored t-test per seed), runs with changed settings,
-    and the Fig. 7 sweeps."""
-    d = df[df["dataset"] == dataset] if len(df) else df
-    if d.empty:
+    """NegGen's runs of Eq. 19-21 as printed on ``dataset`` (a :func:`load_neggen` frame) as markdown: the
+    variants (mean ± std over seeds beside Table 5, the same-seed base, the stored t-test per seed), runs with
+    changed settings, and the Fig. 7 sweeps. Runs of the ranking objectives are left to
+    :func:`neggen_lite.results.experiment.experiment_markdown` and ``ablations_markdown``."""
+    d = df[(df["dataset"] == dataset) & (df["objective"] == "printed")] if len(df) else df
+    if d.empty:  # the ranking objectives' runs are the controlled experiment's (:mod:`.experiment`)
         return f"_no full-mode NegGen runs on {dataset}_\n"
     main = d[(d["setting"] == "default") & d["param"].isna()]
     lines = ["| variant | seeds | test recall@20 ours (mean ± std) / paper | test ndcg@20 ours / paper | "
@@ -199,8 +200,8 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
     Placeholders: ``{TABLE2}`` (:func:`markdown_table`), ``{NEGGEN:<dataset>}`` (:func:`neggen_markdown`),
     ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`),
     ``{SAMPLERS}`` (:func:`sampler_markdown`), ``{FIG2}`` (:func:`fig2_markdown`) and
-    ``{TUNING}`` (:func:`tuning_markdown`), ``{EXPERIMENT:<dataset>}``
-    (:func:`neggen_lite.results.experiment.experiment_markdown`). An unknown placeholder is a ``ValueError`` naming it and its line."""
+    ``{TUNING}`` (:func:`tuning_markdown`), ``{EXPERIMENT:<dataset>}`` and ``{ABLATIONS:<dataset>}``
+    (:func:`neggen_lite.results.experiment.experiment_markdown`, ``ablations_markdown``). An unknown placeholder is a ``ValueError`` naming it and its line."""
 
     recs = load_results(results_dir, mode="full")
     neg = None
@@ -222,6 +223,8 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
             return significance_markdown(arg, recs)
         if key == "EXPERIMENT" and arg:
             return experiment_markdown(arg, recs)
+        if key == "ABLATIONS" and arg:
+            return ablations_markdown(arg, recs)
         if key == "NEGGEN" and arg:
             neg = load_neggen(records=recs) if neg is None else neg
             return neggen_markdown(neg, arg)
