@@ -440,3 +440,15 @@ def test_ranking_objective_runs_and_their_sweeps_stay_out_of_the_printed_objecti
     md = report.neggen_markdown(tables.load_neggen(tmp_path), "baby")
     assert "0.031" not in md and "0.032" not in md and "objective" not in md
     assert "| lam | 0.2 | 1 | 0.0750 |" in md            # Eq. 19-21's own sweep is still there
+
+
+def test_baselines_table_lists_every_model_and_text_dataset_with_what_is_missing():
+    runs = []
+    for seed, r20 in ((1, 0.08), (2, 0.09)):
+        rec = _rec("baby", "dragon", seed, r20)
+        rec.update(variant="T", modalities=["t"], negatives={"source": "uniform"}, seconds=600.0)
+        runs.append(rec)
+    md = report.baselines_markdown(runs)
+    assert "| dragon | baby | 1, 2 | 0.0850 ± 0.0071 | 0.0996 | 10, 10 | 10, 10 |" in md
+    assert "| dragon | sports | not run | | 0.1085 | | |" in md
+    assert md.count("not run") == 5 * 3 - 1 and "clothing" not in md

@@ -14,8 +14,9 @@ from ..core.runtime import atomic_write_bytes, atomic_write_json
 from ..models.objectives import probe_key, probe_line
 from ..neggen.causal import NEGGEN_VARIANTS
 from ..samplers.hard import HARD_SAMPLERS
+from ..experiments.multimodal import BASELINES
 from .experiment import ablations_markdown, experiment_markdown
-from .records import METRICS, is_mmrec_weight, load_results
+from .records import METRICS, is_mmrec_weight, load_results, table_row
 from .tables import (comparison_table, fig2_significance, fig2_table, fig6_frame, fmt_mean_std, load_neggen,
                      sampler_vs_uniform, significance_table)
 
@@ -33,6 +34,34 @@ def markdown_table(records: list[dict]) -> str:
         cells = " | ".join(f"{r[f'ours {m}']:.4f} / {paper[m]}" for m in METRICS)
         lines.append(f"| {dataset} | {model} | {int(r['seeds'])} | {r['best epoch']:.0f} | "
                      f"{r['paper row'] or '—'} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+#: the datasets with item text offline, where the text-only baselines run (Clothing has none)
+BASELINE_DATASETS = ("baby", "beauty", "sports")
+
+
+def baselines_markdown(records: list[dict]) -> str:
+    """The text-only runs of the baselines with published settings (MMGCN, BM3, DRAGON, LGMRec, DiffMM; their
+    Table 2 rows ``<model> (T)``) per dataset: seeds, test Recall@20 (mean ± std), the paper's two-modality
+    number, best epochs and minutes per run (1 thread) -- or "not run"."""
+    lines = ["| model | dataset | seeds | test recall@20 (T) | paper (V&T) | best epochs | minutes per run |",
+             "|---|---|---|---|---|---|---|"]
+    for model in BASELINES:
+        for dataset in BASELINE_DATASETS:
+            runs = sorted((r for r in records if r["dataset"] == dataset and table_row(r) == f"{model} (T)"),
+                          key=lambda r: r["seed"])
+            paper = PAPER_TABLE2.get((model, dataset))
+            pr = f"{paper[1]:.4f}" if paper else "—"
+            if not runs:
+                lines.append(f"| {model} | {dataset} | not run | | {pr} | | |")
+                continue
+            r20 = np.array([r["test"]["recall@20"] for r in runs])
+            ours = fmt_mean_std(float(r20.mean()), float(r20.std(ddof=1)) if len(r20) > 1 else float("nan"),
+                                len(r20), show_n=False)
+            minutes = ", ".join(f"{r.get('seconds', float('nan')) / 60:.0f}" for r in runs)
+            lines.append(f"| {model} | {dataset} | {', '.join(str(r['seed']) for r in runs)} | {ours} | {pr} | "
+                         f"{', '.join(str(r['best_epoch']) for r in runs)} | {minutes} |")
     return "\n".join(lines) + "\n"
 
 
@@ -200,7 +229,7 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
     Placeholders: ``{TABLE2}`` (:func:`markdown_table`), ``{NEGGEN:<dataset>}`` (:func:`neggen_markdown`),
     ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`),
     ``{SAMPLERS}`` (:func:`sampler_markdown`), ``{FIG2}`` (:func:`fig2_markdown`) and
-    ``{TUNING}`` (:func:`tuning_markdown`), ``{EXPERIMENT:<dataset>}`` and ``{ABLATIONS:<dataset>}``
+    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{EXPERIMENT:<dataset>}`` and ``{ABLATIONS:<dataset>}``
     (:func:`neggen_lite.results.experiment.experiment_markdown`, ``ablations_markdown``). An unknown placeholder is a ``ValueError`` naming it and its line."""
 
     recs = load_results(results_dir, mode="full")
@@ -225,6 +254,8 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
             return experiment_markdown(arg, recs)
         if key == "ABLATIONS" and arg:
             return ablations_markdown(arg, recs)
+        if key == "BASELINES" and not arg:
+            return baselines_markdown(recs)
         if key == "NEGGEN" and arg:
             neg = load_neggen(records=recs) if neg is None else neg
             return neggen_markdown(neg, arg)
