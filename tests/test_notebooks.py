@@ -84,7 +84,13 @@ CHECKS = {
         and set(r["sweep_points"]) == {"lam", "alpha", "tau"} and all(0 <= n <= 6 for n in r["sweep_points"].values())
         and set(r["sweep_best"]) <= {"lam", "alpha", "tau"}
         and isinstance(r["align_printed_found"], bool) and isinstance(r["base_finetune_found"], bool)
-        and r["fig6_points"] >= 0),
+        and r["fig6_points"] >= 0
+        # Table 5 / Fig. 7 under the ranking objective chosen on validation
+        and r["ranking_objective"] in (None, "joint", "repaired")
+        and set(r["ranking_t5_r20"]) <= {"full", "w/o NEG", "w/o CF", "w/o both"}
+        and all(0 < v < 1 for v in r["ranking_t5_r20"].values())
+        and (r["ranking_objective"] is not None or not r["ranking_t5_r20"])
+        and set(r["ranking_sweep_best"]) <= {"lam", "alpha", "tau"}),
     "02_naive_negatives": lambda r: (
         r["eq3_max_abs_err"] < 1e-4 and r["eq4_max_abs_err"] < 1e-5
         and r["table1_rows_run"] == ["T"] and finite(r["table1_ours_r20_t"]) and 0 <= r["table1_ours_r20_t"] < 1
