@@ -42,12 +42,19 @@ def test_table_compares_arms_with_pooled_paired_tests(tmp_path):
     pooled_rule = np.mean([noise[s].mean() for s in (1, 2)])
     assert gen["vs rule"] == pytest.approx(0.02 / pooled_rule, rel=1e-4)
     assert gen["p vs rule"] < 1e-10  # every user +0.02
-    assert gen["vs freedom (T)"] > 0 and rule["vs freedom (T)"] < 0
+    assert gen["best baseline"] == "freedom (T)" and gen["baseline seeds"] == [1, 2]
+    assert gen["vs baseline"] > 0 and rule["vs baseline"] < 0
     assert math.isnan(rule["vs rule"]) and gen["model-written share"] == pytest.approx(0.9)  # fallbacks are not
     assert gen["p<0.05 vs lightgcn"] == "2 up, 0 down of 2"
     assert gen["vs lightgcn"] == pytest.approx((gen["ours"] - 0.05) / 0.05, rel=1e-6)
     md = experiment_markdown("baby", recs)
-    assert "| joint | generated | 2 |" in md and "p < 1e-20" in md
+    assert "| joint | generated | 2 |" in md and "p < 1e-20" in md and "vs freedom (T) (the best baseline" in md
+    # a stronger baseline, run for one seed, becomes the comparison, pooled over the one seed in common
+    recs.append(_run(tmp_path, "dragon-uniform-t", 1, noise[1] + 0.05, model="dragon", modalities=["t"],
+                     negatives={"source": "uniform"}))
+    gen = experiment_table("baby", recs).set_index(["objective", "arm"]).loc[("joint", "generated")]
+    assert gen["best baseline"] == "dragon (T)" and gen["baseline seeds"] == [1]
+    assert gen["vs baseline"] == pytest.approx(-0.03 / (noise[1] + 0.05).mean(), rel=1e-4)
 
 
 def test_runs_outside_the_experiment_are_left_out(tmp_path):

@@ -5,10 +5,12 @@ comparisons over test users.
 * **vs LightGCN**: against the same-seed pre-trained LightGCN (the record's ``significance``, computed at
   training time): the mean relative change over seeds and in how many seeds ``p < 0.05`` and in which
   direction.
-* **vs rule**: against the rule-based arm of the same objective, and **vs FREEDOM (T)**: against FREEDOM
-  on text features with uniform negatives. Both pool the seeds the two sides share: each user's metric is
+* **vs rule**: against the rule-based arm of the same objective, and **vs the best baseline**: against the
+  baseline with the highest mean test metric among every Table 2 row we ran (:func:`.tables.best_baseline`;
+  on Baby FREEDOM on text features so far). Both pool the seeds the two sides share: each user's metric is
   averaged over those seeds on each side, then one paired t-test over users
-  (:func:`neggen_lite.core.metrics.paired_ttest`). Needs the runs' ``.per_user.npz`` files.
+  (:func:`neggen_lite.core.metrics.paired_ttest`); an arm without a seed in common with the baseline gets
+  NaN. Needs the runs' ``.per_user.npz`` files.
 """
 from __future__ import annotations
 
@@ -25,13 +27,22 @@ from ..experiments.neggen_arms import ARMS, CAUSAL_OBJECTIVES, OBJECTIVES, SWEEP
 from ..neggen.causal import NEGGEN_VARIANTS, NegGenConfig
 from ..neggen.train import SWEEPS
 from .quantities import fmt_p, fmt_pct
-from .records import METRICS, load_results, model_kwargs, table_row
+from .records import METRICS, load_results, model_kwargs
+from .tables import best_baseline
 
 #: the settings every experiment run keeps at NegGen's defaults (the Fig. 7 sweeps change one of them)
 FIXED = {k: getattr(NegGenConfig(), k) for k in ("lam", "alpha", "tau", "beta")}
 #: ``vs ...`` columns are relative changes as fractions (``0.012`` is +1.2 %)
 COLUMNS = ["objective", "arm", "seeds", "ours", "ours std", "lightgcn", "vs lightgcn", "p<0.05 vs lightgcn",
-           "vs rule", "p vs rule", "freedom (T)", "vs freedom (T)", "p vs freedom (T)", "model-written share"]
+           "vs rule", "p vs rule", "best baseline", "baseline", "baseline seeds", "vs baseline", "p vs baseline",
+           "model-written share"]
+
+
+def _fixed(rec: dict, leave_out: str | None = None) -> bool:
+    """Whether ``rec`` keeps every setting of :data:`FIXED` but ``leave_out`` at its default."""
+    kw = model_kwargs(rec)
+    return all(math.isclose(float(kw.get(k, v)), v, rel_tol=1e-9, abs_tol=1e-12) for k, v in FIXED.items()
+               if k != leave_out)
 
 
 def arm_of(rec: dict) -> tuple[str, str] | None:
@@ -43,7 +54,7 @@ def arm_of(rec: dict) -> tuple[str, str] | None:
     objective = kw.get("objective", "printed")
     if objective not in OBJECTIVES:
         return None
-    if any(not math.isclose(float(kw.get(k, v)), v, rel_tol=1e-9, abs_tol=1e-12) for k, v in FIXED.items()):
+    if not _fixed(rec):
         return None
     key = (kw.get("generator", "auto"), rec.get("variant") or "full")
     arm = next((name for name, spec in ARMS.items() if spec == key), None)
@@ -84,15 +95,11 @@ def experiment_table(dataset: str, records: list[dict] | None = None, metric: st
     negatives written by the language model (NaN for arms without generated negatives)."""
     recs = records if records is not None else load_results(results_dir, mode="full")
     groups: dict[tuple[str, str], list[dict]] = {}
-    freedom = []
+    best_row, best_runs = best_baseline(recs, dataset, metric)
     for r in recs:
-        if r["dataset"] != dataset:
-            continue
-        key = arm_of(r)
+        key = arm_of(r) if r["dataset"] == dataset else None
         if key:
             groups.setdefault(key, []).append(r)
-        elif table_row(r) == "freedom (T)":  # not Fig. 2's runs with another text-term weight
-            freedom.append(r)
     rows = []
     for objective in OBJECTIVES:
         for arm in ARMS:
@@ -106,8 +113,8 @@ def experiment_table(dataset: str, records: list[dict] | None = None, metric: st
             down = sum(1 for s in sig if s and s["p"] < 0.05 and s["mean_diff"] < 0)
             rule_pct, rule_p, _ = (_pooled(runs, groups.get((objective, "rule"), []), metric) if arm != "rule"
                                    else (float("nan"), float("nan"), 0))
-            fr_pct, fr_p, fr_n = _pooled(runs, freedom, metric)
-            fr_runs = [r for r in freedom if r["seed"] in {x["seed"] for x in runs}]
+            bl_pct, bl_p, _ = _pooled(runs, best_runs, metric)
+            bl_runs = [r for r in best_runs if r["seed"] in {x["seed"] for x in runs}]
             shares = [_model_share(r) for r in runs if r.get("negatives")]
             rows.append({
                 "objective": objective, "arm": arm, "seeds": [int(r["seed"]) for r in runs],
@@ -116,8 +123,9 @@ def experiment_table(dataset: str, records: list[dict] | None = None, metric: st
                 "vs lightgcn": float(np.nanmean((ours - base) / base)),
                 "p<0.05 vs lightgcn": f"{up} up, {down} down of {len(runs)}",
                 "vs rule": rule_pct, "p vs rule": rule_p,
-                "freedom (T)": float(np.mean([r["test"][metric] for r in fr_runs])) if fr_runs else float("nan"),
-                "vs freedom (T)": fr_pct, "p vs freedom (T)": fr_p,
+                "best baseline": best_row,
+                "baseline": float(np.mean([r["test"][metric] for r in bl_runs])) if bl_runs else float("nan"),
+                "baseline seeds": [int(r["seed"]) for r in bl_runs], "vs baseline": bl_pct, "p vs baseline": bl_p,
                 "model-written share": float(np.mean(shares)) if shares else float("nan")})
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -129,15 +137,17 @@ def experiment_markdown(dataset: str, records: list[dict] | None = None, metric:
     if df.empty:
         return f"No controlled-experiment runs on {dataset} yet (`python -m neggen_lite plan --dataset {dataset}`)."
 
+    best = df["best baseline"].iloc[0]
     lines = [f"| objective | arm | seeds | test {metric} | vs same-seed LightGCN (seeds p<0.05) | vs rule arm "
-             f"| vs FREEDOM (T) | model-written |", "|---|---|---|---|---|---|---|---|"]
+             f"| vs {best or 'the best baseline'} (the best baseline we ran) | model-written |",
+             "|---|---|---|---|---|---|---|---|"]
     for d in df.to_dict("records"):
         ours = f"{d['ours']:.4f}" + (f" ± {d['ours std']:.4f}" if d["ours std"] == d["ours std"] else "")
         share = "–" if d["model-written share"] != d["model-written share"] else f"{100 * d['model-written share']:.1f} %"
         lines.append(f"| {d['objective']} | {d['arm']} | {len(d['seeds'])} | {ours} "
                      f"| {fmt_pct(d['vs lightgcn'])} ({d['p<0.05 vs lightgcn']}) "
                      + ("| (the reference) " if d["arm"] == "rule" else f"| {fmt_pct(d['vs rule'])} ({fmt_p(d['p vs rule'])}) ")
-                     + f"| {fmt_pct(d['vs freedom (T)'])} ({fmt_p(d['p vs freedom (T)'])}) | {share} |")
+                     + f"| {fmt_pct(d['vs baseline'])} ({fmt_p(d['p vs baseline'])}) | {share} |")
     return "\n".join(lines)
 
 
@@ -168,13 +178,6 @@ def _objective_run(rec: dict, dataset: str, objective: str) -> bool:
     kw = model_kwargs(rec)
     return (rec["dataset"] == dataset and str(rec.get("model")).lower() == "neggen"
             and kw.get("objective", "printed") == objective and kw.get("generator", "auto") == "auto")
-
-
-def _fixed(rec: dict, leave_out: str | None = None) -> bool:
-    """Whether ``rec`` keeps every setting of :data:`FIXED` but ``leave_out`` at its default."""
-    kw = model_kwargs(rec)
-    return all(math.isclose(float(kw.get(k, v)), v, rel_tol=1e-9, abs_tol=1e-12) for k, v in FIXED.items()
-               if k != leave_out)
 
 
 def ablation_table(dataset: str, objective: str, records: list[dict] | None = None, metric: str = "recall@20",
