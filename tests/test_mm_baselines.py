@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+import torch.nn.functional as F
 
 from neggen_lite.core import features as core_features
 from neggen_lite.core.metrics import evaluate_embeddings
@@ -297,3 +298,16 @@ def test_cli_accepts_the_models(monkeypatch, tmp_path):
         assert cli.main(["train", "--dataset", "baby", "--model", name, "--modalities", "t", "--mode", "full",
                          "--seed", "2025"]) in (0, None)
     assert [s.model for s in seen] == list(NAMES) and all(s.modalities == "t" for s in seen)
+
+
+def test_lgmrec_contrast_is_the_log_softmax_of_cosines_for_any_temperature():
+    from neggen_lite.models.lgmrec import info_nce
+
+    g = torch.Generator().manual_seed(0)
+    a, b, every = torch.randn(6, 4, generator=g), torch.randn(6, 4, generator=g), torch.randn(9, 4, generator=g)
+    every[:6] = b                                        # each row's positive is among the candidates
+    cos = F.normalize(a) @ F.normalize(every).T
+    for tau in (0.2, 1.0, 0.005):                        # 0.005: exp(1/tau) overflows float32, logsumexp path
+        want = -(torch.log_softmax(cos / tau, dim=1)[torch.arange(6), torch.arange(6)]).sum()
+        got = info_nce(a, b, every, tau)
+        assert torch.isfinite(got) and torch.allclose(got, want, rtol=1e-5, atol=1e-4), (tau, got, want)
