@@ -452,3 +452,17 @@ def test_baselines_table_lists_every_model_and_text_dataset_with_what_is_missing
     assert "| dragon | baby | 1, 2 | 0.0850 ± 0.0071 | 0.0996 | 10, 10 | 10, 10 |" in md
     assert "| dragon | sports | not run | | 0.1085 | | |" in md
     assert md.count("not run") == 5 * 3 - 1 and "clothing" not in md
+
+
+def test_bench_mm_markdown_reads_the_benchmark_file_and_names_what_has_no_reference(tmp_path):
+    assert "not measured yet" in report.bench_mm_markdown(tmp_path / "none.json")
+    side = {"epoch_s": 2.0, "eval_s": 1.0, "recall@20": 0.05, "cpu_share": 0.9}
+    bench = {"dataset": "baby", "modalities": "vt", "epochs": 3, "timed_epochs": "epochs 2..", "threads": 1,
+             "commit": "abcdef1234567", "load_average": [1.0, 1.0, 1.0], "cpu_count": 2,
+             "results": [{"model": "bm3", "ours": side, "reference": {**side, "epoch_s": 5.0, "eval_s": 1.5},
+                          "epoch_ratio": 2.5, "eval_ratio": 1.5},
+                         {"model": "diffmm", "ours": side, "reference": None, "reference_note": "no CPU reference"}]}
+    (tmp_path / "b.json").write_text(json.dumps(bench))
+    md = report.bench_mm_markdown(tmp_path / "b.json")
+    assert "| bm3 | 5.00 | 2.00 | 2.50x | 1.50 | 1.00 | 1.50x | 0.0500 / 0.0500 | 0.90 / 0.90 |" in md
+    assert "| diffmm | — | 2.00 | — |" in md and "* diffmm: no CPU reference" in md and "commit abcdef123" in md

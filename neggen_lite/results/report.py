@@ -2,6 +2,7 @@
 template, ``significance.json``, ``fig6.csv``) and the one-line summary of a finished run."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.paper import PAPER_TABLE2, PAPER_TABLE5
-from ..core.paths import RESULTS_DIR
+from ..core.paths import RESULTS_DIR, benchmark_path
 from ..core.runtime import atomic_write_bytes, atomic_write_json
 from ..models.objectives import probe_key, probe_line
 from ..neggen.causal import NEGGEN_VARIANTS
@@ -63,6 +64,32 @@ def baselines_markdown(records: list[dict]) -> str:
             lines.append(f"| {model} | {dataset} | {', '.join(str(r['seed']) for r in runs)} | {ours} | {pr} | "
                          f"{', '.join(str(r['best_epoch']) for r in runs)} | {minutes} |")
     return "\n".join(lines) + "\n"
+
+
+def bench_mm_markdown(path: str | Path | None = None) -> str:
+    """``benchmarks/results/bench_mm_models.json`` (``benchmarks/bench_mm_models.py``) as Markdown: per model
+    seconds per epoch and per full evaluation, ours and MMRec's class in the same process, their ratios,
+    validation Recall@20 after the last epoch and each side's CPU share; or a line saying it is not measured."""
+    path = Path(path) if path else benchmark_path("bench_mm_models")
+    if not path.exists():
+        return f"_not measured yet (`benchmarks/bench_mm_models.py --mmrec PATH` writes {path.name})_\n"
+    b = json.loads(path.read_text())
+    lines = [f"{b['dataset']}, modalities {b['modalities']}, {b['epochs']} epochs ({b['timed_epochs']} timed), "
+             f"{b['threads']} thread, commit {str(b['commit'])[:9]}, load average {b['load_average'][0]:.1f} "
+             f"on {b['cpu_count']} cores.", "",
+             "| model | s/epoch MMRec | ours | MMRec / ours | s/eval MMRec | ours | MMRec / ours | valid R@20 MMRec / ours "
+             "| CPU share MMRec / ours |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in b["results"]:
+        o, f = r["ours"], r.get("reference")
+        if f is None:
+            lines.append(f"| {r['model']} | — | {o['epoch_s']:.2f} | — | — | {o['eval_s']:.2f} | — | — / "
+                         f"{o['recall@20']:.4f} | — / {o['cpu_share']:.2f} |")
+            continue
+        lines.append(f"| {r['model']} | {f['epoch_s']:.2f} | {o['epoch_s']:.2f} | {r['epoch_ratio']:.2f}x | "
+                     f"{f['eval_s']:.2f} | {o['eval_s']:.2f} | {r['eval_ratio']:.2f}x | {f['recall@20']:.4f} / "
+                     f"{o['recall@20']:.4f} | {f['cpu_share']:.2f} / {o['cpu_share']:.2f} |")
+    notes = [f"* {r['model']}: {r['reference_note']}" for r in b["results"] if r.get("reference") is None]
+    return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 
 
 def neggen_markdown(df: pd.DataFrame, dataset: str) -> str:
@@ -229,7 +256,7 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
     Placeholders: ``{TABLE2}`` (:func:`markdown_table`), ``{NEGGEN:<dataset>}`` (:func:`neggen_markdown`),
     ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`),
     ``{SAMPLERS}`` (:func:`sampler_markdown`), ``{FIG2}`` (:func:`fig2_markdown`) and
-    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{EXPERIMENT:<dataset>}`` and ``{ABLATIONS:<dataset>}``
+    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{EXPERIMENT:<dataset>}`` and ``{ABLATIONS:<dataset>}``
     (:func:`neggen_lite.results.experiment.experiment_markdown`, ``ablations_markdown``). An unknown placeholder is a ``ValueError`` naming it and its line."""
 
     recs = load_results(results_dir, mode="full")
@@ -256,6 +283,8 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
             return ablations_markdown(arg, recs)
         if key == "BASELINES" and not arg:
             return baselines_markdown(recs)
+        if key == "BENCHMM" and not arg:
+            return bench_mm_markdown()
         if key == "NEGGEN" and arg:
             neg = load_neggen(records=recs) if neg is None else neg
             return neggen_markdown(neg, arg)
