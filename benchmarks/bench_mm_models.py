@@ -324,6 +324,7 @@ def main(argv=None):
     if args.epochs < 1:
         p.error("--epochs must be >= 1")
     torch.set_num_threads(args.threads)
+    commit = git_commit()  # the code that runs, not the checkout when the (long) run ends
     ds = data.load(args.dataset)
     features = load_features(ds, args.modalities, args.features_dir, device="cpu")
 
@@ -383,7 +384,7 @@ def main(argv=None):
               "features": features.summary(), "epochs": args.epochs, "seed": args.seed, "threads": threads,
               "timed_epochs": timed, "mmrec": args.mmrec, "torch": torch.__version__, "numpy": np.__version__,
               "python": platform.python_version(), "machine": platform.processor() or platform.machine(),
-              "cpu_count": os.cpu_count(), "load_average": os.getloadavg(), "commit": git_commit(),
+              "cpu_count": os.cpu_count(), "load_average": os.getloadavg(), "commit": commit,
               "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "results": rows}
     out.write_text(json.dumps(record, indent=1, default=str) + "\n")
     print(f"-> {out}")
