@@ -125,23 +125,22 @@ def spec_of(rec: dict, folder: str | None = None) -> RunSpec:
 
 def command(spec: RunSpec, device: str = "auto") -> list[str]:
     """The CLI arguments (after ``python -m neggen_lite``) that train ``spec`` in full mode."""
+    settings = [x for k, v in spec.settings for x in (f"--{k}", str(v))]
+    generator = ["--generator", spec.generator] if spec.generator != "auto" else []
+    device_arg = ["--device", str(device)] if device not in ("auto", None) else []
+    if spec.sweep:
+        return (["sweep", "--dataset", spec.dataset, "--param", spec.sweep[0], "--values", f"{spec.sweep[1]:g}",
+                 "--seed", str(spec.seed)] + settings + generator + device_arg)
     args = ["train", "--dataset", spec.dataset, "--model", spec.model, "--mode", "full", "--seed", str(spec.seed)]
     if spec.model != "neggen" and spec.sampler != "uniform":
         args += ["--sampler", spec.sampler]
     if spec.model == "neggen":
-        args += ["--variant", spec.variant] + [x for k, v in spec.settings for x in (f"--{k}", str(v))]
+        args += ["--variant", spec.variant] + settings
     if spec.modalities:
         args += ["--modalities", spec.modalities]
     if spec.reg is not None:
         args += ["--reg", f"{spec.reg:g}"]
-    if spec.generator != "auto":
-        args += ["--generator", spec.generator]
-    if spec.sweep:
-        args = ["sweep", "--dataset", spec.dataset, "--param", spec.sweep[0], "--values", f"{spec.sweep[1]:g}",
-                "--seed", str(spec.seed)] + [x for k, v in spec.settings for x in (f"--{k}", str(v))]
-        if spec.generator != "auto":
-            args += ["--generator", spec.generator]
-    return args + (["--device", str(device)] if device not in ("auto", None) else [])
+    return args + generator + device_arg
 
 
 def command_line(spec: RunSpec, device: str = "auto") -> str:

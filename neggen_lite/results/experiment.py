@@ -28,7 +28,7 @@ from ..neggen.causal import NEGGEN_VARIANTS, NegGenConfig
 from ..neggen.train import SWEEPS
 from .quantities import fmt_p, fmt_pct
 from .records import METRICS, load_results, model_kwargs
-from .tables import best_baseline
+from .tables import best_baseline, fmt_mean_std
 
 #: the settings every experiment run keeps at NegGen's defaults (the Fig. 7 sweeps change one of them)
 FIXED = {k: getattr(NegGenConfig(), k) for k in ("lam", "alpha", "tau", "beta")}
@@ -88,6 +88,20 @@ def _pooled(ours: list[dict], theirs: list[dict], metric: str) -> tuple[float, f
     return test["mean_diff"] / base, test["p"], len(seeds)
 
 
+def _vs_base(runs: list[dict], metric: str) -> dict:
+    """Test ``metric`` of ``runs`` (one per seed) beside their same-seed LightGCN bases: ``ours``, ``ours std``
+    (NaN for one run), ``lightgcn`` (mean base), ``vs lightgcn`` (mean relative change) and
+    ``p<0.05 vs lightgcn`` (from each record's stored paired t-test: how many seeds up, how many down)."""
+    ours = np.array([r["test"][metric] for r in runs])
+    base = np.array([(r.get("base") or {}).get("test", {}).get(metric, np.nan) for r in runs])
+    sig = [((r.get("significance") or {}).get("test") or {}).get(metric) for r in runs]
+    up = sum(1 for x in sig if x and x["p"] < 0.05 and x["mean_diff"] > 0)
+    down = sum(1 for x in sig if x and x["p"] < 0.05 and x["mean_diff"] < 0)
+    return {"ours": float(ours.mean()), "ours std": float(ours.std(ddof=1)) if len(ours) > 1 else float("nan"),
+            "lightgcn": float(np.nanmean(base)), "vs lightgcn": float(np.nanmean((ours - base) / base)),
+            "p<0.05 vs lightgcn": f"{up} up, {down} down of {len(runs)}"}
+
+
 def experiment_table(dataset: str, records: list[dict] | None = None, metric: str = "recall@20",
                      results_dir: str | Path = RESULTS_DIR) -> pd.DataFrame:
     """One row per (objective, arm) with runs on ``dataset``: seeds, mean and std of the test ``metric``,
@@ -106,11 +120,6 @@ def experiment_table(dataset: str, records: list[dict] | None = None, metric: st
             runs = sorted(groups.get((objective, arm), []), key=lambda r: r["seed"])
             if not runs:
                 continue
-            ours = np.array([r["test"][metric] for r in runs])
-            base = np.array([(r.get("base") or {}).get("test", {}).get(metric, np.nan) for r in runs])
-            sig = [((r.get("significance") or {}).get("test") or {}).get(metric) for r in runs]
-            up = sum(1 for s in sig if s and s["p"] < 0.05 and s["mean_diff"] > 0)
-            down = sum(1 for s in sig if s and s["p"] < 0.05 and s["mean_diff"] < 0)
             rule_pct, rule_p, _ = (_pooled(runs, groups.get((objective, "rule"), []), metric) if arm != "rule"
                                    else (float("nan"), float("nan"), 0))
             bl_pct, bl_p, _ = _pooled(runs, best_runs, metric)
@@ -118,11 +127,7 @@ def experiment_table(dataset: str, records: list[dict] | None = None, metric: st
             shares = [_model_share(r) for r in runs if r.get("negatives")]
             rows.append({
                 "objective": objective, "arm": arm, "seeds": [int(r["seed"]) for r in runs],
-                "ours": float(ours.mean()), "ours std": float(ours.std(ddof=1)) if len(ours) > 1 else float("nan"),
-                "lightgcn": float(np.nanmean(base)),
-                "vs lightgcn": float(np.nanmean((ours - base) / base)),
-                "p<0.05 vs lightgcn": f"{up} up, {down} down of {len(runs)}",
-                "vs rule": rule_pct, "p vs rule": rule_p,
+                **_vs_base(runs, metric), "vs rule": rule_pct, "p vs rule": rule_p,
                 "best baseline": best_row,
                 "baseline": float(np.mean([r["test"][metric] for r in bl_runs])) if bl_runs else float("nan"),
                 "baseline seeds": [int(r["seed"]) for r in bl_runs], "vs baseline": bl_pct, "p vs baseline": bl_p,
@@ -142,7 +147,7 @@ def experiment_markdown(dataset: str, records: list[dict] | None = None, metric:
              f"| vs {best or 'the best baseline'} (the best baseline we ran) | model-written |",
              "|---|---|---|---|---|---|---|---|"]
     for d in df.to_dict("records"):
-        ours = f"{d['ours']:.4f}" + (f" ± {d['ours std']:.4f}" if d["ours std"] == d["ours std"] else "")
+        ours = fmt_mean_std(d["ours"], d["ours std"], len(d["seeds"]), show_n=False)
         share = "–" if d["model-written share"] != d["model-written share"] else f"{100 * d['model-written share']:.1f} %"
         lines.append(f"| {d['objective']} | {d['arm']} | {len(d['seeds'])} | {ours} "
                      f"| {fmt_pct(d['vs lightgcn'])} ({d['p<0.05 vs lightgcn']}) "
@@ -192,19 +197,16 @@ def ablation_table(dataset: str, objective: str, records: list[dict] | None = No
                        and (r.get("variant") or "full") == v and _fixed(r)), key=lambda r: r["seed"])
         if not runs:
             continue
-        ours = np.array([r["test"][metric] for r in runs])
-        base = np.array([(r.get("base") or {}).get("test", {}).get(metric, np.nan) for r in runs])
-        sig = [((r.get("significance") or {}).get("test") or {}).get(metric) for r in runs]
-        up = sum(1 for x in sig if x and x["p"] < 0.05 and x["mean_diff"] > 0)
-        down = sum(1 for x in sig if x and x["p"] < 0.05 and x["mean_diff"] < 0)
         paper = PAPER_TABLE5.get((dataset, v))
-        rows.append({"variant": v, "seeds": [int(r["seed"]) for r in runs], "ours": float(ours.mean()),
-                     "ours std": float(ours.std(ddof=1)) if len(ours) > 1 else float("nan"),
-                     "lightgcn": float(np.nanmean(base)), "vs lightgcn": float(np.nanmean((ours - base) / base)),
-                     "p<0.05 vs lightgcn": f"{up} up, {down} down of {len(runs)}",
+        rows.append({"variant": v, "seeds": [int(r["seed"]) for r in runs], **_vs_base(runs, metric),
                      "paper": paper[METRICS.index(metric)] if paper else float("nan")})
     return pd.DataFrame(rows, columns=["variant", "seeds", "ours", "ours std", "lightgcn", "vs lightgcn",
                                        "p<0.05 vs lightgcn", "paper"])
+
+
+def sweep_values(param: str) -> list[float]:
+    """The values of ``param`` a complete Fig. 7 sweep has: the paper's grid and NegGen's default."""
+    return sorted(set(SWEEPS[param]) | {float(getattr(NegGenConfig(), param))})
 
 
 def sweep_table(dataset: str, objective: str, records: list[dict] | None = None, seed: int = SWEEP_SEED,
@@ -246,7 +248,7 @@ def ablations_markdown(dataset: str, records: list[dict] | None = None,
     lines += [f"| variant ({objective}) | seeds | test recall@20 | same-seed LightGCN | vs LightGCN (seeds p<0.05) "
               "| paper (Eq. 19-21 as printed) |", "|---|---|---|---|---|---|"]
     for d in t5.to_dict("records"):
-        ours = f"{d['ours']:.4f}" + (f" ± {d['ours std']:.4f}" if d["ours std"] == d["ours std"] else "")
+        ours = fmt_mean_std(d["ours"], d["ours std"], len(d["seeds"]), show_n=False)
         paper = f"{d['paper']:.4f}" if d["paper"] == d["paper"] else "—"
         lines.append(f"| {d['variant']} | {', '.join(map(str, d['seeds']))} | {ours} | {d['lightgcn']:.4f} "
                      f"| {fmt_pct(d['vs lightgcn'])} ({d['p<0.05 vs lightgcn']}) | {paper} |")
@@ -261,9 +263,9 @@ def ablations_markdown(dataset: str, records: list[dict] | None = None,
         mark = " (default)" if d["default"] else ""
         lines.append(f"| {d['param']} | {d['value']:g}{mark} | {d['valid']:.4f} | {d['test']:.4f} | {d['best epoch']} |")
     lines.append("")
-    for p, grid in SWEEPS.items():
+    for p in SWEEPS:
         x = sw[sw["param"] == p]
-        n_values = len(set(grid) | {getattr(NegGenConfig(), p)})   # the grid and the default
+        n_values = len(sweep_values(p))
         if len(x) == n_values:
             best = x.loc[x["valid"].idxmax()]
             lines.append(f"* {p}: best on validation {best['value']:g} (test {best['test']:.4f}); test range "
