@@ -507,3 +507,20 @@ def test_the_readme_has_a_reliability_table():
     rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
     assert len(rows) >= 15
 
+
+
+def test_idle_cores_leaves_the_busy_cores_alone(monkeypatch):
+    from neggen_lite.core import runtime
+
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(runtime.os, "getloadavg", lambda: (1.2, 0.0, 0.0))
+    assert runtime.idle_cores() == 1          # one training job holds a core
+    monkeypatch.setattr(runtime.os, "getloadavg", lambda: (0.1, 0.0, 0.0))
+    assert runtime.idle_cores() == 2          # idle machine: every core
+    monkeypatch.setattr(runtime.os, "getloadavg", lambda: (5.0, 0.0, 0.0))
+    assert runtime.idle_cores() == 1          # overloaded: still one thread
+
+    def no_loadavg():
+        raise OSError("no load average here")
+    monkeypatch.setattr(runtime.os, "getloadavg", no_loadavg)
+    assert runtime.idle_cores() == 2

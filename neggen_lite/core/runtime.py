@@ -39,6 +39,19 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     return dev
 
 
+def idle_cores() -> int:
+    """The cores other processes leave free: the CPU count minus the 1-minute load average, at least 1.
+
+    torch's default (one thread per core) stalls when another process holds a core: its threads wait
+    on each other (a 2-item SmolLM2 run took 15+ minutes beside one training job, seconds alone).
+    """
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every platform
+        busy = 0.0
+    return max(1, (os.cpu_count() or 1) - round(busy))
+
+
 def set_threads(threads: int | None) -> int:
     """Set torch's intra-op threads explicitly (other processes fight for cores otherwise)."""
     n = threads or int(os.environ.get("NEGGEN_THREADS", 0)) or (os.cpu_count() or 1)

@@ -37,7 +37,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 import torch
 
 from ..core.paths import safe_name
-from ..core.runtime import resolve_device
+from ..core.runtime import idle_cores, resolve_device
 from ..core.safety import ExpectedError
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class TransformersGenerator:
     A GGUF checkpoint is dequantised on first load (slow) and saved as a plain float32 checkpoint under
     ``cache_dir`` (default ``cache_root()/models/<name>``); later loads read that copy. Weights are
     float32 on CPU and bfloat16 on CUDA unless ``dtype`` says otherwise. ``threads`` sets torch's
-    intra-op thread count. ``generation_kwargs`` (e.g. ``repetition_penalty``) are passed to every
+    intra-op thread count (None: the cores other processes leave idle, :func:`~..core.runtime.idle_cores`). ``generation_kwargs`` (e.g. ``repetition_penalty``) are passed to every
     ``generate`` call and appended to the default ``name``; by default decoding is plain greedy / plain
     temperature sampling (the offline Qwen models default to their upstream ``repetition_penalty=1.1``).
     """
@@ -102,8 +102,7 @@ class TransformersGenerator:
                  allow_download: bool | None = None, cache_dir: str | os.PathLike | None = None,
                  use_cache: bool = True, expected_source: dict | None = None, trust_remote_code: bool = False,
                  package_version: str | None = None, generation_kwargs: dict | None = None):
-        if threads:
-            torch.set_num_threads(int(threads))
+        torch.set_num_threads(int(threads) if threads else idle_cores())
         self.threads = torch.get_num_threads()
         self.batch_size = max(1, int(batch_size))
         self.device = self._resolve_device(device)
