@@ -467,3 +467,17 @@ def test_bench_mm_markdown_reads_the_benchmark_file_and_names_what_has_no_refere
     assert "| bm3 | 5.00 | 2.00 | 2.50x | 1.50 | 1.00 | 1.50x | 0.0500 / 0.0500 | 0.90 / 0.90 |" in md
     assert "| diffmm | — | 2.00 | — |" in md and "* diffmm: no CPU reference" in md and "commit abcdef123" in md
     assert "per epoch: met by bm3; not met by none." in md
+
+
+def test_best_baseline_compares_rows_on_their_shared_seeds():
+    # DNS's lucky seed 4 does not outrank LightGCN's three seeds: both have seed 1, where LightGCN wins
+    lightgcn = [_rec("baby", "lightgcn", s, v) for s, v in ((1, 0.080), (2, 0.070), (3, 0.070))]
+    dns = [_rec("baby", "lightgcn", 1, 0.075), _rec("baby", "lightgcn", 4, 0.090)]
+    for r in dns:
+        r["sampler"] = "dns"
+    row, runs = tables.best_baseline(lightgcn + dns, "baby")
+    assert row == "lightgcn" and [r["seed"] for r in runs] == [1, 2, 3]
+    # by the mean over each row's own seeds DNS would have won (0.0825 vs 0.0733)
+    # no seed in common: each row's own mean decides
+    row, _ = tables.best_baseline([_rec("baby", "lightgcn", 1, 0.080), dict(dns[1], seed=5)], "baby")
+    assert row == "dns"

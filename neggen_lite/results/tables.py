@@ -154,7 +154,9 @@ def best_baseline(records: list[dict], dataset: str, metric: str = "recall@20") 
     """The baseline we ran with the highest mean test ``metric`` on ``dataset`` and its runs.
 
     A baseline is any Table 2 row other than NegGen (:func:`table_row`): BPR, LightGCN, the hard samplers,
-    FREEDOM, VBPR. Returns ``(row, records)``, or ``(None, [])`` when there is none."""
+    FREEDOM, VBPR, the other multi-modal models. Rows are compared on the seeds they all have, so that a
+    row run on one lucky seed does not outrank a row run on three; where no seed is shared, on each row's
+    own seeds. Returns ``(row, records)``, or ``(None, [])`` when there is none."""
     groups: dict[str, list[dict]] = {}
     for r in records:
         row = table_row(r)
@@ -162,7 +164,13 @@ def best_baseline(records: list[dict], dataset: str, metric: str = "recall@20") 
             groups.setdefault(row, []).append(r)
     if not groups:
         return None, []
-    best = max(groups, key=lambda k: sum(r["test"][metric] for r in groups[k]) / len(groups[k]))
+    shared = set.intersection(*({r["seed"] for r in runs} for runs in groups.values()))
+
+    def mean(runs: list[dict]) -> float:
+        compared = [r for r in runs if r["seed"] in shared] or runs
+        return sum(r["test"][metric] for r in compared) / len(compared)
+
+    best = max(groups, key=lambda k: mean(groups[k]))
     return best, sorted(groups[best], key=lambda r: r["seed"])
 
 
