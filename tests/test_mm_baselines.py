@@ -301,7 +301,7 @@ def test_cli_accepts_the_models(monkeypatch, tmp_path):
 
 
 def test_lgmrec_contrast_is_the_log_softmax_of_cosines_for_any_temperature():
-    from neggen_lite.models.lgmrec import info_nce
+    from neggen_lite.models.objectives import info_nce
 
     g = torch.Generator().manual_seed(0)
     a, b, every = torch.randn(6, 4, generator=g), torch.randn(6, 4, generator=g), torch.randn(9, 4, generator=g)

@@ -71,7 +71,7 @@ from torch import nn
 from ..core.features import ItemFeatures
 from ..core.graph import propagate
 from .mmbase import MultiModalRecommender, interaction_matrix, published, spmm
-from .objectives import bpr, score_gap
+from .objectives import bpr, info_nce, score_gap
 
 SEARCH = {"reg": [1e-4, 1e-5, 1e-6], "ssl_reg": [1e-1, 1e-2], "temp": [0.1, 0.5], "e_loss": [0.01, 0.1, 0.5],
           "ris_lambda": [0.1, 0.5]}
@@ -216,8 +216,7 @@ class GaussianDiffusion(nn.Module):
 
 def info_nce_mean(a_all: torch.Tensor, b_all: torch.Tensor, nodes: torch.Tensor, temp: float) -> torch.Tensor:
     """InfoNCE: ``-mean log exp(cos(a_n, b_n)/temp) / sum_k exp(cos(a_n, b_k)/temp)`` over ``nodes``."""
-    a, b = F.normalize(a_all[nodes]), F.normalize(b_all)
-    return -((a * b[nodes]).sum(1) / temp - torch.logsumexp(a @ b.T / temp, 1)).mean()
+    return info_nce(a_all[nodes], b_all[nodes], b_all, temp) / len(nodes)
 
 
 class DiffMM(MultiModalRecommender):
