@@ -90,9 +90,10 @@ class TransformersGenerator:
     A GGUF checkpoint is dequantised on first load (slow) and saved as a plain float32 checkpoint under
     ``cache_dir`` (default ``cache_root()/models/<name>``); later loads read that copy. Weights are
     float32 on CPU and bfloat16 on CUDA unless ``dtype`` says otherwise. ``threads`` sets torch's
-    intra-op thread count (None: the cores other processes leave idle, :func:`~..core.runtime.idle_cores`). ``generation_kwargs`` (e.g. ``repetition_penalty``) are passed to every
-    ``generate`` call and appended to the default ``name``; by default decoding is plain greedy / plain
-    temperature sampling (the offline Qwen models default to their upstream ``repetition_penalty=1.1``).
+    intra-op thread count (None: the cores other processes leave idle, ``core.runtime.idle_cores``).
+    ``generation_kwargs`` (e.g. ``repetition_penalty``) are passed to every ``generate`` call and appended
+    to the default ``name``; by default decoding is plain greedy / plain temperature sampling (the offline
+    Qwen models default to their upstream ``repetition_penalty=1.1``).
     """
 
     supports_images = False
