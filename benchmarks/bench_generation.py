@@ -11,9 +11,12 @@ reports:
   in the same metadata (``original_text`` / ``negative_text``), beside the cosine to a random other item;
   with ``describe=model`` also the description's cosine to the item's attributes.
 
-A configuration is ``GENERATOR:DESCRIBE:BATCH`` (e.g. ``qwen2.5-coder-1.5b:text:16``); DESCRIBE is
-``model`` (three steps), ``text`` (mask and complete the title) or ``text-rule`` (rule masks, model completes). Ratios are printed
-against the first configuration of the same run. Results go to ``benchmarks/results/bench_generation.json``.
+A configuration is ``GENERATOR[@RUNTIME]:DESCRIBE:BATCH`` (e.g. ``qwen2.5-coder-1.5b:text:16``); DESCRIBE is
+``model`` (three steps), ``text`` (mask and complete the title) or ``text-rule`` (rule masks, model completes);
+RUNTIME is ``transformers`` (default) or ``llama.cpp`` (llama-server on the same GGUF, BATCH parallel sequences,
+``--llama-server`` or ``$NEGGEN_LLAMA_SERVER``; ``--llama-build-seconds`` records how long its build took).
+Ratios are printed against the first configuration of the same run. Results are merged into
+``benchmarks/results/bench_generation.json`` (a configuration run again replaces its entry).
 
     .venv/bin/python benchmarks/bench_generation.py --items 32 --threads 2 --dtype bfloat16 \\
         --configs qwen2.5-coder-1.5b:text:16 qwen2.5-coder-1.5b:text-rule:16 qwen2.5-coder-1.5b:text-rule:32 \\
@@ -22,10 +25,13 @@ against the first configuration of the same run. Results go to ``benchmarks/resu
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import tempfile
 import time
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -55,15 +61,20 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 
 def run_config(ds, spec: str, items: list[int], args, enc, loaded: dict) -> dict:
-    name, how, batch = spec.split(":")
+    model, how, batch = spec.split(":")
+    name, _, runtime = model.partition("@")
+    runtime = runtime or "transformers"
     describe, _, mask = how.partition("-")  # "text-rule": describe=text, mask=rule
-    if name not in loaded:
-        loaded.clear()  # one model in memory at a time
+    key = (name, runtime, batch if runtime == "llama.cpp" else None)  # a server's parallel sequences are fixed
+    if key not in loaded:
+        close_all(loaded)  # one model in memory at a time
         t0 = time.perf_counter()
-        kw = {} if args.dtype == "auto" else {"dtype": args.dtype}
-        loaded[name] = (build_generator(name, batch_size=int(batch), threads=args.threads, **kw),
-                        time.perf_counter() - t0)
-    gen, load_s = loaded[name]
+        kw = {} if args.dtype == "auto" or runtime != "transformers" else {"dtype": args.dtype}
+        if runtime == "llama.cpp" and args.llama_server:
+            kw["binary"] = args.llama_server
+        loaded[key] = (build_generator(name, batch_size=int(batch), threads=args.threads, runtime=runtime, **kw),
+                       time.perf_counter() - t0)
+    gen, load_s = loaded[key]
     gen.batch_size = int(batch)
     counting = CountingGenerator(gen)
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,8 +85,8 @@ def run_config(ds, spec: str, items: list[int], args, enc, loaded: dict) -> dict
         seconds = time.perf_counter() - t0
         negs = pipeline.negatives(cache, ds, describe=describe)
     written = [i for i, r in negs.items() if r["status"] == "ok"]
-    out = {"generator": gen.name, "describe": describe, "mask": mask or "model", "batch_size": int(batch),
-           "load_seconds": load_s,
+    out = {"generator": gen.name, "runtime": runtime, "describe": describe, "mask": mask or "model",
+           "batch_size": int(batch), "load_seconds": load_s,
            "seconds_per_item": seconds / len(items), "tokens_per_s": counting.new_tokens / seconds,
            "model_written": summary["valid_rate"],
            "first_try": {s: v["first_try"] for s, v in summary["steps"].items()},
@@ -93,6 +104,29 @@ def run_config(ds, spec: str, items: list[int], args, enc, loaded: dict) -> dict
     return out
 
 
+def merged(path, head: dict, runs: dict) -> dict:
+    """``head`` with the earlier runs of ``path`` on the same dataset and items kept beside ``runs`` (each run
+    carries its own threads, dtype, load average, commit and date; an earlier file's are copied into its runs)."""
+    old = {}
+    try:
+        prev = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        prev = None
+    if prev and (prev.get("dataset"), prev.get("items")) == (head["dataset"], head["items"]):
+        ctx = {k: prev.get(k) for k in ("threads", "dtype", "retries", "torch", "python", "load_average",
+                                        "commit", "date")}
+        old = {spec: {**ctx, **r} for spec, r in prev.get("runs", {}).items()}
+    return {**head, "runs": {**old, **runs}}
+
+
+def close_all(loaded: dict) -> None:
+    """Free the loaded generators (a llama-server process is stopped)."""
+    for gen, _ in loaded.values():
+        if hasattr(gen, "close"):
+            gen.close()
+    loaded.clear()
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", default="baby")
@@ -102,6 +136,9 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
     p.add_argument("--retries", type=int, default=2)
+    p.add_argument("--llama-server", default=None, help="llama-server executable for @llama.cpp configurations")
+    p.add_argument("--llama-build-seconds", type=float, default=None,
+                   help="recorded with the llama.cpp runs: how long building llama-server took")
     p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args()
     args.threads = set_threads(args.threads)
@@ -109,7 +146,14 @@ def main() -> int:
     items = [i for i, a in enumerate(attributes.item_attributes(ds)) if a is not None][: args.items]
     enc = encoding.load_encoder()
     loaded: dict = {}
-    runs = [run_config(ds, spec, items, args, enc, loaded) for spec in args.configs]
+    try:
+        runs = [run_config(ds, spec, items, args, enc, loaded) for spec in args.configs]
+    finally:
+        close_all(loaded)
+    for spec, r in zip(args.configs, runs):
+        if r["runtime"] == "llama.cpp":
+            r["llama_build_seconds"] = args.llama_build_seconds
+            r["threads"] = args.threads
 
     print(f"{args.dataset}, {len(items)} items, {args.threads} thread(s), dtype {args.dtype}, retries {args.retries}, "
           f"load average {os.getloadavg()[0]:.2f}")
@@ -119,12 +163,12 @@ def main() -> int:
         print(f"{spec:32s} {r['seconds_per_item']:6.2f} s/item (x{ref / r['seconds_per_item']:4.2f}) "
               f"{r['tokens_per_s']:6.1f} tok/s  model-written {r['model_written']:4.0%}  "
               f"cos neg {cos.get('negative', float('nan')):.3f} random {cos.get('random_item', float('nan')):.3f}")
-    atomic_write_json(args.out, {
-        "benchmark": "bench_generation", "dataset": args.dataset, "items": len(items), "threads": args.threads,
-        "dtype": args.dtype, "retries": args.retries, "torch": torch.__version__,
-        "python": platform.python_version(), "load_average": list(os.getloadavg()), "commit": git_commit(),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "runs": dict(zip(args.configs, runs)),
-    })
+    context = {"threads": args.threads, "dtype": args.dtype, "retries": args.retries, "torch": torch.__version__,
+               "python": platform.python_version(), "load_average": list(os.getloadavg()), "commit": git_commit(),
+               "date": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    atomic_write_json(args.out, merged(args.out, {"benchmark": "bench_generation", "dataset": args.dataset,
+                                                  "items": len(items), **context},
+                                       {spec: {**context, **r} for spec, r in zip(args.configs, runs)}))
     return 0
 
 

@@ -198,7 +198,8 @@ def _repair(args) -> int:
 def _generate(args) -> int:
     summary, path = generation_runs.generate(
         args.dataset, args.generator, args.device, args.out, args.limit, args.retries, args.batch_size, args.seed,
-        args.direct, args.threads, args.dtype, args.shard, not args.quiet, args.data_root, args.describe, args.mask)
+        args.direct, args.threads, args.dtype, args.shard, not args.quiet, args.data_root, args.describe, args.mask,
+        args.runtime, args.llama_server)
     print(f"{args.dataset}/{path.name}: {summary['items']} items, valid {summary['valid_rate']:.1%}, "
           f"fallback {summary['fallback_rate']:.1%}, {summary['seconds_this_run']:.0f}s this run -> {path}")
     return 0
@@ -380,6 +381,11 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
                    help="weight precision (auto: bf16 on CUDA, fp32 on CPU; bf16 is about 2x faster on CPUs with "
                         "AVX512-BF16/AMX; another precision than auto gives a cache of its own, e.g. <model>-bf16)")
+    g.add_argument("--runtime", default="transformers", choices=["transformers", "llama.cpp"],
+                   help="how an offline model or .gguf runs: transformers (dequantised, batched) or llama.cpp "
+                        "(llama-server on the quantised GGUF, --batch-size parallel sequences; `make llama-server`)")
+    g.add_argument("--llama-server", default=None, metavar="PATH",
+                   help="with --runtime llama.cpp: the llama-server executable (default $NEGGEN_LLAMA_SERVER or PATH)")
     g.add_argument("--out", default=None, help="cache file (default results/generations/<dataset>/<generator>.jsonl.gz)")
     g.add_argument("--data-root", default=None)
     g.add_argument("--quiet", action="store_true")

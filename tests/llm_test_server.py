@@ -9,6 +9,10 @@ It listens on 127.0.0.1 at a free port, in a daemon thread, and serves:
 
 ``fail_next(n, status=500)`` makes the next ``n`` chat requests fail with ``status``; ``requests`` records
 every chat request's body and headers. Use it as a context manager; it stops (and closes its socket) on exit.
+
+Run as a script it stands in for llama.cpp's ``llama-server`` (``--port P`` and the other flags; ``GET /health``;
+``--version``): it appends its arguments and every chat request's body, one JSON line each, to
+``$FAKE_LLAMA_LOG``.
 """
 from __future__ import annotations
 
@@ -51,7 +55,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
-        if self.path.rstrip("/") == "/v1/models":
+        if self.path.rstrip("/") == "/health":
+            self._send(200, {"status": "ok"})
+        elif self.path.rstrip("/") == "/v1/models":
             self._send(200, {"object": "list", "data": [{"id": MODEL, "object": "model"}]})
         else:
             self._send(404, {"error": {"message": f"no route {self.path}"}})
@@ -69,6 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
         srv = self.server.owner
         with srv.lock:
             srv.requests.append({"body": body, "headers": dict(self.headers)})
+            srv.record({"body": body})
             fail = srv._fail.pop(0) if srv._fail else None
         if fail is not None:
             self._send(fail, {"error": {"message": f"simulated error {fail}"}})
@@ -91,7 +98,8 @@ class _Server(ThreadingHTTPServer):
 class LLMTestServer:
     """``with LLMTestServer() as srv: build_generator(srv.url + "#echo-model")``."""
 
-    def __init__(self):
+    def __init__(self, port: int = 0, log_path: str | None = None):
+        self.port_wanted, self.log_path = port, log_path
         self.lock = threading.Lock()
         self.requests: list[dict] = []
         self._fail: list[int] = []
@@ -99,7 +107,7 @@ class LLMTestServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> "LLMTestServer":
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)  # loopback only, a free port
+        self._httpd = _Server(("127.0.0.1", self.port_wanted), _Handler)  # loopback only, a free port by default
         self._httpd.owner = self
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="llm-test-server", daemon=True)
@@ -122,6 +130,11 @@ class LLMTestServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    def record(self, entry: dict) -> None:
+        if self.log_path:
+            with open(self.log_path, "a") as f:
+                f.write(json.dumps(entry) + "\n")
+
     def fail_next(self, n: int = 1, status: int = 500) -> None:
         with self.lock:
             self._fail.extend([status] * n)
@@ -131,3 +144,17 @@ class LLMTestServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+if __name__ == "__main__":  # a stand-in for llama-server
+    import os
+    import sys
+
+    if "--version" in sys.argv:
+        print("version: 0 (fake llama-server)")
+        raise SystemExit(0)
+    argv = sys.argv[1:]
+    srv = LLMTestServer(int(argv[argv.index("--port") + 1]), os.environ.get("FAKE_LLAMA_LOG"))
+    srv.record({"argv": argv})
+    srv.start()
+    srv._thread.join()

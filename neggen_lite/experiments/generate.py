@@ -19,11 +19,13 @@ from ..neggen.train import generation_cache, quality_report
 def generate(dataset: str, generator: str, device="auto", out: str | Path | None = None, limit: int | None = None,
              retries: int = 2, batch_size: int = 8, seed: int = 0, direct: bool = False, threads: int | None = None,
              dtype: str = "auto", shard: tuple[int, int] | None = None, progress: bool = True,
-             data_root=None, describe: str = "model", mask: str = "model") -> tuple[dict, Path]:
+             data_root=None, describe: str = "model", mask: str = "model", runtime: str = "transformers",
+             llama_server: str | None = None) -> tuple[dict, Path]:
     """Run the pipeline (``direct``: the Direct Generation prompt; ``describe``/``mask``: see
     :func:`~neggen_lite.generation.pipeline.run`) for ``dataset`` with ``generator`` on
     ``device`` into ``out`` (default :func:`~neggen_lite.core.paths.generation_cache_path`); writes the
-    manifest beside the cache and returns ``(summary, cache path)``."""
+    manifest beside the cache and returns ``(summary, cache path)``. ``runtime``: transformers or llama.cpp
+    (``llama_server``: its executable; see :func:`~neggen_lite.generation.offline_models.build_generator`)."""
     check_settings(limit=limit, retries=retries, batch_size=batch_size, threads=threads)  # before loading a model
     if out:
         check_writable(out, "--out")
@@ -34,14 +36,21 @@ def generate(dataset: str, generator: str, device="auto", out: str | Path | None
     set_threads(threads)
     ds = data.load(dataset, data_root)
     kw = {} if dtype == "auto" else {"dtype": dtype}
-    gen = build_generator(generator, device=resolve_device(device), batch_size=batch_size, threads=threads, **kw)
+    if runtime == "llama.cpp" and llama_server:
+        kw["binary"] = llama_server
+    gen = build_generator(generator, device=resolve_device(device), batch_size=batch_size, threads=threads,
+                          runtime=runtime, **kw)
     path = Path(out) if out else generation_cache_path(ds.name, gen.name, direct, describe=describe, mask=mask)
-    summary = pipeline.run(ds, gen, path, limit=limit, retries=retries, batch_size=batch_size, seed=seed,
-                           direct=direct, progress=progress, shard=shard, describe=describe, mask=mask)
+    try:
+        summary = pipeline.run(ds, gen, path, limit=limit, retries=retries, batch_size=batch_size, seed=seed,
+                               direct=direct, progress=progress, shard=shard, describe=describe, mask=mask)
+    finally:
+        if hasattr(gen, "close"):  # a llama-server started for this run
+            gen.close()
     manifest = {"dataset": ds.name, "generator": gen.name,
                 "package_version": getattr(gen, "package_version", None), "prompts_hash": prompts_hash(),
                 "pipeline": pipeline.pipeline_name(direct, describe, mask), "describe": None if direct else describe,
-                "mask": None if direct else mask, "runtime": "transformers",
+                "mask": None if direct else mask, "runtime": runtime,
                 "items": summary["items"], "valid_rate": summary["valid_rate"],
                 "fallback_rate": summary["fallback_rate"], "seconds": summary["generation_seconds"],
                 "steps": summary["steps"], "invalid_reasons": summary["invalid_reasons"],

@@ -26,6 +26,7 @@ import mimetypes
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import time
 import urllib.error
@@ -467,3 +468,110 @@ class OpenAIGenerator:
 
     def __repr__(self) -> str:
         return f"OpenAIGenerator(name={self.name!r}, concurrency={self.concurrency}, retries={self.retries})"
+
+
+# --------------------------------------------------------------------------------------------------
+# llama.cpp's llama-server on a GGUF file, started and stopped here (parallel sequences)
+# --------------------------------------------------------------------------------------------------
+
+def find_llama_server(binary: str | os.PathLike | None = None) -> Path:
+    """The ``llama-server`` executable: ``binary``, ``$NEGGEN_LLAMA_SERVER``, the one beside this Python (where
+    ``make llama-server`` puts it) or ``llama-server`` on ``PATH``."""
+    beside = Path(sys.executable).parent / "llama-server"
+    cand = (binary or os.environ.get("NEGGEN_LLAMA_SERVER") or (str(beside) if beside.is_file() else None)
+            or shutil.which("llama-server"))
+    if not cand or not Path(cand).expanduser().is_file():
+        raise GenerationError(
+            f"llama-server not found ({cand or 'not on PATH, $NEGGEN_LLAMA_SERVER unset'}): build it with "
+            "`make llama-server` (llama.cpp from the llama-cpp-python sdist, ~25 min on 1 core) or point "
+            "$NEGGEN_LLAMA_SERVER at one")
+    return Path(cand).expanduser()
+
+
+class LlamaServerGenerator(OpenAIGenerator):
+    """A GGUF file served by llama.cpp's ``llama-server``, which this object starts on a free local port and
+    stops on :meth:`close` (or at exit): ``batch_size`` parallel sequences (``--parallel``, continuous
+    batching), ``threads`` CPU threads, ``ctx_per_sequence`` tokens of context per sequence. Requests go
+    through :class:`OpenAIGenerator` (one concurrent request per sequence). The weights are the GGUF's
+    own quantised ones (no dequantisation, unlike :class:`TransformersGenerator`); ``name`` defaults to
+    ``<gguf stem>-llamacpp``."""
+
+    supports_images = False
+
+    def __init__(self, gguf: str | os.PathLike, *, batch_size: int = 8, threads: int | None = None,
+                 ctx_per_sequence: int = 2048, binary: str | os.PathLike | None = None, name: str | None = None,
+                 startup_timeout: float = 300.0, timeout: float = 600.0, **kw):
+        import atexit
+        import subprocess
+
+        self.gguf = Path(gguf).expanduser()
+        if not self.gguf.is_file():
+            raise GenerationError(f"GGUF file not found: {self.gguf}")
+        self.binary = find_llama_server(binary)
+        self.threads = int(threads) if threads else idle_cores()
+        self.parallel = max(1, int(batch_size))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.log_path = Path(tempfile.mkstemp(prefix="llama-server-", suffix=".log")[1])
+        cmd = [str(self.binary), "-m", str(self.gguf), "--host", "127.0.0.1", "--port", str(port),
+               "--parallel", str(self.parallel), "--threads", str(self.threads),
+               "--threads-batch", str(self.threads), "--ctx-size", str(int(ctx_per_sequence) * self.parallel),
+               "--cont-batching", "--no-webui"]
+        self._log = open(self.log_path, "wb")
+        self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
+        atexit.register(self.close)
+        url = f"http://127.0.0.1:{port}"
+        t0 = time.monotonic()
+        while True:
+            if self._proc.poll() is not None:
+                self.close()
+                tail = self.log_path.read_text(errors="replace")[-800:]
+                raise GenerationError(f"llama-server exited with code {self._proc.returncode}: {tail}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout):
+                pass
+            if time.monotonic() - t0 > startup_timeout:
+                self.close()
+                raise GenerationError(f"llama-server did not become ready in {startup_timeout:.0f} s "
+                                      f"(log: {self.log_path})")
+            time.sleep(0.5)
+        self.startup_seconds = time.monotonic() - t0
+        super().__init__(f"{url}/v1", self.gguf.stem, concurrency=self.parallel, timeout=timeout,
+                         name=name or f"{self.gguf.stem}-llamacpp", **kw)
+        self.batch_size = self.parallel
+        self.package_version = "llama.cpp " + self._version()
+
+    def _version(self) -> str:
+        import subprocess
+
+        try:
+            out = subprocess.run([str(self.binary), "--version"], capture_output=True, text=True, timeout=30)
+            return (out.stdout + out.stderr).strip().splitlines()[0] if (out.stdout + out.stderr).strip() else "?"
+        except (OSError, subprocess.SubprocessError):
+            return "?"
+
+    def close(self) -> None:
+        """Stop the server (idempotent)."""
+        proc = getattr(self, "_proc", None)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except Exception:  # noqa: BLE001 -- last resort
+                proc.kill()
+        if getattr(self, "_log", None) is not None and not self._log.closed:
+            self._log.close()
+
+    def __enter__(self) -> "LlamaServerGenerator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"LlamaServerGenerator(name={self.name!r}, gguf={self.gguf.name!r}, parallel={self.parallel}, "
+                f"threads={self.threads})")

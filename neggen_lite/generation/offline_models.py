@@ -36,8 +36,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .backends import (GenerationError, Generator, OpenAIGenerator, TransformersGenerator, cache_root,
-                       generation_suffix)
+from .backends import (GenerationError, Generator, LlamaServerGenerator, OpenAIGenerator, TransformersGenerator,
+                       cache_root, generation_suffix)
 
 
 @dataclass(frozen=True)
@@ -254,12 +254,45 @@ def load(key: str, device: str = "auto", batch_size: int = 8, threads: int | Non
 
 
 
+#: how a local model is run: transformers (dequantised weights, batched; CPU or CUDA) or llama.cpp's
+#: llama-server on the quantised GGUF (parallel sequences; CPU here)
+RUNTIMES = ("transformers", "llama.cpp")
+#: transformers' decoding settings in llama-server's request fields; top-k/top-p/min-p off, as transformers'
+#: plain temperature sampling
+LLAMACPP_FIELDS = {"repetition_penalty": "repeat_penalty"}
+LLAMACPP_PLAIN_SAMPLING = {"top_k": 0, "top_p": 1.0, "min_p": 0.0}
+
+
+def load_llamacpp(spec: str, batch_size: int = 8, threads: int | None = None, **kw) -> LlamaServerGenerator:
+    """``spec`` (an offline model or a ``.gguf`` file) served by llama-server with ``batch_size`` parallel
+    sequences; the offline model's decoding defaults (Qwen: ``repetition_penalty 1.1``) are sent with every
+    request. The name is the model's with ``-llamacpp``: its outputs get a cache of their own."""
+    kw.pop("dtype", None)  # the GGUF's own quantised weights
+    kw.pop("device", None)
+    if spec in MODELS or spec in ALIASES:
+        m = get(spec)
+        path, gen_kw, base = gguf_path(m.key), dict(m.generation_kwargs), m.name
+        kw.setdefault("name", base + "-llamacpp")
+    elif spec.lower().endswith(".gguf"):
+        path, gen_kw = Path(spec).expanduser(), {}
+    else:
+        raise GenerationError(f"--runtime llama.cpp: needs an offline model ({', '.join(MODELS)}) or a .gguf "
+                              f"file, got {spec!r}")
+    body = {**LLAMACPP_PLAIN_SAMPLING, **{LLAMACPP_FIELDS.get(k, k): v for k, v in gen_kw.items()}}
+    return LlamaServerGenerator(path, batch_size=batch_size, threads=threads, extra_body=body, **kw)
+
+
 def build_generator(spec: str, device: str = "auto", batch_size: int = 8, threads: int | None = None,
-                    **kw) -> Generator:
+                    runtime: str = "transformers", **kw) -> Generator:
     """A generator for ``spec``: an offline model name, a ``.gguf`` file, a Hugging Face id or directory, or
     ``http://host:port/v1[#model]`` (:mod:`neggen_lite.generation.backends`); extra keywords go to the backend.
-    ``device``: ``auto`` is CUDA when available (:func:`neggen_lite.core.runtime.resolve_device`)."""
+    ``device``: ``auto`` is CUDA when available (:func:`neggen_lite.core.runtime.resolve_device`).
+    ``runtime="llama.cpp"``: an offline model or ``.gguf`` file served by llama-server (:func:`load_llamacpp`)."""
     spec = str(spec).strip()
+    if runtime not in RUNTIMES:
+        raise GenerationError(f"--runtime {runtime!r}: choose from {', '.join(RUNTIMES)}")
+    if runtime == "llama.cpp" and not spec.startswith(("http://", "https://")):
+        return load_llamacpp(spec, batch_size=batch_size, threads=threads, **kw)
     if spec.startswith(("http://", "https://")):
         kw.setdefault("concurrency", batch_size)
         return OpenAIGenerator.from_spec(spec, **kw)
