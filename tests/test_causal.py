@@ -118,6 +118,9 @@ def test_variant_switches_change_only_what_they_should():
     assert torch.allclose(e_c, e_c2) and torch.allclose(e_cs, e_cs2)
     e_c, e_cs = full.causal_embeddings(items)
     assert torch.allclose(e_cs, full.module(full.orig[items], full.neg[items])[1])
+    # e_c alone (real negatives, inference) is the same numbers, bit for bit, in every variant
+    for m in (full, wo_neg, _neggen(ds, "w/o CF")):
+        assert torch.equal(m.module.causal_part(*m.token_pair(items)), m.causal_embeddings(items)[0])
     # w/o CF: no attention and no difference
     wo_cf = _neggen(ds, "w/o CF")
     e_c, e_cs = wo_cf.causal_embeddings(items)

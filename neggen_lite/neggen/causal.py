@@ -95,6 +95,13 @@ class CausalModule(nn.Module):
         pos, neg = self.attend(e_m), self.attend(e_m_star)
         return self.proj(pos - neg), self.proj(neg)
 
+    def causal_part(self, e_m: torch.Tensor, e_m_star: torch.Tensor) -> torch.Tensor:
+        """``e_c`` alone: the first output of :meth:`forward` by the same operations (the same numbers), without
+        computing ``e_c*`` (for the real negatives of ``joint``, and at inference)."""
+        if not self.causal:
+            return self.proj(e_m.mean(1))
+        return self.proj(self.attend(e_m) - self.attend(e_m_star))
+
 
 def rec_loss(e_u: torch.Tensor, e_i: torch.Tensor, e_c: torch.Tensor, e_c_star: torch.Tensor,
              lam: float) -> torch.Tensor:
@@ -212,7 +219,7 @@ class NegGen(nn.Module):
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
         ue, ie = self.base_embeddings()
-        e_c = torch.cat([self.causal_embeddings(idx)[0]
+        e_c = torch.cat([self.module.causal_part(*self.token_pair(idx))
                          for idx in torch.arange(self.n_items, device=ie.device).split(8192)])
         return ue, ie + self.cfg.lam * e_c
 
@@ -245,7 +252,7 @@ class NegGen(nn.Module):
         ue, ie = self.base()
         e_u = ue[users]
         e_c_pos, e_c_star_pos = self.causal_embeddings(pos)
-        e_c_neg, _ = self.causal_embeddings(neg)
+        e_c_neg = self.module.causal_part(*self.token_pair(neg))  # its e_c* would go unused
         rank = -F.logsigmoid(scores(e_u, ie[pos], e_c_pos, cfg.lam) - scores(e_u, ie[neg], e_c_neg, cfg.lam)).mean()
         total = rank + cfg.alpha * align_loss(e_c_pos, e_c_star_pos, ie[pos], cfg.tau, "bounded")
         if cfg.objective == "repaired" and cfg.beta:
