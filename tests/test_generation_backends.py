@@ -189,6 +189,8 @@ def test_llama_server_runtime_starts_serves_and_stops(tmp_path, two_prompts, mon
         outs = gen.generate(two_prompts * 2, max_new_tokens=8, temperature=0.5, seed=3)
         assert outs == [reply_for({"messages": c, "max_tokens": 8, "temperature": 0.5, "seed": 3})
                         for c in two_prompts * 2]
+        # the tokens the server reports it wrote (usage.completion_tokens) are counted, for throughput
+        assert gen.last_stats["new_tokens"] == sum(len(o.split()) for o in outs) > 0
     finally:
         gen.close()
     assert gen._proc.poll() is not None  # stopped

@@ -446,25 +446,39 @@ class OpenAIGenerator:
 
     def complete(self, conversation: Conversation, *, max_new_tokens: int = 96, seed: int = 0,
                  temperature: float = 0.0, image=None) -> str:
-        body = {"model": self.model, "messages": self._messages(conversation, image),
+        return self._complete(self._body(conversation, image, max_new_tokens, temperature, seed))[0]
+
+    def _body(self, conversation: Conversation, image, max_new_tokens: int, temperature: float, seed: int) -> dict:
+        return {"model": self.model, "messages": self._messages(conversation, image),
                 "max_tokens": int(max_new_tokens), "temperature": float(temperature), "seed": int(seed),
                 **self.extra_body}
+
+    def _complete(self, body: dict) -> tuple[str, int]:
+        """The answer's text and its ``usage.completion_tokens`` (0 when the server does not say)."""
         resp = self._request("POST", "/chat/completions", body)
         try:
             content = resp["choices"][0]["message"].get("content")
         except (KeyError, IndexError, TypeError) as e:
             raise GenerationError(f"{self.base_url}/chat/completions: unexpected answer {str(resp)[:300]}") from e
-        return (content or "").strip()
+        usage = resp.get("usage") if isinstance(resp, dict) else None
+        return (content or "").strip(), int((usage or {}).get("completion_tokens") or 0)
 
     def generate(self, conversations: list[list[dict]], *, max_new_tokens: int = 96, seed: int = 0,
                  temperature: float = 0.0, images: Sequence | None = None) -> list[str]:
         imgs = _check_images(images, len(conversations)) or [None] * len(conversations)
-        job = lambda ci: self.complete(ci[0], max_new_tokens=max_new_tokens, seed=seed,  # noqa: E731
-                                       temperature=temperature, image=ci[1])
+
+        def job(ci):
+            return self._complete(self._body(ci[0], ci[1], max_new_tokens, temperature, seed))
+
+        t0 = time.perf_counter()
         if len(conversations) <= 1 or self.concurrency == 1:
-            return [job(ci) for ci in zip(conversations, imgs)]
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(conversations))) as pool:
-            return list(pool.map(job, zip(conversations, imgs)))
+            answers = [job(ci) for ci in zip(conversations, imgs)]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(conversations))) as pool:
+                answers = list(pool.map(job, zip(conversations, imgs)))
+        dt, new_tokens = time.perf_counter() - t0, sum(n for _, n in answers)
+        self.last_stats = {"new_tokens": new_tokens, "seconds": dt, "tokens_per_s": new_tokens / max(dt, 1e-9)}
+        return [text for text, _ in answers]
 
     def __repr__(self) -> str:
         return f"OpenAIGenerator(name={self.name!r}, concurrency={self.concurrency}, retries={self.retries})"
