@@ -42,9 +42,11 @@ SWEEPS = {"lam": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "alpha": [1e-4, 1e-3, 1e-2, 1e-
           "tau": [0.07, 0.1, 0.2, 0.3, 1.0]}
 
 
-#: ``generator="auto"``: the first of these caches that exists (the bulk three-step default, then the
-#: paper's three steps); ``"direct"``: Sec. 2.1's Direct Generation cache (Fig. 2)
+#: ``generator="auto"``: the first of these caches that exists (the bulk default with transformers in bf16
+#: (Baby), the same model and prompts run by llama.cpp (Beauty), then the paper's three steps); ``"direct"``:
+#: Sec. 2.1's Direct Generation cache (Fig. 2)
 AUTO_CACHES = (("qwen2.5-coder-1.5b-instruct-q4_k_m-bf16", "text", "rule"),
+               ("qwen2.5-coder-1.5b-instruct-q4_k_m-llamacpp", "text", "rule"),
                ("qwen2.5-coder-1.5b-instruct-q4_k_m", "model", "model"))
 DIRECT_CACHE = "qwen2.5-coder-0.5b-instruct-q4_k_m-bf16"
 
