@@ -44,7 +44,10 @@ CHECKS = {
         and r["demo_items"] == 2 and 0 <= r["demo_valid_rate"] <= 1
         and abs(r["demo_valid_rate"] + r["demo_fallback_rate"] - 1) < 1e-9 and 0.5 < r["demo_rejected_share"] <= 1
         # the committed generation benchmark: several paths, the fastest one's model-written share
-        and r["bench_paths"] >= 2 and 0 <= r["bench_fastest_model_written"] <= 1),
+        and r["bench_paths"] >= 2 and 0 <= r["bench_fastest_model_written"] <= 1
+        # the prose compares the two runtimes of the bulk path
+        and r["bench_llamacpp_s_per_item"] > 0 and r["bench_transformers_s_per_item"] > 0
+        and 0 <= r["bench_llamacpp_model_written"] <= 1 and r["bench_llamacpp_build_minutes"] > 0),
     "05_causal_learning": lambda r: (
         0 <= r["lambda_top10_overlap_0_1"] <= 1 and
         # the prose: Eq. 19 as printed sends no gradient to a real negative item, joint does
