@@ -204,8 +204,11 @@ def test_llama_server_runtime_starts_serves_and_stops(tmp_path, two_prompts, mon
 
 
 def test_llama_server_runtime_errors(tmp_path, monkeypatch):
+    from neggen_lite.generation import backends
+
     monkeypatch.delenv("NEGGEN_LLAMA_SERVER", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(backends.sys, "executable", str(tmp_path / "python"))  # none beside this Python either
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF")
     with pytest.raises(GenerationError, match="llama-server not found.*make llama-server"):
