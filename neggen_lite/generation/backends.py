@@ -18,6 +18,7 @@ picks the backend from ``spec``:
 """
 from __future__ import annotations
 
+import atexit
 import base64
 import http.client
 import json
@@ -26,6 +27,7 @@ import mimetypes
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -515,9 +517,6 @@ class LlamaServerGenerator(OpenAIGenerator):
     def __init__(self, gguf: str | os.PathLike, *, batch_size: int = 8, threads: int | None = None,
                  ctx_per_sequence: int = 2048, binary: str | os.PathLike | None = None, name: str | None = None,
                  startup_timeout: float = 300.0, timeout: float = 600.0, **kw):
-        import atexit
-        import subprocess
-
         self.gguf = Path(gguf).expanduser()
         if not self.gguf.is_file():
             raise GenerationError(f"GGUF file not found: {self.gguf}")
@@ -560,8 +559,6 @@ class LlamaServerGenerator(OpenAIGenerator):
         self.package_version = "llama.cpp " + self._version()
 
     def _version(self) -> str:
-        import subprocess
-
         try:
             out = subprocess.run([str(self.binary), "--version"], capture_output=True, text=True, timeout=30)
             return (out.stdout + out.stderr).strip().splitlines()[0] if (out.stdout + out.stderr).strip() else "?"
