@@ -246,7 +246,8 @@ def test_committed_generation_caches_still_load_unchanged():
         gen.name = c.records[0]["model"]
         mp = core_paths.manifest_path(p)
         m = json.loads(mp.read_text()) if mp.exists() else {}
-        gen.package_version, gen.dtype = m.get("package_version"), m.get("dtype") or "float32"
+        # no dtype in the manifest: float32 (transformers' CPU default); None: a runtime without one (llama.cpp)
+        gen.package_version, gen.dtype = m.get("package_version"), m.get("dtype", "float32")
         pipeline.check_identity(c, pipeline.cache_identity(gen, direct, describe, mask))
         gen.name = "another-model"
         with pytest.raises(CacheError, match="made with generator"):
