@@ -47,7 +47,7 @@ qwen: $(STAMP)
 	$(PY) -m neggen_lite.generation.offline_models install qwen2.5-coder-1.5b
 
 # optional: llama.cpp's llama-server (generate --runtime llama.cpp), built from the llama.cpp sources that the
-# llama-cpp-python sdist vendors (PyPI has it as source only); CPU build for this machine, ~25 min on 1 core
+# llama-cpp-python sdist vendors (PyPI has it as source only); CPU build for this machine, ~18 min on 1 core
 LLAMA_CPP_PYTHON ?= 0.3.36
 LLAMA_SRC := $(VENV)/src/llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp
 llama-server: $(VENV)/bin/llama-server

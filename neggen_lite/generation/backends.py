@@ -499,7 +499,7 @@ def find_llama_server(binary: str | os.PathLike | None = None) -> Path:
     if not cand or not Path(cand).expanduser().is_file():
         raise GenerationError(
             f"llama-server not found ({cand or 'not on PATH, $NEGGEN_LLAMA_SERVER unset'}): build it with "
-            "`make llama-server` (llama.cpp from the llama-cpp-python sdist, ~25 min on 1 core) or point "
+            "`make llama-server` (llama.cpp from the llama-cpp-python sdist, ~18 min on 1 core) or point "
             "$NEGGEN_LLAMA_SERVER at one")
     return Path(cand).expanduser()
 
@@ -561,7 +561,8 @@ class LlamaServerGenerator(OpenAIGenerator):
     def _version(self) -> str:
         try:
             out = subprocess.run([str(self.binary), "--version"], capture_output=True, text=True, timeout=30)
-            return (out.stdout + out.stderr).strip().splitlines()[0] if (out.stdout + out.stderr).strip() else "?"
+            lines = (out.stdout + out.stderr).strip().splitlines()
+            return lines[0] if lines else "?"
         except (OSError, subprocess.SubprocessError):
             return "?"
 
