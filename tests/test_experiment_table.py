@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from neggen_lite.core.metrics import save_per_user
-from neggen_lite.results.experiment import arm_of, experiment_markdown, experiment_table
+from neggen_lite.results.experiment import arm_of, experiment_findings, experiment_markdown, experiment_table
 
 USERS = np.arange(50)
 
@@ -55,6 +55,34 @@ def test_table_compares_arms_with_pooled_paired_tests(tmp_path):
     gen = experiment_table("baby", recs).set_index(["objective", "arm"]).loc[("joint", "generated")]
     assert gen["best baseline"] == "dragon (T)" and gen["baseline seeds"] == [1]
     assert gen["vs baseline"] == pytest.approx(-0.03 / (noise[1] + 0.05).mean(), rel=1e-4)
+
+
+def test_findings_are_written_from_the_table(tmp_path):
+    rng = np.random.default_rng(1)
+    noise = {s: rng.uniform(0, 0.1, len(USERS)) for s in (1, 2)}
+
+    def runs(gain, base):
+        recs = []
+        for s in (1, 2):
+            recs.append(_neggen(tmp_path, "rule", "rule", "full", s, noise[s], base=base))
+            recs.append(_neggen(tmp_path, "gen", "auto", "full", s, noise[s] + gain, base=base))
+            recs.append(_run(tmp_path, "freedom-uniform-t", s, noise[s] + 0.01, model="freedom", modalities=["t"],
+                             negatives={"source": "uniform"}))
+        return recs
+
+    recs = runs(0.02, base=0.01)  # above the rule arm (every user +0.02) and above the same-seed base
+    df = experiment_table("baby", recs)
+    text = experiment_findings("baby", recs, results_dir=tmp_path)
+    gen = df.set_index(["objective", "arm"]).loc[("joint", "generated")]
+    assert f"**joint** (2 seeds): generated negatives (90.0 % model-written) give {gen['ours']:.4f}" in text
+    assert "against rule-based negatives" in text and "p < 1e-20" in text and "freedom (T)" in text
+    assert "improve on LightGCN under: joint." in text and "The paper reports +52.6 %" in text
+    assert "0 of the 55 planned runs on baby are committed" in text  # none of these is at a planned path
+    assert experiment_findings("baby", recs, results_dir=tmp_path, table=df) == text
+    # the same arms below the rule-based one: the verdict turns
+    recs = runs(-0.02, base=0.01)
+    assert "Under no objective do generated negatives beat" in experiment_findings("baby", recs, results_dir=tmp_path)
+    assert experiment_findings("beauty", recs, results_dir=tmp_path).startswith("No run with generated negatives on beauty")
 
 
 def test_runs_outside_the_experiment_are_left_out(tmp_path):

@@ -23,10 +23,11 @@ import pandas as pd
 from ..core.metrics import load_per_user, paired_ttest
 from ..core.paths import RESULTS_DIR, per_user_path
 from ..core.paper import PAPER_TABLE5
-from ..experiments.neggen_arms import ARMS, CAUSAL_OBJECTIVES, OBJECTIVES, SWEEP_SEED
+from ..experiments.neggen_arms import ARMS, CAUSAL_OBJECTIVES, OBJECTIVES, SWEEP_SEED, plan
+from ..experiments.runs import missing
 from ..neggen.causal import NEGGEN_VARIANTS, NegGenConfig
 from ..neggen.train import SWEEPS
-from .quantities import fmt_p, fmt_pct
+from .quantities import fmt_p, fmt_pct, neggen_vs_lightgcn
 from .records import METRICS, load_results, model_kwargs
 from .tables import best_baseline, fmt_mean_std
 
@@ -154,6 +155,55 @@ def experiment_markdown(dataset: str, records: list[dict] | None = None, metric:
                      + ("| (the reference) " if d["arm"] == "rule" else f"| {fmt_pct(d['vs rule'])} ({fmt_p(d['p vs rule'])}) ")
                      + f"| {fmt_pct(d['vs baseline'])} ({fmt_p(d['p vs baseline'])}) | {share} |")
     return "\n".join(lines)
+
+
+def _pct_p(pct: float, p: float) -> str:
+    return "–" if pct != pct else f"{fmt_pct(pct)} ({fmt_p(p)})"
+
+
+def experiment_findings(dataset: str, records: list[dict] | None = None, metric: str = "recall@20",
+                        results_dir: str | Path = RESULTS_DIR, table: pd.DataFrame | None = None) -> str:
+    """The experiment's answer as Markdown sentences, every number from :func:`experiment_table`: per
+    objective, the generated arm against the rule-based, Direct Generation and *w/o NEG* arms, the
+    same-seed LightGCN and the best baseline; whether generated negatives *help* (above the rule-based arm
+    at p < 0.05 and above LightGCN); the paper's gain over LightGCN; how many planned runs are committed.
+    Chapter 6 and ``results/README.md`` (``{FINDINGS:<dataset>}``) print the same text; ``table``: the
+    :func:`experiment_table` of the same arguments, when the caller already has it."""
+    recs = records if records is not None else load_results(results_dir, mode="full")
+    df = table if table is not None else experiment_table(dataset, recs, metric, results_dir)
+    planned = plan(dataset)
+    have = len(planned) - len(missing(planned, results_dir))
+    missing_note = (f"{have} of the {len(planned)} planned runs on {dataset} are committed "
+                    f"(`python -m neggen_lite plan --dataset {dataset}` lists the others).")
+    rows = {(r["objective"], r["arm"]): r for r in df.to_dict("records")}
+    lines, helped = [], []
+    for objective in OBJECTIVES:
+        gen = rows.get((objective, "generated"))
+        if gen is None:
+            continue
+        n = len(gen["seeds"])
+        direct, other = rows.get((objective, "direct")), rows.get((objective, "w/o NEG"))
+        share = gen["model-written share"]
+        lines.append(
+            f"* **{objective}** ({n} seed{'s' if n > 1 else ''}): generated negatives"
+            + (f" ({100 * share:.1f} % model-written)" if share == share else "")
+            + f" give {gen['ours']:.4f}, {_pct_p(gen['vs rule'], gen['p vs rule'])} against rule-based negatives"
+            + (f"; Direct Generation negatives {_pct_p(direct['vs rule'], direct['p vs rule'])}" if direct else "")
+            + (f"; another item's attributes (*w/o NEG*) {_pct_p(other['vs rule'], other['p vs rule'])}"
+               if other else "")
+            + f". Against the same-seed LightGCN {fmt_pct(gen['vs lightgcn'])} ({gen['p<0.05 vs lightgcn']} "
+              f"seeds at p < 0.05); against {gen['best baseline']} {_pct_p(gen['vs baseline'], gen['p vs baseline'])}.")
+        if gen["vs rule"] > 0 and gen["p vs rule"] < 0.05 and gen["vs lightgcn"] > 0:
+            helped.append(objective)
+    if not lines:
+        return f"No run with generated negatives on {dataset} yet. {missing_note}"
+    verdict = (f"Generated negatives beat rule-based ones at p < 0.05 and improve on LightGCN under: "
+               f"{', '.join(helped)}." if helped else
+               "Under no objective do generated negatives beat the rule-based ones at p < 0.05 while improving "
+               "on LightGCN.")
+    paper_gain = neggen_vs_lightgcn(recs, dataset, metric)["paper"]
+    return "\n".join(lines) + (f"\n\n{verdict} The paper reports {fmt_pct(paper_gain)} for NegGen over LightGCN "
+                               f"on {dataset}. {missing_note}")
 
 
 #: the seeds on which :func:`best_objective` chooses (fixed, so later seeds cannot move the choice)

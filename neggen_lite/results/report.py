@@ -16,7 +16,7 @@ from ..models.objectives import probe_key, probe_line
 from ..neggen.causal import NEGGEN_VARIANTS
 from ..samplers.hard import HARD_SAMPLERS
 from ..experiments.multimodal import BASELINES
-from .experiment import ablations_markdown, experiment_markdown
+from .experiment import ablations_markdown, experiment_findings, experiment_markdown
 from .records import METRICS, is_mmrec_weight, load_results, table_row
 from .tables import (comparison_table, fig2_significance, fig2_table, fig6_frame, fmt_mean_std, load_neggen,
                      sampler_vs_uniform, significance_table)
@@ -265,8 +265,9 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
     Placeholders: ``{TABLE2}`` (:func:`markdown_table`), ``{NEGGEN:<dataset>}`` (:func:`neggen_markdown`),
     ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`),
     ``{SAMPLERS}`` (:func:`sampler_markdown`), ``{FIG2}`` (:func:`fig2_markdown`) and
-    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{EXPERIMENT:<dataset>}`` and ``{ABLATIONS:<dataset>}``
-    (:func:`neggen_lite.results.experiment.experiment_markdown`, ``ablations_markdown``). An unknown placeholder is a ``ValueError`` naming it and its line."""
+    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{EXPERIMENT:<dataset>}``, ``{FINDINGS:<dataset>}`` and
+    ``{ABLATIONS:<dataset>}`` (:func:`neggen_lite.results.experiment.experiment_markdown`,
+    ``experiment_findings``, ``ablations_markdown``). An unknown placeholder is a ``ValueError`` naming it and its line."""
 
     recs = load_results(results_dir, mode="full")
     neg = None
@@ -288,6 +289,8 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
             return significance_markdown(arg, recs)
         if key == "EXPERIMENT" and arg:
             return experiment_markdown(arg, recs)
+        if key == "FINDINGS" and arg:
+            return experiment_findings(arg, recs, results_dir=results_dir)
         if key == "ABLATIONS" and arg:
             return ablations_markdown(arg, recs)
         if key == "BASELINES" and not arg:
