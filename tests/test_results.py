@@ -297,6 +297,25 @@ def test_readme_template_is_filled_and_unknown_placeholders_name_their_line(tmp_
     assert "unknown placeholder '{NOPE}'" in capsys.readouterr().err
 
 
+def test_generations_table_reads_each_manifest(tmp_path):
+    gen = tmp_path / "generations" / "beauty"
+    gen.mkdir(parents=True)
+    (gen / "m-llamacpp.text-rulemask.jsonl.gz").write_bytes(b"")
+    (gen / "m-llamacpp.text-rulemask.manifest.json").write_text(json.dumps({
+        "dataset": "beauty", "generator": "m-llamacpp", "pipeline": "rule masking>completion", "items": 200,
+        "items_with_text": 1000, "snapshot": True, "valid_rate": 0.98, "refusals_share": 0.01, "seconds": 300.0,
+        "hardness_model": {"cos_original_generated": 0.87, "cos_original_random_item": 0.39},
+        "hardness_rule_same_items": {"cos_original_generated": 0.75}}))
+    (gen / "other-bf16.direct.jsonl.gz").write_bytes(b"")  # a cache without a manifest
+    (gen / "other-bf16.direct.manifest.json.tmp").write_text("{")  # not a manifest
+    md = report.generations_markdown(tmp_path)
+    row = next(line for line in md.splitlines() if "`m-llamacpp.text-rulemask`" in line)
+    assert row == ("| beauty | `m-llamacpp.text-rulemask` | rule masking>completion | 200 of 1,000 (snapshot) | 98.0 % "
+                   "| 1.0 % | 1.50 | llama.cpp (GGUF q4_k_m) | 0.870 / 0.750 / 0.390 |")
+    assert "| beauty | `other-bf16.direct` | no manifest |" in md
+    assert report.render_readme("{GENERATIONS}\n", tmp_path) == md + "\n"
+
+
 def test_committed_results_readme_is_up_to_date():
     # results/README.md is generated: committing results without `make results-readme` fails here
     expected = report.render_readme(report.README_TEMPLATE.read_text())

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.paper import PAPER_TABLE2, PAPER_TABLE5
-from ..core.paths import RESULTS_DIR, benchmark_path
+from ..core.paths import CACHE_SUFFIX, RESULTS_DIR, benchmark_path, manifest_path
 from ..core.runtime import atomic_write_bytes, atomic_write_json
 from ..models.objectives import probe_key, probe_line
 from ..neggen.causal import NEGGEN_VARIANTS
@@ -259,13 +259,53 @@ def tuning_markdown(records: list[dict]) -> str:
 README_TEMPLATE = RESULTS_DIR / "README.template.md"
 
 
+def _runtime_label(man: dict) -> str:
+    """How a cache's model ran, from its manifest: llama.cpp on the GGUF, or transformers in its dtype."""
+    if str(man.get("generator", "")).endswith("-llamacpp"):
+        return "llama.cpp (GGUF q4_k_m)"
+    dtype = man.get("dtype") or (man.get("header") or {}).get("runtime", {}).get("dtype")
+    return f"transformers {'bf16' if dtype == 'bfloat16' else dtype or 'fp32'}"
+
+
+def generations_markdown(results_dir: str | Path = RESULTS_DIR) -> str:
+    """One row per generation cache under ``<results_dir>/generations/`` (Sec. 3.2, issue 18.3), from its
+    manifest: items written (of the dataset's items with text, where the manifest records them; a
+    *snapshot* is a cache still growing), the share the model wrote that passed validation (the rest are
+    counted rule-based fallbacks), refusals, seconds per item per process (a sharded run's processes
+    summed), how the model ran, and hardness: the mean cosine (the manifest's encoder) of the negative to
+    the item's original text, beside the rule-based negative of the same items and a random item. A cache
+    without a manifest is listed as such."""
+    root = Path(results_dir) / "generations"
+    lines = ["| dataset | cache | pipeline | items | model-written | refusals | s / item | runtime "
+             "| cosine to original: model / rule / random |", "|---|---|---|---|---|---|---|---|---|"]
+    for cache in sorted(root.glob(f"*/*{CACHE_SUFFIX}")):
+        name = cache.name[: -len(CACHE_SUFFIX)]
+        mp = manifest_path(cache)
+        if not mp.is_file():
+            lines.append(f"| {cache.parent.name} | `{name}` | no manifest | | | | | | |")
+            continue
+        man = json.loads(mp.read_text(encoding="utf-8"))
+        items = int(man.get("items", 0))
+        of = man.get("items_with_text")
+        shown = f"{items:,}" + (f" of {int(of):,}" if of else "") + (" (snapshot)" if man.get("snapshot") else "")
+        refusals = man.get("refusals_share")
+        hm, hr = man.get("hardness_model") or {}, man.get("hardness_rule_same_items") or {}
+        hard = (f"{hm['cos_original_generated']:.3f} / {hr.get('cos_original_generated', float('nan')):.3f} / "
+                f"{hm['cos_original_random_item']:.3f}" if hm else "–")
+        lines.append(f"| {man.get('dataset', cache.parent.name)} | `{name}` | {man.get('pipeline', '?')} | {shown} "
+                     f"| {100 * float(man.get('valid_rate', float('nan'))):.1f} % "
+                     f"| {'–' if refusals is None else f'{100 * refusals:.1f} %'} "
+                     f"| {float(man['seconds']) / max(1, items):.2f} | {_runtime_label(man)} | {hard} |")
+    return "\n".join(lines)
+
+
 def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
     """Fill ``results/README.template.md``'s placeholders with tables computed from the result files.
 
     Placeholders: ``{TABLE2}`` (:func:`markdown_table`), ``{NEGGEN:<dataset>}`` (:func:`neggen_markdown`),
     ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`),
     ``{SAMPLERS}`` (:func:`sampler_markdown`), ``{FIG2}`` (:func:`fig2_markdown`) and
-    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{EXPERIMENT:<dataset>}``, ``{FINDINGS:<dataset>}`` and
+    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{GENERATIONS}`` (:func:`generations_markdown`), ``{EXPERIMENT:<dataset>}``, ``{FINDINGS:<dataset>}`` and
     ``{ABLATIONS:<dataset>}`` (:func:`neggen_lite.results.experiment.experiment_markdown`,
     ``experiment_findings``, ``ablations_markdown``). An unknown placeholder is a ``ValueError`` naming it and its line."""
 
@@ -289,6 +329,8 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
             return significance_markdown(arg, recs)
         if key == "EXPERIMENT" and arg:
             return experiment_markdown(arg, recs)
+        if key == "GENERATIONS" and not arg:
+            return generations_markdown(results_dir)
         if key == "FINDINGS" and arg:
             return experiment_findings(arg, recs, results_dir=results_dir)
         if key == "ABLATIONS" and arg:
