@@ -48,8 +48,11 @@ qwen: $(STAMP)
 
 # optional: llama.cpp's llama-server (generate --runtime llama.cpp), built from the llama.cpp sources that the
 # llama-cpp-python sdist vendors (PyPI has it as source only); CPU build for this machine, ~18 min on 1 core
+# (~14 min with JOBS=2). Native, but without AMX on x86: the native build with AMX crashed in its warm-up
+# (SIGSEGV) on this project's Xeon; without AMX, llama.cpp's weight repacking runs (and is faster)
 LLAMA_CPP_PYTHON ?= 0.3.36
 LLAMA_SRC := $(VENV)/src/llama_cpp_python-$(LLAMA_CPP_PYTHON)/vendor/llama.cpp
+LLAMA_CFLAGS ?= $(if $(filter x86_64 amd64,$(shell uname -m)),-mno-amx-tile -mno-amx-int8 -mno-amx-bf16,)
 llama-server: $(VENV)/bin/llama-server
 
 $(VENV)/bin/llama-server: $(STAMP)
@@ -57,7 +60,8 @@ $(VENV)/bin/llama-server: $(STAMP)
 	$(PY) -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$(LLAMA_CPP_PYTHON)" -d $(VENV)/src
 	tar xzf $(VENV)/src/llama_cpp_python-$(LLAMA_CPP_PYTHON).tar.gz -C $(VENV)/src
 	cmake -S $(LLAMA_SRC) -B $(LLAMA_SRC)/build -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
-	  -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DBUILD_SHARED_LIBS=OFF
+	  -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DBUILD_SHARED_LIBS=OFF \
+	  -DCMAKE_C_FLAGS="$(LLAMA_CFLAGS)" -DCMAKE_CXX_FLAGS="$(LLAMA_CFLAGS)"
 	cmake --build $(LLAMA_SRC)/build --target llama-server -j $${JOBS:-1}
 	cp $(LLAMA_SRC)/build/bin/llama-server $@
 

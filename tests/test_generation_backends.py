@@ -198,7 +198,7 @@ def test_llama_server_runtime_starts_serves_and_stops(tmp_path, two_prompts, mon
     argv = calls[0]["argv"]
     assert argv[argv.index("-m") + 1] == str(gguf) and argv[argv.index("--parallel") + 1] == "3"
     assert argv[argv.index("--threads") + 1] == "1" and argv[argv.index("--ctx-size") + 1] == str(3 * 2048)
-    assert "--no-repack" in argv  # repacked (AMX) weight buffers crashed the build in its warm-up here
+    assert "--no-repack" not in argv  # llama.cpp's default (repack=False adds it)
     # plain temperature sampling, as transformers: llama.cpp's top-k / top-p / min-p are switched off
     body = calls[1]["body"]
     assert (body["top_k"], body["top_p"], body["min_p"]) == (0, 1.0, 0.0) and len(calls) == 1 + 4
@@ -223,3 +223,8 @@ def test_llama_server_runtime_errors(tmp_path, monkeypatch):
     broken.chmod(0o755)
     with pytest.raises(GenerationError, match="exited with code 3: error: unknown model format"):
         build_generator(str(gguf), runtime="llama.cpp", binary=broken)
+    crashing = tmp_path / "llama-server-segv"
+    crashing.write_text("#!/bin/sh\nkill -SEGV $$\n")
+    crashing.chmod(0o755)
+    with pytest.raises(GenerationError, match=r"exited with code -11 \(a crash: .*without AMX"):
+        build_generator(str(gguf), runtime="llama.cpp", binary=crashing)

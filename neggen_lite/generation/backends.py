@@ -510,16 +510,16 @@ class LlamaServerGenerator(OpenAIGenerator):
     batching), ``threads`` CPU threads, ``ctx_per_sequence`` tokens of context per sequence. Requests go
     through :class:`OpenAIGenerator` (one concurrent request per sequence). The weights are the GGUF's
     own quantised ones (no dequantisation, unlike :class:`TransformersGenerator`); ``name`` defaults to
-    ``<gguf stem>-llamacpp``. ``repack=False`` (``--no-repack``): no repacked weight buffers (llama.cpp's
-    extra buffer types, AMX among them on this Xeon): with them the ``make llama-server`` build crashed in its
-    warm-up (SIGSEGV) here; without them Beauty generation ran at ~75 items/min on two 1-thread shards, as
-    fast as the earlier build with them."""
+    ``<gguf stem>-llamacpp``. ``repack=False`` passes ``--no-repack`` (no repacked weight buffers): a
+    native build with AMX kernels crashed in its warm-up (SIGSEGV) on this machine's Xeon, so ``make
+    llama-server`` builds without AMX, and repacking (llama.cpp's default) then runs: Beauty generation,
+    two 1-thread shards, 58 items/min with it against ~49 without."""
 
     supports_images = False
 
     def __init__(self, gguf: str | os.PathLike, *, batch_size: int = 8, threads: int | None = None,
                  ctx_per_sequence: int = 2048, binary: str | os.PathLike | None = None, name: str | None = None,
-                 startup_timeout: float = 300.0, timeout: float = 600.0, repack: bool = False, **kw):
+                 startup_timeout: float = 300.0, timeout: float = 600.0, repack: bool = True, **kw):
         self.gguf = Path(gguf).expanduser()
         if not self.gguf.is_file():
             raise GenerationError(f"GGUF file not found: {self.gguf}")
@@ -543,7 +543,9 @@ class LlamaServerGenerator(OpenAIGenerator):
             if self._proc.poll() is not None:
                 self.close()
                 tail = self.log_path.read_text(errors="replace")[-800:]
-                raise GenerationError(f"llama-server exited with code {self._proc.returncode}: {tail}")
+                hint = (" (a crash: if it is in the warm-up, rebuild without AMX as `make llama-server` does, or pass "
+                        "repack=False)" if self._proc.returncode == -11 else "")
+                raise GenerationError(f"llama-server exited with code {self._proc.returncode}{hint}: {tail}")
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
                     if r.status == 200:
