@@ -199,6 +199,7 @@ def test_llama_server_runtime_starts_serves_and_stops(tmp_path, two_prompts, mon
     assert argv[argv.index("-m") + 1] == str(gguf) and argv[argv.index("--parallel") + 1] == "3"
     assert argv[argv.index("--threads") + 1] == "1" and argv[argv.index("--ctx-size") + 1] == str(3 * 2048)
     assert "--no-repack" not in argv  # llama.cpp's default (repack=False adds it)
+    assert argv[argv.index("--cache-ram") + 1] == "256"  # not llama.cpp's 8 GiB prompt cache per server
     # plain temperature sampling, as transformers: llama.cpp's top-k / top-p / min-p are switched off
     body = calls[1]["body"]
     assert (body["top_k"], body["top_p"], body["min_p"]) == (0, 1.0, 0.0) and len(calls) == 1 + 4
