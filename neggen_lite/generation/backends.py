@@ -26,6 +26,7 @@ import logging
 import mimetypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -548,7 +549,7 @@ class LlamaServerGenerator(OpenAIGenerator):
                 self.close()
                 tail = self.log_path.read_text(errors="replace")[-800:]
                 hint = (" (a crash: if it is in the warm-up, rebuild without AMX as `make llama-server` does, or pass "
-                        "repack=False)" if self._proc.returncode == -11 else "")
+                        "repack=False)" if self._proc.returncode == -signal.SIGSEGV else "")
                 raise GenerationError(f"llama-server exited with code {self._proc.returncode}{hint}: {tail}")
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=5) as r:

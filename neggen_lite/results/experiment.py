@@ -27,7 +27,7 @@ from ..experiments.neggen_arms import ARMS, CAUSAL_OBJECTIVES, OBJECTIVES, SWEEP
 from ..experiments.runs import missing
 from ..neggen.causal import NEGGEN_VARIANTS, NegGenConfig
 from ..neggen.train import SWEEPS
-from .quantities import fmt_p, fmt_pct, neggen_vs_lightgcn
+from .quantities import fmt_p, fmt_pct, fmt_pct_p, neggen_vs_lightgcn
 from .records import METRICS, load_results, model_kwargs
 from .tables import best_baseline, fmt_mean_std
 
@@ -157,10 +157,6 @@ def experiment_markdown(dataset: str, records: list[dict] | None = None, metric:
     return "\n".join(lines)
 
 
-def _pct_p(pct: float, p: float) -> str:
-    return "–" if pct != pct else f"{fmt_pct(pct)} ({fmt_p(p)})"
-
-
 def experiment_findings(dataset: str, records: list[dict] | None = None, metric: str = "recall@20",
                         results_dir: str | Path = RESULTS_DIR, table: pd.DataFrame | None = None) -> str:
     """The experiment's answer as Markdown sentences, every number from :func:`experiment_table`: per
@@ -187,12 +183,12 @@ def experiment_findings(dataset: str, records: list[dict] | None = None, metric:
         lines.append(
             f"* **{objective}** ({n} seed{'s' if n > 1 else ''}): generated negatives"
             + (f" ({100 * share:.1f} % model-written)" if share == share else "")
-            + f" give {gen['ours']:.4f}, {_pct_p(gen['vs rule'], gen['p vs rule'])} against rule-based negatives"
-            + (f"; Direct Generation negatives {_pct_p(direct['vs rule'], direct['p vs rule'])}" if direct else "")
-            + (f"; another item's attributes (*w/o NEG*) {_pct_p(other['vs rule'], other['p vs rule'])}"
+            + f" give {gen['ours']:.4f}, {fmt_pct_p(gen['vs rule'], gen['p vs rule'])} against rule-based negatives"
+            + (f"; Direct Generation negatives {fmt_pct_p(direct['vs rule'], direct['p vs rule'])}" if direct else "")
+            + (f"; another item's attributes (*w/o NEG*) {fmt_pct_p(other['vs rule'], other['p vs rule'])}"
                if other else "")
             + f". Against the same-seed LightGCN {fmt_pct(gen['vs lightgcn'])} ({gen['p<0.05 vs lightgcn']} "
-              f"seeds at p < 0.05); against {gen['best baseline']} {_pct_p(gen['vs baseline'], gen['p vs baseline'])}.")
+              f"seeds at p < 0.05); against {gen['best baseline']} {fmt_pct_p(gen['vs baseline'], gen['p vs baseline'])}.")
         if gen["vs rule"] > 0 and gen["p vs rule"] < 0.05 and gen["vs lightgcn"] > 0:
             helped.append(objective)
     if not lines:

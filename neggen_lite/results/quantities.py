@@ -172,3 +172,8 @@ def fmt_pct(x: float, digits: int = 1) -> str:
     if x is None or x != x:
         return "n/a"
     return f"{x * 100:+.{digits}f} %"
+
+
+def fmt_pct_p(pct: float, p: float) -> str:
+    """A relative change with its p-value, ``"+0.9 % (p = 0.147)"``; ``"–"`` where there is no change (NaN)."""
+    return "–" if pct != pct else f"{fmt_pct(pct)} ({fmt_p(p)})"

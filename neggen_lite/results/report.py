@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.paper import PAPER_TABLE2, PAPER_TABLE5
-from ..core.paths import CACHE_SUFFIX, RESULTS_DIR, benchmark_path, manifest_path
+from ..core.paths import CACHE_SUFFIX, RESULTS_DIR, benchmark_path, cache_stem, manifest_path
 from ..core.runtime import atomic_write_bytes, atomic_write_json
 from ..models.objectives import probe_key, probe_line
 from ..neggen.causal import NEGGEN_VARIANTS
@@ -279,7 +279,7 @@ def generations_markdown(results_dir: str | Path = RESULTS_DIR) -> str:
     lines = ["| dataset | cache | pipeline | items | model-written | refusals | s / item | runtime "
              "| cosine to original: model / rule / random |", "|---|---|---|---|---|---|---|---|---|"]
     for cache in sorted(root.glob(f"*/*{CACHE_SUFFIX}")):
-        name = cache.name[: -len(CACHE_SUFFIX)]
+        name = cache_stem(cache)
         mp = manifest_path(cache)
         if not mp.is_file():
             lines.append(f"| {cache.parent.name} | `{name}` | no manifest | | | | | | |")
