@@ -120,3 +120,27 @@ def test_cli_reports_data_errors(tmp_path):
                            str(tmp_path), "--mode", "smoke"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert "baby.inter, line 3: duplicate pair" in proc.stderr
+
+
+def test_adam_is_fused_and_makes_the_per_tensor_update():
+    """The trainer's optimizer (core.runtime.adam) is torch's fused Adam on CPU tensors, and five steps of it
+    move the parameters as the per-tensor Adam does (same equations, one kernel)."""
+    from neggen_lite.core.runtime import adam
+
+    torch.manual_seed(0)
+    start = [torch.randn(50, 8), torch.randn(8)]
+    grads = [[torch.randn_like(p) for p in start] for _ in range(5)]
+    ends = []
+    for make in (lambda ps: adam(ps, lr=1e-2), lambda ps: torch.optim.Adam(ps, lr=1e-2, foreach=False)):
+        params = [torch.nn.Parameter(p.clone()) for p in start]
+        opt = make(params)
+        for step in grads:
+            for p, g in zip(params, step):
+                p.grad = g.clone()
+            opt.step()
+        ends.append([p.detach() for p in params])
+        if len(ends) == 1:
+            assert opt.param_groups[0]["fused"] is True
+    for fused, loop, p0 in zip(*ends, start):
+        assert not torch.equal(fused, p0)
+        torch.testing.assert_close(fused, loop, rtol=1e-5, atol=1e-6)

@@ -70,6 +70,7 @@ from torch import nn
 
 from ..core.features import ItemFeatures
 from ..core.graph import propagate
+from ..core.runtime import adam
 from .mmbase import MultiModalRecommender, interaction_matrix, published, spmm
 from .objectives import bpr, info_nce, score_gap
 
@@ -300,7 +301,7 @@ class DiffMM(MultiModalRecommender):
     def train_denoisers(self) -> float:
         """One pass of denoiser training over all users (shuffled, blocks of ``diff_batch``); mean loss."""
         if self._denoise_opt is None:
-            self._denoise_opt = torch.optim.Adam(self.denoisers.parameters(), lr=self.cfg.lr)
+            self._denoise_opt = adam(self.denoisers.parameters(), lr=self.cfg.lr)
         total, n = 0.0, 0
         for block in torch.randperm(self.n_users).split(self.cfg.diff_batch):
             x0 = self._rows(block.numpy())

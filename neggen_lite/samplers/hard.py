@@ -27,6 +27,7 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
+from ..core.runtime import adam
 from ..models.objectives import bpr
 from .uniform import UniformSampler
 
@@ -362,7 +363,7 @@ class IRGANSampler:
 
         self.user_emb, self.item_emb = param(n_users, int(gen_dim)), param(self.n_items, int(gen_dim))
         self.item_bias = torch.nn.Parameter(torch.zeros(self.n_items, device=self.device))
-        self.optimizer = torch.optim.Adam([self.user_emb, self.item_emb, self.item_bias], lr=float(lr))
+        self.optimizer = adam([self.user_emb, self.item_emb, self.item_bias], lr=float(lr))
         self.extras: dict = {}
         self.last_reward = float("nan")
         self.hparams = {"gen_dim": int(gen_dim), "lr": float(lr), "temperature": self.temperature,
@@ -378,7 +379,7 @@ class IRGANSampler:
         users = torch.as_tensor(coo.row, dtype=torch.long, device=self.device)
         items = torch.as_tensor(coo.col, dtype=torch.long, device=self.device)
         params = (self.user_emb, self.item_emb, self.item_bias)
-        opt = torch.optim.Adam(params, lr=lr)
+        opt = adam(params, lr=lr)
         losses = []
         for _ in range(epochs):
             perm = torch.randperm(len(users), device=self.device, generator=self.generator)

@@ -28,7 +28,8 @@ from .. import __version__
 from ..core.data import DataError
 from ..core.metrics import KS, evaluate, save_per_user
 from ..core.paths import per_user_path
-from ..core.runtime import atomic_torch_save, atomic_write_json, git_commit, resolve_device, seed_everything, set_threads
+from ..core.runtime import (adam, atomic_torch_save, atomic_write_json, git_commit, resolve_device, seed_everything,
+                            set_threads)
 from ..core.safety import CheckpointError, check_settings, load_checkpoint, locked
 from ..models.lightgcn import build_model
 from ..models.objectives import bpr, neg_grad_norm, score_gap
@@ -183,7 +184,7 @@ def _fit(dataset, config, device, ckpt_path, progress, mode, log, threads, log_e
         sampler = build_sampler(config.sampler, dataset, device, seed=config.seed + 1, dim=config.dim,
                                 **config.sampler_kwargs)
     sampler_params = list(sampler.parameters()) if hasattr(sampler, "parameters") else []  # e.g. DENS's gates
-    opt = torch.optim.Adam(list(model.parameters()) + sampler_params, lr=config.lr)
+    opt = adam(list(model.parameters()) + sampler_params, lr=config.lr)
     heldout = (PositiveIndex(dataset.valid_csr + dataset.test_csr, device) if config.diagnostics else None)
     shuffle_gen = torch.Generator(device="cpu")
     shuffle_gen.manual_seed(config.seed + 2)
