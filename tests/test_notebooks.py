@@ -133,6 +133,8 @@ CHECKS = {
         and 0 <= r["max_abs_variant_diff"] < 1
         and r[next(k for k in r if k.startswith("generation_baby_") and k.endswith("_seconds_per_item"))] > 0
         and r["generated_items"] >= 0
+        # the committed Baby experiment: generated and rule-based negatives within 5 % of each other (the box's prose)
+        and 0 <= r["experiment_generated_vs_rule_max_abs"] < 0.05
         and all(finite(v) and v > 0 for v in r["sampler_epochs_vs_uniform"].values())
         # the committed results hold at least Baby's five samplers beside uniform LightGCN
         and r["sampler_pairs"] >= 5 and 0 <= r["sampler_pairs_better"] <= r["sampler_pairs"]

@@ -5,7 +5,7 @@ import pytest
 
 from neggen_lite.core import metrics, paper, paths
 from neggen_lite.neggen import causal
-from neggen_lite.results import records, report, tables
+from neggen_lite.results import quantities, records, report, tables
 
 
 def _rec(dataset, model, seed, r20, mode="full"):
@@ -500,3 +500,17 @@ def test_best_baseline_compares_rows_on_their_shared_seeds():
     # no seed in common: each row's own mean decides
     row, _ = tables.best_baseline([_rec("baby", "lightgcn", 1, 0.080), dict(dns[1], seed=5)], "baby")
     assert row == "dns"
+
+
+def test_generation_speed_reads_the_manifest_hardness(tmp_path):
+    cache = tmp_path / "m.text-rulemask.jsonl.gz"
+    cache.write_bytes(b"")
+    (tmp_path / "m.text-rulemask.manifest.json").write_text(json.dumps({
+        "dataset": "baby", "generator": "m", "items": 40, "seconds": 100.0, "valid_rate": 0.95,
+        "hardness_model": {"cos_original_generated": 0.84, "cos_original_random_item": 0.24},
+        "hardness_rule_same_items": {"cos_original_generated": 0.82}}))
+    speed = quantities.generation_speed(cache)
+    assert speed["seconds_per_item"] == 2.5 and speed["items"] == 40
+    assert speed["hardness"] == {"model": 0.84, "rule": 0.82, "random": 0.24}
+    (tmp_path / "m.text-rulemask.manifest.json").write_text(json.dumps({"items": 4, "seconds": 1.0}))
+    assert quantities.generation_speed(cache)["hardness"] == {"model": None, "rule": None, "random": None}

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from neggen_lite.core.runtime import adam
 from neggen_lite.training.trainer import config_for_mode, fit, save_result
 
 from conftest import clustered_dataset, crash_on_evaluate, small_config
@@ -125,8 +126,6 @@ def test_cli_reports_data_errors(tmp_path):
 def test_adam_is_fused_and_makes_the_per_tensor_update():
     """The trainer's optimizer (core.runtime.adam) is torch's fused Adam on CPU tensors, and five steps of it
     move the parameters as the per-tensor Adam does (same equations, one kernel)."""
-    from neggen_lite.core.runtime import adam
-
     torch.manual_seed(0)
     start = [torch.randn(50, 8), torch.randn(8)]
     grads = [[torch.randn_like(p) for p in start] for _ in range(5)]

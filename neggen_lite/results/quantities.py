@@ -103,17 +103,27 @@ def neggen_vs_lightgcn_quantities(records: Iterable[dict], dataset: str, metric:
             f"{stem}_seed_means_lightgcn_seeds": c["lightgcn_seeds"], f"{stem}_paper": c["paper"]}
 
 
+def manifest_hardness(manifest: dict) -> dict[str, float | None]:
+    """A generation manifest's hardness: the mean cosine (its encoder) to the item's original text of the
+    ``model``'s negative, of the ``rule``-based negative of the same items and of a ``random`` item; ``None``
+    for each the manifest does not record."""
+    model, rule = manifest.get("hardness_model") or {}, manifest.get("hardness_rule_same_items") or {}
+    return {"model": model.get("cos_original_generated"), "rule": rule.get("cos_original_generated"),
+            "random": model.get("cos_original_random_item")}
+
+
 def generation_speed(cache) -> dict[str, Any] | None:
     """What the manifest of a generation ``cache`` says about its cost: ``generator``, ``items``,
-    ``seconds`` and ``seconds_per_item`` (wall-clock of the run that wrote the cache, over its items), under
-    the names ``generation_<cache stem>_{items,seconds_per_item}``; ``None`` without a manifest."""
+    ``seconds`` and ``seconds_per_item`` (wall-clock of the run that wrote the cache, over its items), its
+    ``hardness`` (cosines to the positive: ``model``, ``rule``, ``random``; ``None`` where the manifest has none),
+    under the names ``generation_<cache stem>_{items,seconds_per_item}``; ``None`` without a manifest."""
     if cache is None or not manifest_path(cache).exists():
         return None
     man = json.loads(manifest_path(cache).read_text())
     stem = f"generation_{slug(man.get('dataset', ''))}_{slug(cache_stem(cache))}"
     per_item = float(man["seconds"]) / max(1, int(man["items"]))
     return {"generator": man.get("generator"), "items": int(man["items"]), "valid_rate": man.get("valid_rate"),
-            "seconds_per_item": per_item,
+            "seconds_per_item": per_item, "hardness": manifest_hardness(man),
             "names": {"items": f"{stem}_items", "seconds_per_item": f"{stem}_seconds_per_item"}}
 
 

@@ -18,6 +18,7 @@ from ..samplers.hard import HARD_SAMPLERS
 from ..experiments.multimodal import BASELINES
 from .experiment import ablations_markdown, experiment_findings, experiment_markdown
 from .records import METRICS, is_mmrec_weight, load_results, table_row
+from .quantities import manifest_hardness
 from .tables import (comparison_table, fig2_significance, fig2_table, fig6_frame, fmt_mean_std, load_neggen,
                      sampler_vs_uniform, significance_table)
 
@@ -289,9 +290,9 @@ def generations_markdown(results_dir: str | Path = RESULTS_DIR) -> str:
         of = man.get("items_with_text")
         shown = f"{items:,}" + (f" of {int(of):,}" if of else "") + (" (snapshot)" if man.get("snapshot") else "")
         refusals = man.get("refusals_share")
-        hm, hr = man.get("hardness_model") or {}, man.get("hardness_rule_same_items") or {}
-        hard = (f"{hm['cos_original_generated']:.3f} / {hr.get('cos_original_generated', float('nan')):.3f} / "
-                f"{hm['cos_original_random_item']:.3f}" if hm else "–")
+        h = manifest_hardness(man)
+        hard = (" / ".join("–" if v is None else f"{v:.3f}" for v in (h["model"], h["rule"], h["random"]))
+                if h["model"] is not None else "–")
         lines.append(f"| {man.get('dataset', cache.parent.name)} | `{name}` | {man.get('pipeline', '?')} | {shown} "
                      f"| {100 * float(man.get('valid_rate', float('nan'))):.1f} % "
                      f"| {'–' if refusals is None else f'{100 * refusals:.1f} %'} "
