@@ -514,3 +514,8 @@ def test_generation_speed_reads_the_manifest_hardness(tmp_path):
     assert speed["hardness"] == {"model": 0.84, "rule": 0.82, "random": 0.24}
     (tmp_path / "m.text-rulemask.manifest.json").write_text(json.dumps({"items": 4, "seconds": 1.0}))
     assert quantities.generation_speed(cache)["hardness"] == {"model": None, "rule": None, "random": None}
+
+
+def test_n_seeds_counts_in_words():
+    assert quantities.n_seeds(1) == "1 seed" and quantities.n_seeds(3) == "3 seeds"
+    assert quantities.n_seeds(1, "NegGen") == "1 NegGen seed" and quantities.n_seeds(0, "LightGCN") == "0 LightGCN seeds"

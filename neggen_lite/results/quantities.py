@@ -184,6 +184,12 @@ def fmt_pct(x: float, digits: int = 1) -> str:
     return f"{x * 100:+.{digits}f} %"
 
 
+def n_seeds(n: int, what: str = "") -> str:
+    """``"1 seed"``, ``"3 seeds"``; ``what`` goes between: ``n_seeds(1, "NegGen") == "1 NegGen seed"``."""
+    n = int(n)
+    return f"{n} {what + ' ' if what else ''}seed{'' if n == 1 else 's'}"
+
+
 def fmt_pct_p(pct: float, p: float) -> str:
     """A relative change with its p-value, ``"+0.9 % (p = 0.147)"``; ``"–"`` where there is no change (NaN)."""
     return "–" if pct != pct else f"{fmt_pct(pct)} ({fmt_p(p)})"
