@@ -320,6 +320,9 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=2025)
     p.add_argument("--out", default=str(RESULTS))
+    p.add_argument("--update", action="store_true",
+                   help="replace only these models' rows in --out (same dataset, modalities, epochs, seed, threads), "
+                        "keeping the others; each row records its own commit, date and load average")
     args = p.parse_args(argv)
     if args.epochs < 1:
         p.error("--epochs must be >= 1")
@@ -380,6 +383,11 @@ def main(argv=None):
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    stamp = {"commit": commit, "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "load_average": os.getloadavg()}
+    rows = [r | stamp for r in rows]
+    if args.update and out.exists():
+        rows = merged_rows(out, rows, {"dataset": args.dataset, "modalities": args.modalities, "epochs": args.epochs,
+                                       "seed": args.seed, "threads": threads})
     record = {"benchmark": "bench_mm_models", "dataset": args.dataset, "modalities": args.modalities,
               "features": features.summary(), "epochs": args.epochs, "seed": args.seed, "threads": threads,
               "timed_epochs": timed, "mmrec": args.mmrec, "torch": torch.__version__, "numpy": np.__version__,
@@ -389,6 +397,24 @@ def main(argv=None):
     out.write_text(json.dumps(record, indent=1, default=str) + "\n")
     print(f"-> {out}")
     return record
+
+
+def merged_rows(path: Path, rows: list[dict], setting: dict) -> list[dict]:
+    """``rows`` in place of the same models' rows of the record at ``path``, the others kept, each stamped with
+    the commit, date and load average of the run that measured it; a record of another ``setting`` (dataset,
+    modalities, epochs, seed, threads) is a ``SystemExit`` naming the field."""
+    old = json.loads(path.read_text())
+    for key, value in setting.items():
+        if old.get(key) != value:
+            raise SystemExit(f"{path}: --update needs the same {key} (the file has {old.get(key)!r}, this run "
+                             f"{value!r}); write to another --out")
+    new = {r["model"]: r for r in rows}
+    kept = [{"commit": old.get("commit"), "date": old.get("date"), "load_average": old.get("load_average")} | r
+            for r in old.get("results", []) if r["model"] not in new]
+    order = [r["model"] for r in old.get("results", [])] + [m for m in new if m not in
+                                                           {r["model"] for r in old.get("results", [])}]
+    by_model = {r["model"]: r for r in kept} | new
+    return [by_model[m] for m in order]
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
+import importlib
 import json
 
 import numpy as np
@@ -486,6 +487,25 @@ def test_bench_mm_markdown_reads_the_benchmark_file_and_names_what_has_no_refere
     assert "| bm3 | 5.00 | 2.00 | 2.50x | 1.50 | 1.00 | 1.50x | 0.0500 / 0.0500 | 0.90 / 0.90 |" in md
     assert "| diffmm | — | 2.00 | — |" in md and "* diffmm: no CPU reference" in md and "commit abcdef123" in md
     assert "per epoch: met by bm3; not met by none." in md
+    # rows replaced by a later `--update` run carry their own commit and load average
+    bench["results"][0].update(commit="0123456789ab", load_average=[2.5, 2.0, 2.0])
+    (tmp_path / "b.json").write_text(json.dumps(bench))
+    md = report.bench_mm_markdown(tmp_path / "b.json")
+    assert "commit 012345678, load average 2.5 (bm3); commit abcdef123, load average 1.0 (diffmm)." in md
+
+
+def test_bench_mm_update_replaces_only_the_models_it_ran(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(paths.REPO_ROOT / "benchmarks"))
+    bench = importlib.import_module("bench_mm_models")
+    setting = {"dataset": "baby", "modalities": "vt", "epochs": 3, "seed": 2025, "threads": 1}
+    old = setting | {"commit": "old", "date": "d0", "load_average": [3.7, 3, 3],
+                     "results": [{"model": "lgmrec", "ours": 1}, {"model": "bm3", "ours": 2}]}
+    (tmp_path / "b.json").write_text(json.dumps(old))
+    rows = bench.merged_rows(tmp_path / "b.json", [{"model": "bm3", "ours": 3, "commit": "new"}], setting)
+    assert rows == [{"commit": "old", "date": "d0", "load_average": [3.7, 3, 3], "model": "lgmrec", "ours": 1},
+                    {"model": "bm3", "ours": 3, "commit": "new"}]
+    with pytest.raises(SystemExit, match="b.json: --update needs the same modalities"):
+        bench.merged_rows(tmp_path / "b.json", [], setting | {"modalities": "t"})
 
 
 def test_best_baseline_compares_rows_on_their_shared_seeds():

@@ -79,9 +79,14 @@ def bench_mm_markdown(path: str | Path | None = None) -> str:
     if not path.exists():
         return f"_not measured yet (`benchmarks/bench_mm_models.py --mmrec PATH` writes {path.name})_\n"
     b = json.loads(path.read_text())
+    runs: dict[tuple, list[str]] = {}  # (commit, load average) -> models; rows of an --update run carry their own
+    for r in b["results"]:
+        runs.setdefault((str(r.get("commit", b["commit"]))[:9], r.get("load_average", b["load_average"])[0]),
+                        []).append(r["model"])
+    when = ("; ".join(f"commit {c}, load average {la:.1f} ({', '.join(ms)})" for (c, la), ms in runs.items())
+            if len(runs) > 1 else "commit {}, load average {:.1f}".format(*next(iter(runs))))
     lines = [f"{b['dataset']}, modalities {b['modalities']}, {b['epochs']} epochs ({b['timed_epochs']} timed), "
-             f"{b['threads']} thread, commit {str(b['commit'])[:9]}, load average {b['load_average'][0]:.1f} "
-             f"on {b['cpu_count']} cores.", "",
+             f"{b['threads']} thread, {b['cpu_count']} cores; {when}.", "",
              "| model | s/epoch MMRec | ours | MMRec / ours | s/eval MMRec | ours | MMRec / ours | valid R@20 MMRec / ours "
              "| CPU share MMRec / ours |", "|---|---|---|---|---|---|---|---|---|"]
     for r in b["results"]:
