@@ -16,6 +16,7 @@ from neggen_lite.experiments import multimodal, runs
 from neggen_lite.generation.features import load_features
 from neggen_lite.models import bm3, diffmm, dragon, lgmrec, mmbase, mmgcn
 from neggen_lite.training.trainer import TrainConfig, fit
+from neggen_lite.models.objectives import info_nce
 
 from conftest import clustered_dataset, random_dataset
 
@@ -301,8 +302,6 @@ def test_cli_accepts_the_models(monkeypatch, tmp_path):
 
 
 def test_lgmrec_contrast_is_the_log_softmax_of_cosines_for_any_temperature():
-    from neggen_lite.models.objectives import info_nce
-
     g = torch.Generator().manual_seed(0)
     a, b, every = torch.randn(6, 4, generator=g), torch.randn(6, 4, generator=g), torch.randn(9, 4, generator=g)
     every[:6] = b                                        # each row's positive is among the candidates
@@ -311,3 +310,24 @@ def test_lgmrec_contrast_is_the_log_softmax_of_cosines_for_any_temperature():
         want = -(torch.log_softmax(cos / tau, dim=1)[torch.arange(6), torch.arange(6)]).sum()
         got = info_nce(a, b, every, tau)
         assert torch.isfinite(got) and torch.allclose(got, want, rtol=1e-5, atol=1e-4), (tau, got, want)
+
+
+def test_contrast_gradient_matches_autograd():
+    # the fused log-sum-exp keeps one buffer for exp and its gradient: its gradients equal autograd's
+    # exp().sum().log() (float64); a second backward through the same graph is refused, not wrong
+    g = torch.Generator().manual_seed(1)
+    a, b, every = (torch.randn(5, 3, generator=g, dtype=torch.float64) for _ in range(3))
+    for x in (a, b, every):
+        x.requires_grad_()
+    info_nce(a, b, every, 0.3).backward()
+    fused = [x.grad.clone() for x in (a, b, every)]
+    for x in (a, b, every):
+        x.grad = None
+    an, bn, en = F.normalize(a) / 0.3, F.normalize(b), F.normalize(every)
+    (-((an * bn).sum(1) - (an @ en.T).exp().sum(1).log()).sum()).backward()
+    for got, x in zip(fused, (a, b, every)):
+        torch.testing.assert_close(got, x.grad)
+    loss = info_nce(a, b, every, 0.3)
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
