@@ -3,9 +3,10 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from neggen_lite.core.metrics import save_per_user
-from neggen_lite.results.experiment import arm_of, experiment_findings, experiment_markdown, experiment_table
+from neggen_lite.results.experiment import arm_of, experiment_findings, experiment_markdown, experiment_table, seeds_note
 
 USERS = np.arange(50)
 
@@ -79,6 +80,9 @@ def test_findings_are_written_from_the_table(tmp_path):
     assert "improve on LightGCN under: joint." in text and "The paper reports +52.6 %" in text
     assert "0 of the 55 planned runs on baby are committed" in text  # none of these is at a planned path
     assert experiment_findings("baby", recs, results_dir=tmp_path, table=df) == text
+    # two seeds: no test over seeds, so the gain is not counted as one a retrained model keeps
+    assert "over seeds, joint is ahead in 2 of 2 seeds. No gain passes the test over seeds" in text
+    assert "Bonferroni" not in text and gen["rule seeds ahead"] == 2 and math.isnan(gen["p vs rule over seeds"])
     # the same arms below the rule-based one: the verdict turns
     recs = runs(-0.02, base=0.01)
     assert "Under no objective do generated negatives beat" in experiment_findings("baby", recs, results_dir=tmp_path)
@@ -170,3 +174,23 @@ def test_ablation_plan_lists_table5_and_fig7_runs_with_their_own_files():
     assert "--objective repaired" in runs.command_line(sweeps[0])
     with pytest.raises(ValueError, match="causal module"):
         neggen_arms.ablation_plan("baby", "sampler")
+
+
+def test_the_gain_over_rule_is_tested_with_the_seed_as_the_unit(tmp_path):
+    rng = np.random.default_rng(2)
+    recs = []
+    for s, gain in ((1, 0.02), (2, 0.025), (3, 0.018)):  # ahead in every seed, by similar amounts
+        noise = rng.uniform(0, 0.1, len(USERS))
+        recs.append(_neggen(tmp_path, "rule", "rule", "full", s, noise, base=0.01))
+        recs.append(_neggen(tmp_path, "gen", "auto", "full", s, noise + gain, base=0.01))
+    gen = experiment_table("baby", recs).set_index(["objective", "arm"]).loc[("joint", "generated")]
+    assert (gen["rule seeds ahead"], gen["rule seeds"]) == (3, 3)
+    diffs = np.array([0.02, 0.025, 0.018])
+    t = diffs.mean() / (diffs.std(ddof=1) / np.sqrt(3))
+    assert gen["p vs rule over seeds"] == pytest.approx(2 * stats.t.sf(t, 2), rel=1e-3)
+    text = experiment_findings("baby", recs, results_dir=tmp_path)
+    assert "(ahead in 3 of 3 seeds, p = " in text and "Under joint the gain passes the test over seeds." in text
+    md = experiment_markdown("baby", recs)
+    assert "; ahead in 3 of 3 seeds, p = " in md and "| (the reference) |" in md
+    assert seeds_note(gen.to_dict(), short=True).startswith("3/3 (p = ")
+    assert seeds_note({"rule seeds": 0}) == "–"
