@@ -13,11 +13,13 @@ def layer_mean(adj: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
     """LightGCN's propagation: ``n_layers`` applications of ``A_hat`` (Eq. 6) from the layer-0 embeddings, and
     the mean of layers ``0..L`` (Eq. 7); returns the user and item halves. FREEDOM reuses it on its graphs."""
     x = torch.cat([user_emb, item_emb], dim=0)
-    acc = x
+    if n_layers == 0:
+        return x[: len(user_emb)], x[len(user_emb):]
+    acc = x.clone()  # summed in place: no propagation saves its input for the backward pass
     for _ in range(n_layers):
         x = propagate(adj, x)
-        acc = acc + x
-    out = acc / (n_layers + 1)
+        acc.add_(x)
+    out = acc.div_(n_layers + 1)
     return out[: len(user_emb)], out[len(user_emb):]
 
 
