@@ -189,7 +189,7 @@ def test_the_gain_over_rule_is_tested_with_the_seed_as_the_unit(tmp_path):
     t = diffs.mean() / (diffs.std(ddof=1) / np.sqrt(3))
     assert gen["p vs rule over seeds"] == pytest.approx(2 * stats.t.sf(t, 2), rel=1e-3)
     text = experiment_findings("baby", recs, results_dir=tmp_path)
-    assert "(ahead in 3 of 3 seeds, p = " in text and "Under joint the gain passes the test over seeds." in text
+    assert "; ahead in 3 of 3 seeds, p = " in text and "Under joint the gain passes the test over seeds." in text
     md = experiment_markdown("baby", recs)
     assert "; ahead in 3 of 3 seeds, p = " in md and "| (the reference) |" in md
     assert seeds_note(gen.to_dict(), short=True).startswith("3/3 (p = ")

@@ -169,10 +169,18 @@ def experiment_markdown(dataset: str, records: list[dict] | None = None, metric:
         share = "–" if d["model-written share"] != d["model-written share"] else f"{100 * d['model-written share']:.1f} %"
         lines.append(f"| {d['objective']} | {d['arm']} | {len(d['seeds'])} | {ours} "
                      f"| {fmt_pct(d['vs lightgcn'])} ({d['p<0.05 vs lightgcn']}) "
-                     + ("| (the reference) " if d["arm"] == "rule" else f"| {fmt_pct(d['vs rule'])} ({fmt_p(d['p vs rule'])}"
-                        + (f"; {seeds_note(d)}" if d["rule seeds"] else "") + ") ")
+                     + ("| (the reference) " if d["arm"] == "rule" else f"| {vs_rule_text(d)} ")
                      + f"| {fmt_pct(d['vs baseline'])} ({fmt_p(d['p vs baseline'])}) | {share} |")
     return "\n".join(lines)
+
+
+def vs_rule_text(row: dict) -> str:
+    """An experiment-table row against the rule-based arm, per user and over seeds:
+    ``"+1.5 % (p = 0.017; ahead in 2 of 5 seeds, p = 0.264)"``."""
+    if row["vs rule"] != row["vs rule"]:
+        return "–"
+    return (f"{fmt_pct(row['vs rule'])} ({fmt_p(row['p vs rule'])}"
+            + (f"; {seeds_note(row)}" if row["rule seeds"] else "") + ")")
 
 
 def seeds_note(row: dict, short: bool = False) -> str:
@@ -212,10 +220,9 @@ def experiment_findings(dataset: str, records: list[dict] | None = None, metric:
         lines.append(
             f"* **{objective}** ({n} seed{'s' if n > 1 else ''}): generated negatives"
             + (f" ({100 * share:.1f} % model-written)" if share == share else "")
-            + f" give {gen['ours']:.4f}, {fmt_pct_p(gen['vs rule'], gen['p vs rule'])} against rule-based negatives"
-            + (f" ({seeds_note(gen)} over seeds)" if gen["rule seeds"] else "")
-            + (f"; Direct Generation negatives {fmt_pct_p(direct['vs rule'], direct['p vs rule'])}" if direct else "")
-            + (f"; another item's attributes (*w/o NEG*) {fmt_pct_p(other['vs rule'], other['p vs rule'])}"
+            + f" give {gen['ours']:.4f}, {vs_rule_text(gen)} against rule-based negatives"
+            + (f"; Direct Generation negatives {vs_rule_text(direct)}" if direct else "")
+            + (f"; another item's attributes (*w/o NEG*) {vs_rule_text(other)}"
                if other else "")
             + f". Against the same-seed LightGCN {fmt_pct(gen['vs lightgcn'])} ({gen['p<0.05 vs lightgcn']} "
               f"seeds at p < 0.05); against {gen['best baseline']} {fmt_pct_p(gen['vs baseline'], gen['p vs baseline'])}.")
