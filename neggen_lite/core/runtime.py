@@ -48,6 +48,15 @@ def adam(params, lr: float) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=lr, fused=fused)
 
 
+def flush_denormals() -> bool:
+    """Treat denormal floats (magnitudes below ~1.2e-38 in float32) as zero on the CPU, for this thread and
+    the threads it starts. A BPR-style loss whose pairs are all but satisfied sends gradients of ``sigmoid(-z)``
+    ~ ``e^-z`` into that range, and x86 arithmetic on denormals is ~100x slower: a 2048 x 384 x 384 weight
+    gradient took 1.1 s instead of 6 ms, and a NegGen ``repaired`` batch on Baby 637 -> 245 ms (``joint`` 376
+    -> 217 ms) with the same loss. Returns whether the CPU supports it (torch.set_flush_denormal)."""
+    return torch.set_flush_denormal(True)
+
+
 def idle_cores() -> int:
     """The cores other processes leave free: the CPU count minus the 1-minute load average, at least 1.
 
