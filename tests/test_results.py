@@ -539,3 +539,19 @@ def test_generation_speed_reads_the_manifest_hardness(tmp_path):
 def test_n_seeds_counts_in_words():
     assert quantities.n_seeds(1) == "1 seed" and quantities.n_seeds(3) == "3 seeds"
     assert quantities.n_seeds(1, "NegGen") == "1 NegGen seed" and quantities.n_seeds(0, "LightGCN") == "0 LightGCN seeds"
+
+
+def test_bench_train_markdown_reads_the_benchmark_and_names_the_aims(tmp_path):
+    assert "not measured yet" in report.bench_train_markdown(tmp_path / "none.json")
+    side = {"epoch_s": 2.0, "eval_s": 1.0, "recall@20": 0.06, "cpu_share": 0.9}
+    bench = {"epochs": 5, "timed_epochs": "epochs 2..", "threads": 1, "cpu_count": 2, "commit": "abcdef1234567",
+             "load_average": [1.0, 1.0, 1.0],
+             "results": [{"dataset": "baby", "ours": side, "reference": {**side, "epoch_s": 6.2, "eval_s": 5.5},
+                          "epoch_ratio": 3.1, "eval_ratio": 5.5},
+                         {"dataset": "clothing", "ours": side, "reference": {**side, "epoch_s": 5.0, "eval_s": 0.5},
+                          "epoch_ratio": 2.5, "eval_ratio": 0.5}]}
+    (tmp_path / "b.json").write_text(json.dumps(bench))
+    md = report.bench_train_markdown(tmp_path / "b.json")
+    assert "| baby | 6.20 | 2.00 | 3.10x | 5.50 | 1.00 | 5.50x | 0.0600 / 0.0600 | 0.90 / 0.90 |" in md
+    assert "3x per epoch: met on baby of 2; 5x per evaluation: met on baby of 2." in md
+    assert "commit abcdef123, load average 1.0" in md

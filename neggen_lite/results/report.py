@@ -107,6 +107,35 @@ def bench_mm_markdown(path: str | Path | None = None) -> str:
     return "\n".join(lines + [""] + notes) + "\n"
 
 
+#: the trainer's aims against the plain reference LightGCN (issue 21): per training epoch, per full evaluation
+TRAIN_GOALS = {"epoch": 3.0, "eval": 5.0}
+
+
+def bench_train_markdown(path: str | Path | None = None) -> str:
+    """``benchmarks/results/bench_train.json`` (``benchmarks/bench_train.py``) as Markdown: per dataset seconds
+    per LightGCN epoch and per full evaluation, the reference's and ours, their ratios against the aims
+    (:data:`TRAIN_GOALS`), validation Recall@20 of both and the CPU shares; or a line saying it is not measured."""
+    path = Path(path) if path else benchmark_path("bench_train")
+    if not path.exists():
+        return f"_not measured yet (`benchmarks/bench_train.py` writes {path.name})_\n"
+    b = json.loads(path.read_text())
+    lines = [f"LightGCN, {b['epochs']} epochs ({b['timed_epochs']} timed), {b['threads']} thread, {b['cpu_count']} cores; "
+             f"commit {str(b['commit'])[:9]}, load average {b['load_average'][0]:.1f}.", "",
+             "| dataset | s/epoch reference | ours | reference / ours | s/eval reference | ours | reference / ours "
+             "| valid R@20 reference / ours | CPU share reference / ours |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in b["results"]:
+        o, f = r["ours"], r["reference"]
+        lines.append(f"| {r['dataset']} | {f['epoch_s']:.2f} | {o['epoch_s']:.2f} | {r['epoch_ratio']:.2f}x | "
+                     f"{f['eval_s']:.2f} | {o['eval_s']:.2f} | {r['eval_ratio']:.2f}x | {f['recall@20']:.4f} / "
+                     f"{o['recall@20']:.4f} | {f['cpu_share']:.2f} / {o['cpu_share']:.2f} |")
+    aims = []
+    for what, goal in TRAIN_GOALS.items():
+        met = [r["dataset"] for r in b["results"] if r[f"{what}_ratio"] >= goal]
+        aims.append(f"{goal:g}x per {'epoch' if what == 'epoch' else 'evaluation'}: met on "
+                    f"{', '.join(met) or 'none'} of {len(b['results'])}")
+    return "\n".join(lines + ["", "* The aims, " + "; ".join(aims) + "."]) + "\n"
+
+
 def neggen_markdown(df: pd.DataFrame, dataset: str) -> str:
     """NegGen's runs of Eq. 19-21 as printed on ``dataset`` (a :func:`load_neggen` frame) as markdown: the
     variants (mean ± std over seeds beside Table 5, the same-seed base, the stored t-test per seed), runs with
@@ -311,7 +340,7 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
     Placeholders: ``{TABLE2}`` (:func:`markdown_table`), ``{NEGGEN:<dataset>}`` (:func:`neggen_markdown`),
     ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`),
     ``{SAMPLERS}`` (:func:`sampler_markdown`), ``{FIG2}`` (:func:`fig2_markdown`) and
-    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{GENERATIONS}`` (:func:`generations_markdown`), ``{EXPERIMENT:<dataset>}``, ``{FINDINGS:<dataset>}`` and
+    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{BENCHTRAIN}`` (:func:`bench_train_markdown`), ``{GENERATIONS}`` (:func:`generations_markdown`), ``{EXPERIMENT:<dataset>}``, ``{FINDINGS:<dataset>}`` and
     ``{ABLATIONS:<dataset>}`` (:func:`neggen_lite.results.experiment.experiment_markdown`,
     ``experiment_findings``, ``ablations_markdown``). An unknown placeholder is a ``ValueError`` naming it and its line."""
 
@@ -345,6 +374,8 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
             return baselines_markdown(recs)
         if key == "BENCHMM" and not arg:
             return bench_mm_markdown()
+        if key == "BENCHTRAIN" and not arg:
+            return bench_train_markdown()
         if key == "NEGGEN" and arg:
             neg = load_neggen(records=recs) if neg is None else neg
             return neggen_markdown(neg, arg)
