@@ -87,6 +87,10 @@ def test_findings_are_written_from_the_table(tmp_path):
     recs = runs(-0.02, base=0.01)
     assert "Under no objective do generated negatives beat" in experiment_findings("baby", recs, results_dir=tmp_path)
     assert experiment_findings("beauty", recs, results_dir=tmp_path).startswith("No run with generated negatives on beauty")
+    # a generated arm whose rule-based arm has not run yet, on one seed
+    alone = [r for r in runs(0.02, base=0.01) if r["seed"] == 1 and "rule" not in r["_path"]]
+    text = experiment_findings("baby", alone, results_dir=tmp_path)
+    assert "with no rule-based arm on the same seeds yet" in text and "(1 up, 0 down of 1 seed at p < 0.05)" in text
 
 
 def test_runs_outside_the_experiment_are_left_out(tmp_path):

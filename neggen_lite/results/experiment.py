@@ -220,12 +220,14 @@ def experiment_findings(dataset: str, records: list[dict] | None = None, metric:
         lines.append(
             f"* **{objective}** ({n} seed{'s' if n > 1 else ''}): generated negatives"
             + (f" ({100 * share:.1f} % model-written)" if share == share else "")
-            + f" give {gen['ours']:.4f}, {vs_rule_text(gen)} against rule-based negatives"
+            + f" give {gen['ours']:.4f}, "
+            + (f"{vs_rule_text(gen)} against rule-based negatives" if gen["vs rule"] == gen["vs rule"]
+               else "with no rule-based arm on the same seeds yet")
             + (f"; Direct Generation negatives {vs_rule_text(direct)}" if direct else "")
             + (f"; another item's attributes (*w/o NEG*) {vs_rule_text(other)}"
                if other else "")
             + f". Against the same-seed LightGCN {fmt_pct(gen['vs lightgcn'])} ({gen['p<0.05 vs lightgcn']} "
-              f"seeds at p < 0.05); against {gen['best baseline']} {fmt_pct_p(gen['vs baseline'], gen['p vs baseline'])}.")
+              f"seed{'s' if n > 1 else ''} at p < 0.05); against {gen['best baseline']} {fmt_pct_p(gen['vs baseline'], gen['p vs baseline'])}.")
         if gen["vs rule"] > 0 and gen["p vs rule"] < 0.05 and gen["vs lightgcn"] > 0:
             helped.append(objective)
     if not lines:
