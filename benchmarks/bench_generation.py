@@ -70,9 +70,8 @@ def run_config(ds, spec: str, items: list[int], args, enc, loaded: dict) -> dict
         close_all(loaded)  # one model in memory at a time
         t0 = time.perf_counter()
         kw = {} if args.dtype == "auto" or runtime != "transformers" else {"dtype": args.dtype}
-        if runtime == "llama.cpp" and args.llama_server:
-            kw["binary"] = args.llama_server
-        loaded[key] = (build_generator(name, batch_size=int(batch), threads=args.threads, runtime=runtime, **kw),
+        loaded[key] = (build_generator(name, batch_size=int(batch), threads=args.threads, runtime=runtime,
+                                       llama_server=args.llama_server, **kw),
                        time.perf_counter() - t0)
     gen, load_s = loaded[key]
     gen.batch_size = int(batch)

@@ -182,7 +182,7 @@ def test_llama_server_runtime_starts_serves_and_stops(tmp_path, two_prompts, mon
     monkeypatch.setenv("FAKE_LLAMA_LOG", str(log))
     gguf = tmp_path / "tiny-model.gguf"
     gguf.write_bytes(b"GGUF")
-    gen = build_generator(str(gguf), batch_size=3, threads=1, runtime="llama.cpp", binary=_fake_llama_server(tmp_path))
+    gen = build_generator(str(gguf), batch_size=3, threads=1, runtime="llama.cpp", llama_server=_fake_llama_server(tmp_path))
     try:
         assert isinstance(gen, LlamaServerGenerator) and gen.name == "tiny-model-llamacpp"
         assert gen.package_version.startswith("llama.cpp version: 0")

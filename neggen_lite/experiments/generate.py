@@ -36,10 +36,8 @@ def generate(dataset: str, generator: str, device="auto", out: str | Path | None
     set_threads(threads)
     ds = data.load(dataset, data_root)
     kw = {} if dtype == "auto" else {"dtype": dtype}
-    if runtime == "llama.cpp" and llama_server:
-        kw["binary"] = llama_server
     gen = build_generator(generator, device=resolve_device(device), batch_size=batch_size, threads=threads,
-                          runtime=runtime, **kw)
+                          runtime=runtime, llama_server=llama_server, **kw)
     path = Path(out) if out else generation_cache_path(ds.name, gen.name, direct, describe=describe, mask=mask)
     try:
         summary = pipeline.run(ds, gen, path, limit=limit, retries=retries, batch_size=batch_size, seed=seed,

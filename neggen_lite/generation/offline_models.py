@@ -283,15 +283,18 @@ def load_llamacpp(spec: str, batch_size: int = 8, threads: int | None = None, **
 
 
 def build_generator(spec: str, device: str = "auto", batch_size: int = 8, threads: int | None = None,
-                    runtime: str = "transformers", **kw) -> Generator:
+                    runtime: str = "transformers", llama_server: str | None = None, **kw) -> Generator:
     """A generator for ``spec``: an offline model name, a ``.gguf`` file, a Hugging Face id or directory, or
     ``http://host:port/v1[#model]`` (:mod:`neggen_lite.generation.backends`); extra keywords go to the backend.
     ``device``: ``auto`` is CUDA when available (:func:`neggen_lite.core.runtime.resolve_device`).
-    ``runtime="llama.cpp"``: an offline model or ``.gguf`` file served by llama-server (:func:`load_llamacpp`)."""
+    ``runtime="llama.cpp"``: an offline model or ``.gguf`` file served by llama-server (:func:`load_llamacpp`);
+    ``llama_server``: that executable (default: found on the PATH or in the virtual environment)."""
     spec = str(spec).strip()
     if runtime not in RUNTIMES:
         raise GenerationError(f"--runtime {runtime!r}: choose from {', '.join(RUNTIMES)}")
     if runtime == "llama.cpp" and not spec.startswith(("http://", "https://")):
+        if llama_server:
+            kw["binary"] = llama_server
         return load_llamacpp(spec, batch_size=batch_size, threads=threads, **kw)
     if spec.startswith(("http://", "https://")):
         kw.setdefault("concurrency", batch_size)
