@@ -505,6 +505,15 @@ def find_llama_server(binary: str | os.PathLike | None = None) -> Path:
     return Path(cand).expanduser()
 
 
+#: the suffix of a generator's name when llama.cpp ran it: its outputs get caches of their own
+LLAMACPP_SUFFIX = "-llamacpp"
+
+
+def ran_on_llamacpp(generator_name: str) -> bool:
+    """Whether a generator (or cache) name says llama.cpp ran the model (:data:`LLAMACPP_SUFFIX`)."""
+    return str(generator_name).endswith(LLAMACPP_SUFFIX)
+
+
 class LlamaServerGenerator(OpenAIGenerator):
     """A GGUF file served by llama.cpp's ``llama-server``, which this object starts on a free local port and
     stops on :meth:`close` (or at exit): ``batch_size`` parallel sequences (``--parallel``, continuous
@@ -564,7 +573,7 @@ class LlamaServerGenerator(OpenAIGenerator):
             time.sleep(0.5)
         self.startup_seconds = time.monotonic() - t0
         super().__init__(f"{url}/v1", self.gguf.stem, concurrency=self.parallel, timeout=timeout,
-                         name=name or f"{self.gguf.stem}-llamacpp", **kw)
+                         name=name or self.gguf.stem + LLAMACPP_SUFFIX, **kw)
         self.batch_size = self.parallel
         self.package_version = "llama.cpp " + self._version()
 

@@ -36,8 +36,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .backends import (GenerationError, Generator, LlamaServerGenerator, OpenAIGenerator, TransformersGenerator,
-                       cache_root, generation_suffix)
+from .backends import (LLAMACPP_SUFFIX, GenerationError, Generator, LlamaServerGenerator, OpenAIGenerator,
+                       TransformersGenerator, cache_root, generation_suffix)
 
 
 @dataclass(frozen=True)
@@ -272,7 +272,7 @@ def load_llamacpp(spec: str, batch_size: int = 8, threads: int | None = None, **
     if spec in MODELS or spec in ALIASES:
         m = get(spec)
         path, gen_kw, base = gguf_path(m.key), dict(m.generation_kwargs), m.name
-        kw.setdefault("name", base + "-llamacpp")
+        kw.setdefault("name", base + LLAMACPP_SUFFIX)
     elif spec.lower().endswith(".gguf"):
         path, gen_kw = Path(spec).expanduser(), {}
     else:

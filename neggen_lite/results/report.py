@@ -16,6 +16,7 @@ from ..models.objectives import probe_key, probe_line
 from ..neggen.causal import NEGGEN_VARIANTS
 from ..samplers.hard import HARD_SAMPLERS
 from ..experiments.multimodal import BASELINES
+from ..generation.backends import ran_on_llamacpp
 from .experiment import ablations_markdown, experiment_findings, experiment_markdown
 from .records import METRICS, is_mmrec_weight, load_results, table_row
 from .quantities import manifest_hardness
@@ -296,7 +297,7 @@ README_TEMPLATE = RESULTS_DIR / "README.template.md"
 
 def _runtime_label(man: dict) -> str:
     """How a cache's model ran, from its manifest: llama.cpp on the GGUF, or transformers in its dtype."""
-    if str(man.get("generator", "")).endswith("-llamacpp"):
+    if man.get("runtime") == "llama.cpp" or ran_on_llamacpp(man.get("generator", "")):
         return "llama.cpp (GGUF q4_k_m)"
     dtype = man.get("dtype") or (man.get("header") or {}).get("runtime", {}).get("dtype")
     return f"transformers {'bf16' if dtype == 'bfloat16' else dtype or 'fp32'}"
