@@ -191,7 +191,8 @@ def seeds_note(row: dict, short: bool = False) -> str:
     p = row["p vs rule over seeds"]
     if short:
         return f"{row['rule seeds ahead']}/{row['rule seeds']}" + ("" if p != p else f" ({fmt_p(p)})")
-    return f"ahead in {row['rule seeds ahead']} of {row['rule seeds']} seeds" + ("" if p != p else f", {fmt_p(p)}")
+    n = row["rule seeds"]
+    return f"ahead in {row['rule seeds ahead']} of {n} seed{'' if n == 1 else 's'}" + ("" if p != p else f", {fmt_p(p)}")
 
 
 def experiment_findings(dataset: str, records: list[dict] | None = None, metric: str = "recall@20",
