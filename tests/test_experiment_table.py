@@ -196,6 +196,6 @@ def test_the_gain_over_rule_is_tested_with_the_seed_as_the_unit(tmp_path):
     assert "; ahead in 3 of 3 seeds, p = " in text and "Under joint the gain passes the test over seeds." in text
     md = experiment_markdown("baby", recs)
     assert "; ahead in 3 of 3 seeds, p = " in md and "| (the reference) |" in md
-    assert seeds_note(gen.to_dict(), short=True).startswith("3/3 (p = ")
+    assert seeds_note(gen.to_dict()).startswith("ahead in 3 of 3 seeds, p = ")
     assert seeds_note({"rule seeds": 0}) == "–"
     assert seeds_note({"rule seeds": 1, "rule seeds ahead": 1, "p vs rule over seeds": float("nan")}) == "ahead in 1 of 1 seed"

@@ -183,15 +183,12 @@ def vs_rule_text(row: dict) -> str:
             + (f"; {seeds_note(row)}" if row["rule seeds"] else "") + ")")
 
 
-def seeds_note(row: dict, short: bool = False) -> str:
-    """An experiment-table row against the rule-based arm, seed by seed: ``"ahead in 2 of 5 seeds, p = 0.27"``,
-    ``short``: ``"2/5 (p = 0.27)"``; ``"–"`` for the rule-based arm itself (no shared seeds)."""
+def seeds_note(row: dict) -> str:
+    """An experiment-table row against the rule-based arm, seed by seed: ``"ahead in 2 of 5 seeds, p = 0.27"``;
+    ``"–"`` for the rule-based arm itself (no shared seeds)."""
     if not row["rule seeds"]:
         return "–"
-    p = row["p vs rule over seeds"]
-    if short:
-        return f"{row['rule seeds ahead']}/{row['rule seeds']}" + ("" if p != p else f" ({fmt_p(p)})")
-    n = row["rule seeds"]
+    p, n = row["p vs rule over seeds"], row["rule seeds"]
     return f"ahead in {row['rule seeds ahead']} of {n} seed{'' if n == 1 else 's'}" + ("" if p != p else f", {fmt_p(p)}")
 
 
