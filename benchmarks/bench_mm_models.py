@@ -408,13 +408,10 @@ def merged_rows(path: Path, rows: list[dict], setting: dict) -> list[dict]:
         if old.get(key) != value:
             raise SystemExit(f"{path}: --update needs the same {key} (the file has {old.get(key)!r}, this run "
                              f"{value!r}); write to another --out")
-    new = {r["model"]: r for r in rows}
-    kept = [{"commit": old.get("commit"), "date": old.get("date"), "load_average": old.get("load_average")} | r
-            for r in old.get("results", []) if r["model"] not in new]
-    order = [r["model"] for r in old.get("results", [])] + [m for m in new if m not in
-                                                           {r["model"] for r in old.get("results", [])}]
-    by_model = {r["model"]: r for r in kept} | new
-    return [by_model[m] for m in order]
+    stamp = {"commit": old.get("commit"), "date": old.get("date"), "load_average": old.get("load_average")}
+    merged = {r["model"]: stamp | r for r in old.get("results", [])}
+    merged.update((r["model"], r) for r in rows)  # a model already there keeps its place, a new one comes last
+    return list(merged.values())
 
 
 if __name__ == "__main__":

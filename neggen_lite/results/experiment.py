@@ -31,7 +31,7 @@ from ..experiments.neggen_arms import ARMS, CAUSAL_OBJECTIVES, OBJECTIVES, SWEEP
 from ..experiments.runs import missing
 from ..neggen.causal import NEGGEN_VARIANTS, NegGenConfig
 from ..neggen.train import SWEEPS
-from .quantities import fmt_p, fmt_pct, fmt_pct_p, neggen_vs_lightgcn
+from .quantities import fmt_p, fmt_pct, fmt_pct_p, n_seeds, neggen_vs_lightgcn
 from .records import METRICS, load_results, model_kwargs
 from .tables import best_baseline, fmt_mean_std
 
@@ -39,8 +39,8 @@ from .tables import best_baseline, fmt_mean_std
 FIXED = {k: getattr(NegGenConfig(), k) for k in ("lam", "alpha", "tau", "beta")}
 #: ``vs ...`` columns are relative changes as fractions (``0.012`` is +1.2 %)
 COLUMNS = ["objective", "arm", "seeds", "ours", "ours std", "lightgcn", "vs lightgcn", "p<0.05 vs lightgcn",
-           "vs rule", "p vs rule", "rule seeds ahead", "rule seeds", "p vs rule over seeds", "best baseline", "baseline", "baseline seeds", "vs baseline", "p vs baseline",
-           "model-written share"]
+           "vs rule", "p vs rule", "rule seeds ahead", "rule seeds", "p vs rule over seeds", "best baseline", "baseline",
+           "baseline seeds", "vs baseline", "p vs baseline", "model-written share"]
 
 
 def _fixed(rec: dict, leave_out: str | None = None) -> bool:
@@ -188,8 +188,8 @@ def seeds_note(row: dict) -> str:
     ``"–"`` for the rule-based arm itself (no shared seeds)."""
     if not row["rule seeds"]:
         return "–"
-    p, n = row["p vs rule over seeds"], row["rule seeds"]
-    return f"ahead in {row['rule seeds ahead']} of {n} seed{'' if n == 1 else 's'}" + ("" if p != p else f", {fmt_p(p)}")
+    p = row["p vs rule over seeds"]
+    return f"ahead in {row['rule seeds ahead']} of {n_seeds(row['rule seeds'])}" + ("" if p != p else f", {fmt_p(p)}")
 
 
 def experiment_findings(dataset: str, records: list[dict] | None = None, metric: str = "recall@20",
@@ -216,7 +216,7 @@ def experiment_findings(dataset: str, records: list[dict] | None = None, metric:
         direct, other = rows.get((objective, "direct")), rows.get((objective, "w/o NEG"))
         share = gen["model-written share"]
         lines.append(
-            f"* **{objective}** ({n} seed{'s' if n > 1 else ''}): generated negatives"
+            f"* **{objective}** ({n_seeds(n)}): generated negatives"
             + (f" ({100 * share:.1f} % model-written)" if share == share else "")
             + f" give {gen['ours']:.4f}, "
             + (f"{vs_rule_text(gen)} against rule-based negatives" if gen["vs rule"] == gen["vs rule"]

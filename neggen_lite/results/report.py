@@ -72,6 +72,15 @@ def baselines_markdown(records: list[dict]) -> str:
 BENCH_GOAL = 2.0
 
 
+def _timing_cells(r: dict) -> str:
+    """A benchmark row's cells, the reference's beside ours: seconds per epoch and their ratio, seconds per
+    evaluation and their ratio, validation Recall@20, CPU shares (both tables below)."""
+    o, f = r["ours"], r["reference"]
+    return (f"{f['epoch_s']:.2f} | {o['epoch_s']:.2f} | {r['epoch_ratio']:.2f}x | {f['eval_s']:.2f} | {o['eval_s']:.2f} | "
+            f"{r['eval_ratio']:.2f}x | {f['recall@20']:.4f} / {o['recall@20']:.4f} | "
+            f"{f['cpu_share']:.2f} / {o['cpu_share']:.2f}")
+
+
 def bench_mm_markdown(path: str | Path | None = None) -> str:
     """``benchmarks/results/bench_mm_models.json`` (``benchmarks/bench_mm_models.py``) as Markdown: per model
     seconds per epoch and per full evaluation, ours and MMRec's class in the same process, their ratios,
@@ -84,8 +93,8 @@ def bench_mm_markdown(path: str | Path | None = None) -> str:
     for r in b["results"]:
         runs.setdefault((str(r.get("commit", b["commit"]))[:9], r.get("load_average", b["load_average"])[0]),
                         []).append(r["model"])
-    when = ("; ".join(f"commit {c}, load average {la:.1f} ({', '.join(ms)})" for (c, la), ms in runs.items())
-            if len(runs) > 1 else "commit {}, load average {:.1f}".format(*next(iter(runs))))
+    when = "; ".join(f"commit {c}, load average {la:.1f}" + (f" ({', '.join(ms)})" if len(runs) > 1 else "")
+                     for (c, la), ms in runs.items())
     lines = [f"{b['dataset']}, modalities {b['modalities']}, {b['epochs']} epochs ({b['timed_epochs']} timed), "
              f"{b['threads']} thread, {b['cpu_count']} cores; {when}.", "",
              "| model | s/epoch MMRec | ours | MMRec / ours | s/eval MMRec | ours | MMRec / ours | valid R@20 MMRec / ours "
@@ -96,9 +105,7 @@ def bench_mm_markdown(path: str | Path | None = None) -> str:
             lines.append(f"| {r['model']} | — | {o['epoch_s']:.2f} | — | — | {o['eval_s']:.2f} | — | — / "
                          f"{o['recall@20']:.4f} | — / {o['cpu_share']:.2f} |")
             continue
-        lines.append(f"| {r['model']} | {f['epoch_s']:.2f} | {o['epoch_s']:.2f} | {r['epoch_ratio']:.2f}x | "
-                     f"{f['eval_s']:.2f} | {o['eval_s']:.2f} | {r['eval_ratio']:.2f}x | {f['recall@20']:.4f} / "
-                     f"{o['recall@20']:.4f} | {f['cpu_share']:.2f} / {o['cpu_share']:.2f} |")
+        lines.append(f"| {r['model']} | {_timing_cells(r)} |")
     notes = [f"* {r['model']}: {r['reference_note']}" for r in b["results"] if r.get("reference") is None]
     timed = [r for r in b["results"] if r.get("reference") is not None]
     if timed:
@@ -124,11 +131,7 @@ def bench_train_markdown(path: str | Path | None = None) -> str:
              f"commit {str(b['commit'])[:9]}, load average {b['load_average'][0]:.1f}.", "",
              "| dataset | s/epoch reference | ours | reference / ours | s/eval reference | ours | reference / ours "
              "| valid R@20 reference / ours | CPU share reference / ours |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in b["results"]:
-        o, f = r["ours"], r["reference"]
-        lines.append(f"| {r['dataset']} | {f['epoch_s']:.2f} | {o['epoch_s']:.2f} | {r['epoch_ratio']:.2f}x | "
-                     f"{f['eval_s']:.2f} | {o['eval_s']:.2f} | {r['eval_ratio']:.2f}x | {f['recall@20']:.4f} / "
-                     f"{o['recall@20']:.4f} | {f['cpu_share']:.2f} / {o['cpu_share']:.2f} |")
+    lines += [f"| {r['dataset']} | {_timing_cells(r)} |" for r in b["results"]]
     aims = []
     for what, goal in TRAIN_GOALS.items():
         met = [r["dataset"] for r in b["results"] if r[f"{what}_ratio"] >= goal]
