@@ -1,12 +1,15 @@
 """The controlled experiment's table (neggen_lite.results.experiment) on small made-up runs."""
+import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
 from neggen_lite.core.metrics import save_per_user
-from neggen_lite.results.experiment import arm_of, experiment_findings, experiment_markdown, experiment_table, seeds_note
+from neggen_lite.results.experiment import (arm_of, experiment_findings, experiment_markdown, experiment_table,
+                                           sampler_audits, sampler_findings, seeds_note)
 
 USERS = np.arange(50)
 
@@ -199,3 +202,33 @@ def test_the_gain_over_rule_is_tested_with_the_seed_as_the_unit(tmp_path):
     assert seeds_note(gen.to_dict()).startswith("ahead in 3 of 3 seeds, p = ")
     assert seeds_note({"rule seeds": 0}) == "–"
     assert seeds_note({"rule seeds": 1, "rule seeds ahead": 1, "p vs rule over seeds": float("nan")}) == "ahead in 1 of 1 seed"
+
+
+def _audit(generator, bound, heldout=0.004):
+    return {"generator": generator, "pairs": 1000, "fallback_share": 0.25,
+            "nearest": {"heldout_share": heldout, "test_share": heldout / 2, "cos_to_positive": 0.71,
+                        "distinct_negatives": 90, "test_recall_bound": bound},
+            "uniform": {"heldout_share": 0.0004, "test_share": 0.0002, "cos_to_positive": 0.24,
+                        "distinct_negatives": 100, "test_recall_bound": 0.0001}}
+
+
+def test_sampler_findings_compare_the_pushed_down_test_items_with_the_drop(tmp_path):
+    folder = tmp_path / "generations" / "baby"
+    folder.mkdir(parents=True)
+    (folder / "rule.sampler.quality.json").write_text(json.dumps(_audit("rule", 0.005)))
+    (folder / "model.text-rulemask.sampler.quality.json").write_text(json.dumps(_audit("auto", 0.005)))
+    audits = sampler_audits("baby", tmp_path)
+    assert sorted(audits) == ["generated", "rule"]
+    table = pd.DataFrame([{"objective": "sampler", "arm": "generated", "ours": 0.060, "lightgcn": 0.078,
+                           "vs lightgcn": 0.060 / 0.078 - 1},
+                          {"objective": "sampler", "arm": "rule", "ours": 0.061, "lightgcn": 0.078,
+                           "vs lightgcn": 0.061 / 0.078 - 1}])
+    text = sampler_findings("baby", table, audits)
+    assert "10x the uniform rate of 0.04 %" in text and "at most 0.0050" in text and "0.0180 below" in text
+    assert "cannot account for the whole drop" in text
+    audits["rule"]["nearest"]["test_recall_bound"] = audits["generated"]["nearest"]["test_recall_bound"] = 0.02
+    assert "could by itself account for the drop" in sampler_findings("baby", table, audits)
+    assert sampler_findings("baby", table.iloc[:0], audits) is None
+    (folder / "x.sampler.quality.json").write_text(json.dumps(_audit("nonsense", 0.0)))
+    with pytest.raises(ValueError, match="x.sampler.quality.json: field 'generator'"):
+        sampler_audits("baby", tmp_path)

@@ -135,6 +135,10 @@ CHECKS = {
         and r["generated_items"] >= 0
         # the committed Baby experiment: generated and rule-based negatives within 5 % of each other (the box's prose)
         and 0 <= r["experiment_generated_vs_rule_max_abs"] < 0.05
+        # the sampler box's prose on the committed Baby audits: the sampler's negatives are the user's held-out
+        # items several times more often than uniform draws, yet those cannot account for the whole drop
+        and all(r[f"sampler_{arm}_heldout_ratio"] > 2 and 0 < r[f"sampler_{arm}_test_recall_bound"] < r[f"sampler_{arm}_drop"]
+                for arm in ("generated", "rule"))
         and all(finite(v) and v > 0 for v in r["sampler_epochs_vs_uniform"].values())
         # the committed results hold at least Baby's five samplers beside uniform LightGCN
         and r["sampler_pairs"] >= 5 and 0 <= r["sampler_pairs_better"] <= r["sampler_pairs"]

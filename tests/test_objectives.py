@@ -9,7 +9,7 @@ from neggen_lite.core.features import ItemFeatures
 from neggen_lite.models.lightgcn import build_model
 from neggen_lite.neggen import causal
 from neggen_lite.neggen import train as neggen
-from neggen_lite.neggen.objectives import NearestToGeneratedSampler, counterfactual_loss, scores
+from neggen_lite.neggen.objectives import NearestToGeneratedSampler, counterfactual_loss, sampler_audit, scores
 from neggen_lite.training.trainer import config_for_mode, fit
 
 
@@ -108,6 +108,46 @@ def test_nearest_sampler_picks_the_item_nearest_to_the_generated_negative_not_a_
     s2 = NearestToGeneratedSampler(train, orig, negt, no_text, seed=0, k=3)
     out2 = s2.sample(torch.tensor([0, 0]), torch.tensor([0, 2]))
     assert s2.fallback_share == 1.0 and not any(int(i) in (0, 2) for i in out2)
+
+
+def test_sampler_audit_counts_held_out_negatives_and_cosines_as_a_brute_force_count():
+    from conftest import clustered_dataset
+
+    ds = clustered_dataset(n_users=40, n_items=24, per_user=6, seed=3)
+    feats = _features(ds.n_items, seed=5)                      # every item has text; k covers every other item,
+    orig, negt, has = feats.feats["t"], feats.negatives["t"], feats.masks["t"]   # so no pair falls back
+    rep = sampler_audit(NearestToGeneratedSampler(ds.train_csr, orig, negt, has, seed=1, k=ds.n_items), ds, orig, has,
+                        chunk=50)
+    # brute force, pair by pair: the nearest item to e_m*(i) by cosine that is not i and not one of u's items
+    unit, unit_neg = torch.nn.functional.normalize(orig, dim=-1), torch.nn.functional.normalize(negt, dim=-1)
+    held, test = (ds.valid_csr + ds.test_csr).tolil().rows, ds.test_csr.tolil().rows
+    train = ds.train_csr.tocoo()
+    hits = test_hits = 0
+    cos, used, pushed = [], set(), set()
+    for u, i in zip(train.row.tolist(), train.col.tolist()):
+        sim = unit @ unit_neg[i]
+        sim[i] = -2
+        sim[ds.train_csr[u].indices] = -2
+        j = int(sim.argmax())
+        hits, test_hits = hits + (j in held[u]), test_hits + (j in test[u])
+        cos.append(float(unit[i] @ unit[j]))
+        used.add(j)
+        if j in test[u]:
+            pushed.add((u, j))
+    n = ds.train_csr.nnz
+    assert rep["pairs"] == n and rep["fallback_share"] == 0.0
+    assert rep["nearest"]["heldout_share"] == pytest.approx(hits / n) and hits > 0
+    assert rep["nearest"]["test_share"] == pytest.approx(test_hits / n)
+    assert rep["nearest"]["cos_to_positive"] == pytest.approx(np.mean(cos), abs=1e-5)
+    assert rep["nearest"]["distinct_negatives"] == len(used)
+    users = [u for u in range(ds.n_users) if len(test[u])]
+    bound = np.mean([sum((u, j) in pushed for j in test[u]) / len(test[u]) for u in users])
+    assert rep["nearest"]["test_recall_bound"] == pytest.approx(bound) and bound > 0
+    # uniform: the exact expectation |H_u| / (n_items - |I_u|) per pair
+    deg = ds.train_csr.getnnz(axis=1)
+    expected = sum(d * h / (ds.n_items - d) for d, h in zip(deg, (ds.valid_csr + ds.test_csr).getnnz(axis=1)))
+    assert rep["uniform"]["heldout_share"] == pytest.approx(expected / n)
+    assert 0 <= rep["uniform"]["heldout_share_drawn"] <= 1
 
 
 @pytest.mark.parametrize("objective", ["joint", "repaired", "sampler"])

@@ -97,6 +97,13 @@ def quality_path(cache: str | Path, generator_name: str) -> Path:
     return Path(cache).with_name(f"{generator_name}.quality.json")
 
 
+def sampler_audit_path(dataset: str, negatives_name: str, results_dir: str | Path | None = None) -> Path:
+    """The audit of the ``sampler`` objective's negatives built from one set of generated negatives
+    (``negatives_name``: a cache stem, or ``rule``): ``results/generations/<dataset>/<name>.sampler.quality.json``."""
+    root = Path(results_dir) / "generations" if results_dir is not None else GENERATIONS_DIR
+    return root / dataset / f"{safe_name(negatives_name)}.sampler.quality.json"
+
+
 def encoding_path(key: str, encoder_name: str, texts_hash: str, cache_dir: str | Path | None = None) -> Path:
     """An encoded array: ``.cache/encodings/<key>-<encoder>-<texts hash>.npy``."""
     return Path(cache_dir or ENCODING_CACHE) / f"{safe_name(key)}-{safe_name(encoder_name)}-{texts_hash}.npy"

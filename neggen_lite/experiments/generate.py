@@ -6,14 +6,14 @@ from pathlib import Path
 
 from ..core import data
 from ..core.attributes import item_attributes
-from ..core.paths import DESCRIBE, MASKERS, generation_cache_path, manifest_path, quality_path
+from ..core.paths import DESCRIBE, MASKERS, generation_cache_path, manifest_path, quality_path, sampler_audit_path
 from ..core.runtime import atomic_write_json, git_commit, resolve_device, set_threads
 from ..core.safety import SettingsError, check_settings, check_writable, locked
 from ..generation import pipeline
 from ..generation.offline_models import build_generator
 from ..generation.prompts import prompts_hash
 from ..generation.validation import is_refusal
-from ..neggen.train import generation_cache, quality_report
+from ..neggen.train import generation_cache, quality_report, sampler_report
 
 
 def generate(dataset: str, generator: str, device="auto", out: str | Path | None = None, limit: int | None = None,
@@ -65,6 +65,17 @@ def quality(dataset: str, generator: str, encoder: str, data_root=None) -> tuple
     ds = data.load(dataset, data_root)
     rep = quality_report(ds, generator, encoder)
     out = quality_path(generation_cache(ds.name, generator), rep["generator"])
+    atomic_write_json(out, rep)
+    return rep, out
+
+
+def sampler_quality(dataset: str, generator: str, encoder: str, data_root=None, device="auto") -> tuple[dict, Path]:
+    """:func:`~neggen_lite.neggen.train.sampler_report` for ``generator``'s negatives, written to
+    :func:`~neggen_lite.core.paths.sampler_audit_path`."""
+    ds = data.load(dataset, data_root)
+    rep = sampler_report(ds, generator, encoder, resolve_device(device))
+    rep["commit"] = git_commit()
+    out = sampler_audit_path(ds.name, rep["negatives"])
     atomic_write_json(out, rep)
     return rep, out
 

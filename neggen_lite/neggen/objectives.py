@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..samplers.uniform import UniformSampler
+from ..samplers.uniform import PositiveIndex, UniformSampler
 
 OBJECTIVES = ("printed", "joint", "repaired", "sampler")
 
@@ -101,3 +101,63 @@ class NearestToGeneratedSampler:
 
     def load_state_dict(self, state: dict) -> None:
         self.uniform.load_state_dict(state)
+
+
+def sampler_audit(sampler: NearestToGeneratedSampler, ds, original: torch.Tensor, has_text: torch.Tensor,
+                  chunk: int = 65536) -> dict:
+    """What :class:`NearestToGeneratedSampler` gives BPR, over every training pair ``(u, i)`` of ``ds``:
+
+    * ``heldout_share`` / ``test_share``: the share of negatives that are one of ``u``'s held-out items
+      (validation or test) / test items -- items the evaluation counts as hits, pushed down in training;
+    * ``cos_to_positive``: mean cosine of the negative's ``e_m`` to the positive's (pairs where both have text);
+    * ``distinct_negatives``: how many different items serve as negatives;
+    * ``test_recall_bound``: the test Recall (any cut-off) that the test items serving as their own user's
+      negatives hold -- the most that pushing them down can cost, were every one of them a hit before;
+
+    each for the sampler (``nearest``) and for uniform sampling over the same pairs (``uniform``: held-out
+    shares as the exact expectation ``|H_u| / (n_items - |I_u|)`` per pair, the rest from one uniform draw
+    per pair). The sampler's negative of a pair is the same in every epoch (its fallback draws aside), so
+    one pass describes the whole training run. ``fallback_share``: pairs that got a uniform draw."""
+    dev = sampler.device
+    train = ds.train_csr.tocoo()
+    users = torch.from_numpy(train.row.astype("int64")).to(dev)
+    items = torch.from_numpy(train.col.astype("int64")).to(dev)
+    heldout_csr = ds.valid_csr + ds.test_csr
+    held = {"heldout": PositiveIndex(heldout_csr, dev), "test": PositiveIndex(ds.test_csr, dev)}
+    emb = F.normalize(original.float().to(dev), dim=-1)
+    has = has_text.to(dev)
+    stats = {name: {"heldout": 0, "test": 0, "cos": 0.0, "n_cos": 0, "test_pairs": [],
+                    "used": torch.zeros(ds.n_items, dtype=torch.bool, device=dev)} for name in ("nearest", "uniform")}
+    fallback = 0
+    for u, i in zip(users.split(chunk), items.split(chunk)):
+        nearest = sampler.sample(u, i)
+        fallback += int((~sampler._found).sum())
+        for name, neg in (("nearest", nearest), ("uniform", sampler.uniform.sample(u))):
+            st = stats[name]
+            for key, index in held.items():
+                hit = index.contains(u, neg)
+                st[key] += int(hit.sum())
+                if key == "test":
+                    st["test_pairs"].append(u[hit] * ds.n_items + neg[hit])
+            both = has[i] & has[neg]
+            st["cos"] += float((emb[i[both]] * emb[neg[both]]).sum())
+            st["n_cos"] += int(both.sum())
+            st["used"][neg] = True
+    n_pairs = len(users)
+    train_deg = ds.train_csr.getnnz(axis=1).astype("float64")
+    per_pair = train_deg / (ds.n_items - train_deg)   # a user's pairs x the chance one draw is a given free item
+    expected = {"heldout": float((per_pair * heldout_csr.getnnz(axis=1)).sum()),
+                "test": float((per_pair * ds.test_csr.getnnz(axis=1)).sum())}
+    out = {"pairs": n_pairs, "fallback_share": fallback / n_pairs}
+    for name, st in stats.items():
+        hits = expected if name == "uniform" else st
+        out[name] = {"heldout_share": hits["heldout"] / n_pairs, "test_share": hits["test"] / n_pairs,
+                     "cos_to_positive": st["cos"] / st["n_cos"] if st["n_cos"] else float("nan"),
+                     "distinct_negatives": int(st["used"].sum())}
+    out["uniform"]["heldout_share_drawn"] = stats["uniform"]["heldout"] / n_pairs
+    test_deg = torch.from_numpy(ds.test_csr.getnnz(axis=1).astype("float64"))
+    for name, st in stats.items():   # every test item a negative of its user, as a share of that user's test items
+        pairs = torch.unique(torch.cat(st["test_pairs"])).cpu() if st["test_pairs"] else torch.zeros(0, dtype=torch.long)
+        per_user = torch.bincount(pairs // ds.n_items, minlength=ds.n_users).double()
+        out[name]["test_recall_bound"] = float((per_user / test_deg.clamp(min=1)).sum() / (test_deg > 0).sum())
+    return out

@@ -34,7 +34,7 @@ from ..generation.validation import Vocabulary, is_refusal, rule_complete, rule_
 from ..models.lightgcn import build_model
 from ..training.trainer import TrainConfig, config_for_mode, fit
 from . import causal
-from .objectives import NearestToGeneratedSampler
+from .objectives import NearestToGeneratedSampler, sampler_audit
 
 #: the offline model whose generations NegGen reads by default (``generator="auto"``)
 DEFAULT_GENERATOR = "qwen2.5-coder-1.5b"
@@ -228,6 +228,18 @@ def train_with_nearest_sampler(ds, cfg: TrainConfig, ng: causal.NegGenConfig, de
     res["significance"] = {"vs": "lightgcn, same seed, uniform negatives",
                            "test": paired_ttest(res["_per_user"], theirs)}
     return res
+
+
+def sampler_report(ds, generator: str = "auto", encoder: str = DEFAULT_ENCODER, device=None, seed: int = 2025) -> dict:
+    """:func:`objectives.sampler_audit` of the ``sampler`` objective's negatives built from ``generator``'s
+    negatives (the same features and sampler as :func:`train_with_nearest_sampler`; ``seed`` seeds the
+    sampler's uniform draws as a run of that seed does)."""
+    feats = build_features(ds, generator, encoder, ("t",), device, seed=0)
+    sampler = NearestToGeneratedSampler(ds.train_csr, feats.feats["t"], feats.negatives["t"], feats.masks["t"],
+                                        device=device, seed=seed + 1)
+    audit = sampler_audit(sampler, ds, feats.feats["t"], feats.masks["t"])
+    return {"dataset": ds.name, "negatives": feats.negative_counts["generator"], "generator": generator,
+            "encoder": encoder, "seed": seed, "k": sampler.table.shape[1], **audit}
 
 
 def quality_report(ds, generator: str = DEFAULT_GENERATOR, encoder: str = DEFAULT_ENCODER, seed: int = 0) -> dict:
