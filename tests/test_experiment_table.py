@@ -49,7 +49,7 @@ def test_table_compares_arms_with_pooled_paired_tests(tmp_path):
     assert gen["best baseline"] == "freedom (T)" and gen["baseline seeds"] == [1, 2]
     assert gen["vs baseline"] > 0 and rule["vs baseline"] < 0
     assert math.isnan(rule["vs rule"]) and gen["model-written share"] == pytest.approx(0.9)  # fallbacks are not
-    assert gen["p<0.05 vs lightgcn"] == "2 up, 0 down of 2"
+    assert gen["p<0.05 vs lightgcn"] == "2 up, 0 down of 2 seeds"
     assert gen["vs lightgcn"] == pytest.approx((gen["ours"] - 0.05) / 0.05, rel=1e-6)
     md = experiment_markdown("baby", recs)
     assert "| joint | generated | 2 |" in md and "p < 1e-20" in md and "vs freedom (T) (the best baseline" in md

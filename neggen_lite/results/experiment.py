@@ -115,7 +115,7 @@ def _vs_base(runs: list[dict], metric: str) -> dict:
     down = sum(1 for x in sig if x and x["p"] < 0.05 and x["mean_diff"] < 0)
     return {"ours": float(ours.mean()), "ours std": float(ours.std(ddof=1)) if len(ours) > 1 else float("nan"),
             "lightgcn": float(np.nanmean(base)), "vs lightgcn": float(np.nanmean((ours - base) / base)),
-            "p<0.05 vs lightgcn": f"{up} up, {down} down of {len(runs)}"}
+            "p<0.05 vs lightgcn": f"{up} up, {down} down of {n_seeds(len(runs))}"}
 
 
 def experiment_table(dataset: str, records: list[dict] | None = None, metric: str = "recall@20",
@@ -276,7 +276,7 @@ def experiment_findings(dataset: str, records: list[dict] | None = None, metric:
             + (f"; another item's attributes (*w/o NEG*) {vs_rule_text(other)}"
                if other else "")
             + f". Against the same-seed LightGCN {fmt_pct(gen['vs lightgcn'])} ({gen['p<0.05 vs lightgcn']} "
-              f"seed{'s' if n > 1 else ''} at p < 0.05); against {gen['best baseline']} {fmt_pct_p(gen['vs baseline'], gen['p vs baseline'])}.")
+              f"at p < 0.05); against {gen['best baseline']} {fmt_pct_p(gen['vs baseline'], gen['p vs baseline'])}.")
         if gen["vs rule"] > 0 and gen["p vs rule"] < 0.05 and gen["vs lightgcn"] > 0:
             helped.append(objective)
     if not lines:
