@@ -220,12 +220,26 @@ def test_sampler_findings_compare_the_pushed_down_test_items_with_the_drop(tmp_p
     audits = sampler_audits("baby", tmp_path)
     assert sorted(audits) == ["generated", "rule"]
     table = pd.DataFrame([{"objective": "sampler", "arm": "generated", "ours": 0.060, "lightgcn": 0.078,
-                           "vs lightgcn": 0.060 / 0.078 - 1},
+                           "vs lightgcn": 0.060 / 0.078 - 1, "vs rule": 0.060 / 0.061 - 1, "p vs rule": 0.4},
                           {"objective": "sampler", "arm": "rule", "ours": 0.061, "lightgcn": 0.078,
-                           "vs lightgcn": 0.061 / 0.078 - 1}])
+                           "vs lightgcn": 0.061 / 0.078 - 1, "vs rule": float("nan"), "p vs rule": float("nan")}])
     text = sampler_findings("baby", table, audits)
     assert "10x the uniform rate of 0.04 %" in text and "at most 0.0050" in text and "0.0180 below" in text
     assert "cannot account for the whole drop" in text
+    assert "sit as close to the positive as the rule-based ones (cosine 0.710 against 0.710)" in text
+    assert "-1.6 % (p = 0.4) against the rule arm. Negatives as close, results alike." in text
+    # closer generated negatives and a significant loss against the rule arm: the hint sentence
+    audits["generated"]["nearest"].update(cos_to_positive=0.80, heldout_share=0.008)
+    table.loc[0, "p vs rule"] = 0.001
+    text = sampler_findings("baby", table, audits)
+    assert "closer to the positive than the rule-based ones (cosine 0.800 against 0.710)" in text
+    assert "held-out items 2.0x as often (0.80 % against 0.40 %)" in text
+    assert "loses more, as the narrow-contrast reading predicts" in text
+    # closer but not significantly different: no reading offered either way
+    table.loc[0, "p vs rule"] = 0.3
+    text = sampler_findings("baby", table, audits)
+    assert "closer to the positive" in text and "predicts" not in text and "results alike" not in text
+    audits["generated"]["nearest"].update(cos_to_positive=0.71, heldout_share=0.004)
     audits["rule"]["nearest"]["test_recall_bound"] = audits["generated"]["nearest"]["test_recall_bound"] = 0.02
     assert "could by itself account for the drop" in sampler_findings("baby", table, audits)
     assert sampler_findings("baby", table.iloc[:0], audits) is None

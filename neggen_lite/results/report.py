@@ -17,7 +17,8 @@ from ..neggen.causal import NEGGEN_VARIANTS
 from ..samplers.hard import HARD_SAMPLERS
 from ..experiments.multimodal import BASELINES
 from ..generation.backends import ran_on_llamacpp
-from .experiment import ablations_markdown, experiment_findings, experiment_markdown
+from .experiment import (ablations_markdown, experiment_findings, experiment_markdown, experiment_table,
+                         sampler_audits, sampler_findings)
 from .records import METRICS, is_mmrec_weight, load_results, table_row
 from .quantities import manifest_hardness
 from .tables import (comparison_table, fig2_significance, fig2_table, fig6_frame, fmt_mean_std, load_neggen,
@@ -346,7 +347,7 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
     ``{SAMPLERS}`` (:func:`sampler_markdown`), ``{FIG2}`` (:func:`fig2_markdown`) and
     ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{BENCHTRAIN}`` (:func:`bench_train_markdown`), ``{GENERATIONS}`` (:func:`generations_markdown`), ``{EXPERIMENT:<dataset>}``, ``{FINDINGS:<dataset>}`` and
     ``{ABLATIONS:<dataset>}`` (:func:`neggen_lite.results.experiment.experiment_markdown`,
-    ``experiment_findings``, ``ablations_markdown``). An unknown placeholder is a ``ValueError`` naming it and its line."""
+    ``experiment_findings``, ``ablations_markdown``), ``{SAMPLER:<dataset>}`` (``sampler_findings``). An unknown placeholder is a ``ValueError`` naming it and its line."""
 
     recs = load_results(results_dir, mode="full")
     neg = None
@@ -372,6 +373,9 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
             return generations_markdown(results_dir)
         if key == "FINDINGS" and arg:
             return experiment_findings(arg, recs, results_dir=results_dir)
+        if key == "SAMPLER" and arg:
+            return (sampler_findings(arg, experiment_table(arg, recs), sampler_audits(arg, results_dir))
+                    or f"No audit of the sampler objective's negatives on {arg} yet.")
         if key == "ABLATIONS" and arg:
             return ablations_markdown(arg, recs)
         if key == "BASELINES" and not arg:
