@@ -16,6 +16,7 @@ from .experiments.multimodal import choose_modalities
 from .generation import pipeline
 from .generation.encoding import DEFAULT_ENCODER
 from .neggen.causal import ALIGN_FORMS, BASE_MODES, OBJECTIVES, VARIANTS, NegGenConfig
+from .neggen.objectives import PICKS
 from .neggen.train import DEFAULT_GENERATOR, SWEEPS
 from .results import experiment, records, report, tables
 from .training.trainer import MODES
@@ -25,7 +26,7 @@ from .training.trainer import MODES
 MODEL_FLAGS = {
     "--variant": ("variant", {"neggen"}), "--lam": ("lam", {"neggen"}), "--alpha": ("alpha", {"neggen"}),
     "--tau": ("tau", {"neggen"}), "--align": ("align", {"neggen"}), "--base": ("base", {"neggen"}),
-    "--objective": ("objective", {"neggen"}), "--beta": ("beta", {"neggen"}),
+    "--objective": ("objective", {"neggen"}), "--beta": ("beta", {"neggen"}), "--pick": ("pick", {"neggen"}),
     "--generator": ("generator", {"neggen", "freedom", "vbpr"}), "--encoder": ("encoder", {"neggen", *MULTIMODAL_MODELS}),
     "--modalities": ("modalities", set(MULTIMODAL_MODELS)), "--features-dir": ("features_dir", set(MULTIMODAL_MODELS)),
     "--sampler-arg": ("sampler_arg", {"lightgcn", "bpr"}), "--layers": ("layers", {"lightgcn", "neggen", *MULTIMODAL_MODELS}),
@@ -54,6 +55,8 @@ def _check_train_args(args) -> None:
         raise SettingsError(f"--generator: used by --model {model} only with --sampler direct")
     if args.beta is not None and args.objective != "repaired":
         raise SettingsError("--beta: used only by --objective repaired")
+    if getattr(args, "pick", None) is not None and args.objective != "sampler":
+        raise SettingsError("--pick: used only by --objective sampler")
     if getattr(args, "no_checkpoint", False) and (args.checkpoint or args.keep_checkpoint):
         raise SettingsError("--no-checkpoint: contradicts --checkpoint/--keep-checkpoint")
 
@@ -281,6 +284,10 @@ def _neggen_args(p) -> None:
                         "sampler: LightGCN with the real item nearest to the generated negative as BPR negative")
     g.add_argument("--beta", type=float, default=None,
                    help=f"repaired: weight of the counterfactual term (default {defaults.beta:g})")
+    g.add_argument("--pick", default=None, choices=PICKS,
+                   help=f"sampler: how a pair's negative is picked (default {defaults.pick}: the first of the "
+                        "32 nearest not the user's, fixed; nearest-fresh: a fresh draw among them at every use; "
+                        "random-fixed: the fixed rule over 32 items drawn at random once)")
     g.add_argument("--generator", default=None, help="negatives: auto (the offline Qwen2.5-Coder-1.5B cache "
                    "where it exists, rule-based elsewhere), direct (Sec. 2.1's Direct Generation cache), rule, "
                    "a model name (NAME, NAME:text, NAME:text-rulemask), or a .jsonl.gz cache path; freedom/vbpr: the "

@@ -110,6 +110,38 @@ def test_nearest_sampler_picks_the_item_nearest_to_the_generated_negative_not_a_
     assert s2.fallback_share == 1.0 and not any(int(i) in (0, 2) for i in out2)
 
 
+def test_sampler_picks_fresh_among_the_nearest_or_fixed_among_random_items():
+    n = 40
+    gen = torch.Generator().manual_seed(0)
+    orig, negt = torch.randn(n, 8, generator=gen), torch.randn(n, 8, generator=gen)
+    has = torch.ones(n, dtype=torch.bool)
+    has[-4:] = False                                   # four items without text: never a candidate
+    train = _csr([(0, 0), (0, 1), (1, 2)], 2, n)
+    users, pos = torch.tensor([0, 0, 1] * 50), torch.tensor([0, 1, 2] * 50)
+    near = NearestToGeneratedSampler(train, orig, negt, has, seed=0, k=5)
+    fresh = NearestToGeneratedSampler(train, orig, negt, has, seed=0, k=5, pick="nearest-fresh")
+    assert torch.equal(near.table, fresh.table)        # same candidates, picked differently
+    a, b = fresh.sample(users, pos), fresh.sample(users, pos)
+    for out in (a, b):                                 # each pick one of the pair's 5 nearest, never the user's
+        for u, i, j in zip(users.tolist(), pos.tolist(), out.tolist()):
+            assert j in near.table[i].tolist() and j not in train[u].indices
+    assert not torch.equal(a, b)                       # afresh at every use ...
+    assert len(set(a[0::3].tolist())) > 1              # ... and not always the nearest
+    assert torch.equal(near.sample(users, pos), near.sample(users, pos))   # nearest: fixed
+    rand = NearestToGeneratedSampler(train, orig, negt, has, seed=7, k=5, pick="random-fixed")
+    again = NearestToGeneratedSampler(train, orig, negt, has, seed=7, k=5, pick="random-fixed")
+    assert torch.equal(rand.table, again.table)        # seeded
+    with_text = set(range(n - 4))
+    for i in range(n - 4):
+        row = rand.table[i].tolist()
+        assert len(set(row)) == 5 and i not in row and set(row) <= with_text
+    assert (rand.table[n - 4:] == -1).all()
+    assert not torch.equal(rand.table[: n - 4], near.table[: n - 4])
+    assert torch.equal(rand.sample(users, pos), rand.sample(users, pos))   # fixed, like nearest
+    with pytest.raises(ValueError, match="pick must be one of"):
+        NearestToGeneratedSampler(train, orig, negt, has, pick="farthest")
+
+
 def test_sampler_audit_counts_held_out_negatives_and_cosines_as_a_brute_force_count():
     from conftest import clustered_dataset
 
@@ -214,3 +246,18 @@ def test_joint_starts_from_the_base_ranking(toy):
     users, pos, neg = torch.tensor([0, 1]), torch.tensor([3, 4]), torch.tensor([6, 7])
     m.batch_loss(users, pos, neg, reg=0.0)[0].backward()
     assert m.module.proj[-1].weight.grad.abs().sum() > 0  # and it can move away from it
+
+
+def test_pick_is_a_sampler_setting_that_names_the_run():
+    from neggen_lite.core.safety import SettingsError
+    from neggen_lite.experiments import runs
+    from neggen_lite.neggen.causal import NegGenConfig
+
+    with pytest.raises(SettingsError, match="--pick random-fixed: used only by --objective sampler"):
+        NegGenConfig(objective="joint", pick="random-fixed")
+    with pytest.raises(SettingsError, match="--pick 'farthest'"):
+        NegGenConfig(objective="sampler", pick="farthest")
+    spec = runs.RunSpec("baby", "neggen", seed=2025,
+                        settings=(("objective", "sampler"), ("pick", "random-fixed")))
+    assert runs.path(spec).name == "neggen-generated-full-objective_sampler-pick_random-fixed-seed2025.json"
+    assert runs.command(spec)[-4:] == ["--objective", "sampler", "--pick", "random-fixed"]

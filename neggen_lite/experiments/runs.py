@@ -26,7 +26,7 @@ from . import multimodal
 
 RUN_MODES = ("book", *MODES)
 #: NegGen's settings that name a run's file when they differ from the defaults, in this order
-SETTINGS = ("lam", "alpha", "tau", "align", "base", "objective", "beta")
+SETTINGS = ("lam", "alpha", "tau", "align", "base", "objective", "beta", "pick")
 MODEL_NAMES = ("bpr", "lightgcn", "neggen", *multimodal.MODELS)
 
 

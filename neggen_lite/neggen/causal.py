@@ -44,14 +44,13 @@ from torch import nn
 from ..core.features import ItemFeatures
 from ..core.safety import SettingsError, check_settings
 from ..models.objectives import bpr
-from .objectives import counterfactual_loss, scores
+from .objectives import OBJECTIVES, PICKS, counterfactual_loss, scores
 
 VARIANTS = ("full", "w/o NEG", "w/o CF", "w/o both", "V", "T", "V&T")
 #: Table 5's module ablation (the first four variants; the others are Table 4's modalities)
 NEGGEN_VARIANTS = VARIANTS[:4]
 MODALITIES_OF_VARIANT = {"V": ("v",), "T": ("t",), "V&T": ("v", "t")}
 ALIGN_FORMS = ("bounded", "printed")
-OBJECTIVES = ("printed", "joint", "repaired", "sampler")  # see neggen_lite.objectives
 BASE_MODES = ("frozen", "finetune")
 
 
@@ -140,10 +139,15 @@ class NegGenConfig:
     modalities: tuple[str, ...] = ("t",)
     objective: str = "printed"
     beta: float = 1.0
+    pick: str = "nearest"  # sampler only: how a pair's negative is picked (objectives.PICKS)
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
             raise SettingsError(f"--objective {self.objective!r}: choose one of {', '.join(OBJECTIVES)}")
+        if self.pick not in PICKS:
+            raise SettingsError(f"--pick {self.pick!r}: choose one of {', '.join(PICKS)}")
+        if self.pick != "nearest" and self.objective != "sampler":
+            raise SettingsError(f"--pick {self.pick}: used only by --objective sampler")
         if self.objective in ("joint", "repaired"):
             self.base = "finetune"  # the base is trained with the causal module on real triples
         check_settings(lam=self.lam, alpha=self.alpha, tau=self.tau, beta=self.beta)

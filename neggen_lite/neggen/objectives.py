@@ -19,7 +19,10 @@ pieces here:
   bias cancels in the difference, so no bias is shared between the two sides.
 * ``sampler``: Sec. 4.4's reading of Fig. 6 ("the causal module removed"): LightGCN with BPR whose
   negative for ``(u, i)`` is the real item nearest to ``e_m*(i)`` by cosine, the user's training items
-  excluded (:class:`NearestToGeneratedSampler`).
+  excluded (:class:`NearestToGeneratedSampler`). Two controls separate what that negative is from how
+  it is chosen (``NegGenConfig.pick``): ``nearest-fresh`` draws afresh, at every use, one of the ``k``
+  nearest (close, but varied); ``random-fixed`` keeps the fixed first-usable rule over ``k`` items drawn
+  at random once (fixed, but not close).
 """
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ import torch.nn.functional as F
 from ..samplers.uniform import PositiveIndex, UniformSampler
 
 OBJECTIVES = ("printed", "joint", "repaired", "sampler")
+#: how the ``sampler`` objective picks a pair's negative (:class:`NearestToGeneratedSampler`)
+PICKS = ("nearest", "nearest-fresh", "random-fixed")
 
 
 def scores(e_u: torch.Tensor, e_k: torch.Tensor, e_c: torch.Tensor, lam: float) -> torch.Tensor:
@@ -41,6 +46,38 @@ def counterfactual_loss(e_u: torch.Tensor, h_pos: torch.Tensor, h_neg: torch.Ten
     return -F.logsigmoid(lam * (e_u * (h_pos - h_neg)).sum(-1)).mean()
 
 
+def _nearest_table(orig: torch.Tensor, negt: torch.Tensor, has: torch.Tensor, ids: torch.Tensor, k: int,
+                   chunk: int) -> torch.Tensor:
+    """``[n_items, k]``: for each item with text, the ``k`` items with text nearest (cosine of the unit rows
+    ``orig``) to its generated negative ``negt``, nearest first, never the item itself; ``-1`` elsewhere."""
+    n = len(orig)
+    table = torch.full((n, k), -1, dtype=torch.long, device=orig.device)
+    for c in ids.split(chunk):
+        sim = negt[c] @ orig.T
+        sim[:, ~has] = -float("inf")                 # only items with text can be the nearest
+        sim[torch.arange(len(c), device=orig.device), c] = -float("inf")  # never the positive itself
+        top = sim.topk(min(k, n), dim=1)
+        table[c, : top.indices.shape[1]] = torch.where(torch.isfinite(top.values), top.indices, -1)
+    return table
+
+
+def _random_table(n: int, ids: torch.Tensor, k: int, seed: int, device, chunk: int = 1024) -> torch.Tensor:
+    """``[n, k]``: for each item in ``ids``, ``k`` distinct other items of ``ids`` drawn uniformly once
+    (generator seeded by ``seed``, on the CPU so every device gets the same table); ``-1`` elsewhere."""
+    gen = torch.Generator().manual_seed(seed)
+    pool = ids.cpu()
+    k = min(k, len(pool) - 1)
+    table = torch.full((n, max(k, 0)), -1, dtype=torch.long)
+    for rows in pool.split(chunk) if k > 0 else ():
+        # k + 1 distinct positions per row (the k + 1 largest of uniform keys); the item itself, if drawn,
+        # is dropped, else the last of the k + 1
+        picked = pool[torch.rand(len(rows), len(pool), generator=gen).topk(k + 1, dim=1).indices]
+        keep = picked != rows.unsqueeze(1)
+        keep &= keep.cumsum(1) <= k
+        table[rows] = picked[keep].view(len(rows), k)
+    return table.to(device)
+
+
 class NearestToGeneratedSampler:
     """The ``sampler`` objective's negative: for ``(u, i)``, the real item nearest to ``e_m*(i)`` (the
     positive's generated negative) by cosine to the items' ``e_m``, skipping ``i`` and the user's
@@ -50,30 +87,33 @@ class NearestToGeneratedSampler:
     ``original``/``negative``: ``[n_items, d]`` encodings (rows of items without text are ignored;
     ``has_text`` marks the others). The ``k`` nearest of every item are found once, in chunks on the
     sampler's device. ``fallback_share`` counts the uniform draws of the last call.
+
+    ``pick`` (:data:`PICKS`): ``nearest``, the first of the ``k`` nearest that is not the user's (the same
+    item at every epoch); ``nearest-fresh``, a uniform draw among those of the ``k`` nearest that are not the
+    user's, afresh at every use; ``random-fixed``, the first usable of ``k`` items with text drawn at random
+    once per positive (seeded by ``seed``), a table as fixed as the nearest one but not close. Items without
+    text and the fallback rule are the same under every pick.
     """
 
     name = "nearest-generated"
 
     def __init__(self, train_csr, original: torch.Tensor, negative: torch.Tensor, has_text: torch.Tensor,
-                 device=None, seed: int = 0, k: int = 32, chunk: int = 4096):
+                 device=None, seed: int = 0, k: int = 32, chunk: int = 4096, pick: str = "nearest"):
+        if pick not in PICKS:
+            raise ValueError(f"pick must be one of {PICKS}, got {pick!r}")
         self.uniform = UniformSampler(train_csr, device, seed)
-        self.index, self.device = self.uniform.index, self.uniform.device
+        self.index, self.device, self.pick = self.uniform.index, self.uniform.device, pick
         n = self.index.n_items
         if original.shape[0] != n or negative.shape != original.shape or has_text.shape != (n,):
             raise ValueError(f"encodings {tuple(original.shape)}/{tuple(negative.shape)} and has_text "
                              f"{tuple(has_text.shape)} do not match {n} items")
-        orig = F.normalize(original.float().to(self.device), dim=-1)
-        negt = F.normalize(negative.float().to(self.device), dim=-1)
         has = has_text.to(self.device)
-        table = torch.full((n, k), -1, dtype=torch.long, device=self.device)
         ids = torch.nonzero(has).flatten()
-        for c in ids.split(chunk):
-            sim = negt[c] @ orig.T
-            sim[:, ~has] = -float("inf")                 # only items with text can be the nearest
-            sim[torch.arange(len(c), device=self.device), c] = -float("inf")  # never the positive itself
-            top = sim.topk(min(k, n), dim=1)
-            table[c, : top.indices.shape[1]] = torch.where(torch.isfinite(top.values), top.indices, -1)
-        self.table = table
+        if pick == "random-fixed":
+            self.table = _random_table(n, ids, k, seed, self.device)
+        else:
+            self.table = _nearest_table(F.normalize(original.float().to(self.device), dim=-1),
+                                        F.normalize(negative.float().to(self.device), dim=-1), has, ids, k, chunk)
         self._found = None
 
     def sample(self, users: torch.Tensor, pos_items: torch.Tensor, model=None) -> torch.Tensor:
@@ -82,7 +122,11 @@ class NearestToGeneratedSampler:
         ok = cand >= 0
         flat_u = users.unsqueeze(1).expand_as(cand)
         ok &= ~self.index.contains(flat_u.reshape(-1), cand.clamp(min=0).reshape(-1)).view_as(cand)
-        first = ok.to(torch.int8).argmax(dim=1)                             # first usable column
+        if self.pick == "nearest-fresh":   # a random usable column: uniform keys, unusable ones pushed to -1
+            keys = torch.rand(cand.shape, device=self.device, generator=self.uniform.generator)
+            first = torch.where(ok, keys, -1.0).argmax(dim=1)
+        else:
+            first = ok.to(torch.int8).argmax(dim=1)                         # first usable column
         found = ok.any(dim=1)
         out = cand.gather(1, first.unsqueeze(1)).squeeze(1)
         if not bool(found.all()):

@@ -216,9 +216,10 @@ def train_with_nearest_sampler(ds, cfg: TrainConfig, ng: causal.NegGenConfig, de
     no causal module. The t-test's reference is the same-seed LightGCN with uniform negatives."""
     feats = features or build_features(ds, generator, encoder, ng.modalities, device, seed=0, progress=progress)
     sampler = NearestToGeneratedSampler(ds.train_csr, feats.feats["t"], feats.negatives["t"], feats.masks["t"],
-                                        device=device, seed=cfg.seed + 1)
+                                        device=device, seed=cfg.seed + 1, pick=ng.pick)
     lg_cfg = replace(cfg, model="lightgcn", model_kwargs={}, sampler=sampler.name,
-                     sampler_kwargs={"generator": generator, "encoder": encoder})
+                     sampler_kwargs={"generator": generator, "encoder": encoder,
+                                     **({"pick": ng.pick} if ng.pick != "nearest" else {})})
     _, base_info, theirs = base_reference(ds, cfg, device, mode, progress, threads)
     res = fit(ds, lg_cfg, device=device, checkpoint=checkpoint, progress=progress, mode=mode, threads=threads,
               sampler=sampler)
