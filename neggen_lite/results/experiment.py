@@ -31,6 +31,7 @@ from ..core.paper import PAPER_TABLE5
 from ..experiments.neggen_arms import ARMS, CAUSAL_OBJECTIVES, OBJECTIVES, SWEEP_SEED, plan
 from ..experiments.runs import missing
 from ..neggen.causal import NEGGEN_VARIANTS, NegGenConfig
+from ..neggen.objectives import PICKS
 from ..neggen.train import SWEEPS
 from .quantities import fmt_p, fmt_pct, fmt_pct_p, n_seeds, neggen_vs_lightgcn
 from .records import METRICS, load_results, model_kwargs
@@ -60,7 +61,7 @@ def arm_of(rec: dict) -> tuple[str, str] | None:
     objective = kw.get("objective", "printed")
     if objective not in OBJECTIVES:
         return None
-    if not _fixed(rec):
+    if not _fixed(rec) or kw.get("pick", "nearest") != "nearest":  # the sampler's controls: sampler_controls
         return None
     key = (kw.get("generator", "auto"), rec.get("variant") or "full")
     arm = next((name for name, spec in ARMS.items() if spec == key), None)
@@ -211,9 +212,109 @@ def sampler_audits(dataset: str, results_dir: str | Path = RESULTS_DIR) -> dict[
     return out
 
 
-def sampler_findings(dataset: str, table: pd.DataFrame, audits: dict[str, dict]) -> str | None:
+#: the sampler's controls: the arm whose negatives they pick from (generator, variant)
+CONTROL_ARM = ARMS["generated"]
+#: a control that wins back at least this share of the nearest pick's drop below LightGCN "recovers most" of it;
+#: at most :data:`RECOVERS_LITTLE`, "little"
+RECOVERS_MOST, RECOVERS_LITTLE = 2 / 3, 1 / 3
+CONTROL_COLUMNS = ["pick", "seeds", "ours", "ours std", "lightgcn", "vs lightgcn", "p<0.05 vs lightgcn",
+                   "vs nearest", "p vs nearest", "nearest seeds", "recovered"]
+
+
+def pick_of(rec: dict) -> str | None:
+    """The ``pick`` of a ``sampler``-objective run of :data:`CONTROL_ARM` with the experiment's fixed settings
+    (``nearest`` for the experiment's own arm), else ``None``."""
+    if str(rec.get("model")).lower() != "neggen" or rec.get("sweep") or not _fixed(rec):
+        return None
+    kw = model_kwargs(rec)
+    if kw.get("objective") != "sampler" or (kw.get("generator", "auto"), rec.get("variant") or "full") != CONTROL_ARM:
+        return None
+    return kw.get("pick", "nearest")
+
+
+def sampler_controls(dataset: str, records: list[dict] | None = None, metric: str = "recall@20",
+                     results_dir: str | Path = RESULTS_DIR) -> pd.DataFrame:
+    """The ``sampler`` objective under each ``pick`` (:data:`neggen_lite.neggen.objectives.PICKS`) on the
+    generated arm: seeds, test ``metric`` beside the same-seed LightGCN, against the ``nearest`` pick (pooled
+    paired t-test over users, as ``vs rule``), and ``recovered``: the share of ``nearest``'s drop below
+    LightGCN that the pick wins back, on the seeds both have (``(ours - nearest) / (lightgcn - nearest)``)."""
+    recs = records if records is not None else load_results(results_dir, mode="full")
+    groups: dict[str, list[dict]] = {}
+    for r in recs:
+        pick = pick_of(r) if r["dataset"] == dataset else None
+        if pick:
+            groups.setdefault(pick, []).append(r)
+    nearest = sorted(groups.get("nearest", []), key=lambda r: r["seed"])
+    rows = []
+    for pick in PICKS:
+        runs = sorted(groups.get(pick, []), key=lambda r: r["seed"])
+        if not runs:
+            continue
+        vs, p, n_common = _pooled(runs, nearest, metric) if pick != "nearest" else (float("nan"), float("nan"), 0)
+        recovered = float("nan")
+        if n_common:
+            near = {r["seed"]: r for r in nearest}
+            common = [r for r in runs if r["seed"] in near]
+            ours = np.mean([r["test"][metric] for r in common])
+            near_m = np.mean([near[r["seed"]]["test"][metric] for r in common])
+            base = np.mean([r["base"]["test"][metric] for r in common])
+            recovered = float((ours - near_m) / (base - near_m)) if base != near_m else float("nan")
+        rows.append({"pick": pick, "seeds": [int(r["seed"]) for r in runs], **_vs_base(runs, metric),
+                     "vs nearest": vs, "p vs nearest": p, "nearest seeds": n_common, "recovered": recovered})
+    return pd.DataFrame(rows, columns=CONTROL_COLUMNS)
+
+
+def sampler_controls_markdown(controls: pd.DataFrame, metric: str = "recall@20") -> str:
+    """:func:`sampler_controls` as a Markdown table."""
+    lines = [f"| pick | seeds | test {metric} | vs same-seed LightGCN (seeds p<0.05) | vs nearest (per-user p) "
+             "| drop recovered |", "|---|---|---|---|---|---|"]
+    for d in controls.to_dict("records"):
+        ours = fmt_mean_std(d["ours"], d["ours std"], len(d["seeds"]), show_n=False)
+        vs = "(the reference)" if d["pick"] == "nearest" else fmt_pct_p(d["vs nearest"], d["p vs nearest"])
+        rec = "–" if d["recovered"] != d["recovered"] else f"{100 * d['recovered']:.0f} %"
+        lines.append(f"| {d['pick']} | {', '.join(map(str, d['seeds']))} | {ours} | {fmt_pct(d['vs lightgcn'])} "
+                     f"({d['p<0.05 vs lightgcn']}) | {vs} | {rec} |")
+    return "\n".join(lines)
+
+
+def _controls_text(controls: pd.DataFrame) -> str:
+    """What the two controls say about the nearest pick's drop (sentences led by a space; ``""`` until both
+    controls share a seed with the nearest pick)."""
+    rows = {d["pick"]: d for d in controls.to_dict("records")} if len(controls) else {}
+    fresh, rand = rows.get("nearest-fresh"), rows.get("random-fixed")
+    if not fresh or not rand or not (fresh["nearest seeds"] and rand["nearest seeds"]):
+        return ""
+
+    def said(d, what):
+        return (f"{what} ends at {d['ours']:.4f} ({fmt_pct(d['vs lightgcn'])} against the same-seed LightGCN, "
+                f"{fmt_pct_p(d['vs nearest'], d['p vs nearest'])} against the fixed nearest pick, "
+                f"{n_seeds(d['nearest seeds'])} in common) and wins back {100 * d['recovered']:.0f} % of its drop")
+
+    text = (" Two controls on the generated arm separate the two properties of that negative. "
+            + said(fresh, "Drawing afresh, at every use, one of the 32 nearest (close, but varied)") + "; "
+            + said(rand, "keeping the fixed rule over 32 items drawn at random once (fixed, but not close)") + ".")
+    rf, rr = fresh["recovered"], rand["recovered"]
+    if rr >= RECOVERS_MOST and rf <= RECOVERS_LITTLE:
+        text += (" Closeness, not fixedness, costs: negatives near the positive lose whether fixed or fresh, "
+                 "and fixed random ones do not.")
+    elif rf >= RECOVERS_MOST and rr <= RECOVERS_LITTLE:
+        text += (" Fixedness, not closeness, costs: a fixed negative loses even when random, and near ones "
+                 "drawn afresh do not.")
+    elif rf >= RECOVERS_MOST and rr >= RECOVERS_MOST:
+        text += " Each control wins back most of the drop: it takes a negative both fixed and near."
+    elif rf <= RECOVERS_LITTLE and rr <= RECOVERS_LITTLE:
+        text += (" Neither control wins back much: a fixed negative costs even when random, and a near one "
+                 "even when drawn afresh.")
+    else:
+        text += " The controls split the drop between the two properties."
+    return text
+
+
+def sampler_findings(dataset: str, table: pd.DataFrame, audits: dict[str, dict],
+                     controls: pd.DataFrame | None = None) -> str | None:
     """What the ``sampler`` objective gives BPR and where it ends, in sentences from ``audits``
-    (:func:`sampler_audits`) and the experiment ``table`` (:func:`experiment_table`); ``None`` without both."""
+    (:func:`sampler_audits`) and the experiment ``table`` (:func:`experiment_table`), then what its
+    ``controls`` (:func:`sampler_controls`) say; ``None`` without audits and table."""
     rows = {r["arm"]: r for r in table.to_dict("records") if r["objective"] == "sampler"} if len(table) else {}
     arms = [a for a in ARMS if a in audits and a in rows]
     if not arms:
@@ -231,6 +332,8 @@ def sampler_findings(dataset: str, table: pd.DataFrame, audits: dict[str, dict])
                      f"{drop:.4f} below the same-seed LightGCN ({fmt_pct(row['vs lightgcn'])}).")
     first = audits[arms[0]]
     compared = _sampler_arms_compared(audits, rows) if {"generated", "rule"} <= set(arms) else ""
+    controlled = _controls_text(controls) if controls is not None else ""
+    compared += controlled
     text = (f"Under `sampler`, each training pair's negative is the same item in every epoch: the real item nearest "
             f"to the positive's generated negative ({100 * first['fallback_share']:.0f} % of the "
             f"{first['pairs']:,} training pairs on {dataset}, whose positive has no text or whose nearest items are "
@@ -241,7 +344,8 @@ def sampler_findings(dataset: str, table: pd.DataFrame, audits: dict[str, dict])
     return text + ("So the user's own future items, pushed down, cannot account for the whole drop. The rest "
                    "goes with a narrow contrast: every positive always meets one item that reads almost the same, "
                    "where uniform sampling sweeps the whole catalogue every epoch. That the narrowness costs the "
-                   "rest is our reading; no run here isolates it." + compared)
+                   "rest is our reading" + ("; the controls that follow test it." if controlled else
+                                            "; no run here isolates it.") + compared)
 
 
 #: sampler audits whose mean cosines to the positive differ by less than this read as equally close

@@ -18,7 +18,7 @@ from ..samplers.hard import HARD_SAMPLERS
 from ..experiments.multimodal import BASELINES
 from ..generation.backends import ran_on_llamacpp
 from .experiment import (ablations_markdown, experiment_findings, experiment_markdown, experiment_table,
-                         sampler_audits, sampler_findings)
+                         sampler_audits, sampler_controls, sampler_controls_markdown, sampler_findings)
 from .records import METRICS, is_mmrec_weight, load_results, table_row
 from .quantities import manifest_hardness
 from .tables import (comparison_table, fig2_significance, fig2_table, fig6_frame, fmt_mean_std, load_neggen,
@@ -374,8 +374,11 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
         if key == "FINDINGS" and arg:
             return experiment_findings(arg, recs, results_dir=results_dir)
         if key == "SAMPLER" and arg:
-            return (sampler_findings(arg, experiment_table(arg, recs), sampler_audits(arg, results_dir))
+            controls = sampler_controls(arg, recs)
+            text = (sampler_findings(arg, experiment_table(arg, recs), sampler_audits(arg, results_dir), controls)
                     or f"No audit of the sampler objective's negatives on {arg} yet.")
+            return text + (f"\n\nThe sampler objective by pick (generated arm; `--pick`):\n\n"
+                           f"{sampler_controls_markdown(controls)}" if len(controls) > 1 else "")
         if key == "ABLATIONS" and arg:
             return ablations_markdown(arg, recs)
         if key == "BASELINES" and not arg:
