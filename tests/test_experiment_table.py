@@ -9,8 +9,8 @@ from scipy import stats
 
 from neggen_lite.core.metrics import save_per_user
 from neggen_lite.results.experiment import (arm_of, experiment_findings, experiment_markdown, experiment_table,
-                                           sampler_audits, sampler_controls, sampler_controls_markdown,
-                                           sampler_findings, seeds_note)
+                                           sampler_arms_compared, sampler_audit_table, sampler_audits,
+                                           sampler_controls, sampler_controls_markdown, sampler_findings, seeds_note)
 
 USERS = np.arange(50)
 
@@ -293,3 +293,26 @@ def test_sampler_controls_say_which_property_of_the_negative_costs(tmp_path):
     assert "split the drop" in said(0.015, 0.003)
     # without both controls sharing a seed with the nearest pick: the reading stays untested
     assert "no run here isolates it" in sampler_findings("baby", table, audits, sampler_controls("baby", recs[:2]))
+
+
+def test_sampler_audit_table_lines_up_every_dataset_audit_with_its_runs(tmp_path):
+    folder = tmp_path / "generations" / "baby"
+    folder.mkdir(parents=True)
+    (folder / "rule.sampler.quality.json").write_text(json.dumps(_audit("rule", 0.005, heldout=0.004)))
+    gen_audit = _audit("auto", 0.006, heldout=0.008)
+    gen_audit["nearest"]["cos_to_positive"] = 0.80
+    (folder / "m.text-rulemask.sampler.quality.json").write_text(json.dumps(gen_audit))
+    rng = np.random.default_rng(3)
+    noise = {s: rng.uniform(0, 0.1, len(USERS)) for s in (1, 2)}
+    recs = [_neggen(tmp_path, f"{arm}-sampler", gen, "full", s, noise[s] - shift, base=float(noise[s].mean()),
+                    objective="sampler")
+            for s in (1, 2) for arm, gen, shift in (("rule", "rule", 0.02), ("gen", "auto", 0.03))]
+    df = sampler_audit_table(["baby", "beauty"], recs, tmp_path).set_index(["dataset", "arm"])
+    assert list(df.index) == [("baby", "generated"), ("baby", "rule")]       # beauty: no audit, no row
+    gen = df.loc[("baby", "generated")]
+    assert gen["x uniform"] == pytest.approx(20) and gen["cosine"] == pytest.approx(0.80)
+    assert gen["drop"] == pytest.approx(0.03, rel=1e-5) and gen["vs rule"] < 0 and gen["p vs rule"] < 1e-10
+    text = sampler_arms_compared("baby", experiment_table("baby", recs), sampler_audits("baby", tmp_path))
+    assert text.startswith("On baby: the generated negatives sit closer to the positive than the rule-based ones")
+    assert "held-out items 2.0x as often" in text and "loses more" in text
+    assert sampler_arms_compared("beauty", experiment_table("beauty", recs), {}) == ""

@@ -348,6 +348,39 @@ def sampler_findings(dataset: str, table: pd.DataFrame, audits: dict[str, dict],
                                             "; no run here isolates it.") + compared)
 
 
+def sampler_audit_table(datasets, records: list[dict] | None = None, results_dir: str | Path = RESULTS_DIR,
+                        metric: str = "recall@20") -> pd.DataFrame:
+    """One row per (dataset, arm) with a committed sampler audit and ``sampler`` runs: the fixed negatives'
+    cosine to the positive, their share among the user's held-out items and its ratio to uniform draws,
+    the test-Recall bound of those items, the arm's drop below the same-seed LightGCN, and its change
+    against the rule arm (``vs rule``, ``p vs rule``, as in :func:`experiment_table`)."""
+    recs = records if records is not None else load_results(results_dir, mode="full")
+    rows = []
+    for ds in datasets:
+        audits = sampler_audits(ds, results_dir)
+        if not audits:
+            continue
+        table = experiment_table(ds, recs, metric, results_dir)
+        runs = {r["arm"]: r for r in table.to_dict("records") if r["objective"] == "sampler"}
+        for arm in [a for a in ARMS if a in audits and a in runs]:
+            n, u, row = audits[arm]["nearest"], audits[arm]["uniform"], runs[arm]
+            rows.append({"dataset": ds, "arm": arm, "cosine": n["cos_to_positive"], "uniform cosine": u["cos_to_positive"],
+                         "held-out share": n["heldout_share"], "x uniform": n["heldout_share"] / u["heldout_share"],
+                         "test recall bound": n["test_recall_bound"], "drop": row["lightgcn"] - row["ours"],
+                         "vs rule": row["vs rule"], "p vs rule": row["p vs rule"]})
+    return pd.DataFrame(rows, columns=["dataset", "arm", "cosine", "uniform cosine", "held-out share", "x uniform",
+                                       "test recall bound", "drop", "vs rule", "p vs rule"])
+
+
+def sampler_arms_compared(dataset: str, table: pd.DataFrame, audits: dict[str, dict]) -> str:
+    """The generated arm's sampler negatives against the rule arm's on ``dataset`` (sentences from
+    :func:`sampler_audits` and :func:`experiment_table`), ``""`` without both arms' audits and runs."""
+    rows = {r["arm"]: r for r in table.to_dict("records") if r["objective"] == "sampler"} if len(table) else {}
+    if not all(a in audits and a in rows for a in ("generated", "rule")):
+        return ""
+    return f"On {dataset}:" + _sampler_arms_compared(audits, rows).replace(" Between the two arms, the", " the", 1)
+
+
 #: sampler audits whose mean cosines to the positive differ by less than this read as equally close
 COS_TIE = 0.01
 
