@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from neggen_lite.core.graph import normalized_adjacency, normalized_adjacency_scipy, propagate
+from neggen_lite.core.graph import normalized_adjacency, normalized_adjacency_scipy, propagate, sparse_dense_mm
 from neggen_lite.models.lightgcn import BPRMF, LightGCN, build_model
 
 
@@ -74,3 +74,22 @@ def test_bad_arguments(toy):
         LightGCN(toy.n_users + 1, toy.n_items, adj)
     with pytest.raises(ValueError, match="unknown model"):
         build_model("ngcf", toy, "cpu")
+
+
+def test_sparse_dense_mm_gives_the_numbers_of_the_plain_product_bit_for_bit():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    m = sp.random(300, 300, density=0.03, random_state=1, format="csr", dtype=np.float32)
+    csr = normalized_adjacency(sp.csr_matrix(m[:120, 120:]), "cpu")      # a bipartite graph, 120 + 180 nodes
+    x = torch.from_numpy(rng.standard_normal((300, 64)).astype(np.float32))
+    assert torch.equal(sparse_dense_mm(csr, x), csr @ x)
+    assert torch.equal(sparse_dense_mm(csr, x.T.contiguous().T), csr @ x)   # a column-major input
+    coo = csr.to_sparse_coo()
+    assert torch.equal(sparse_dense_mm(coo, x), coo @ x)                   # other layouts: the plain product
+    # through autograd: the same gradient as the plain product's
+    a = x.clone().requires_grad_(True)
+    (propagate(csr, a) ** 2).sum().backward()
+    b = x.clone().requires_grad_(True)
+    ((csr @ b) ** 2).sum().backward()
+    assert torch.equal(a.grad, b.grad)

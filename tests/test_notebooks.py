@@ -139,6 +139,8 @@ CHECKS = {
         # items several times more often than uniform draws, yet those cannot account for the whole drop
         and all(r[f"sampler_{arm}_heldout_ratio"] > 2 and 0 < r[f"sampler_{arm}_test_recall_bound"] < r[f"sampler_{arm}_drop"]
                 for arm in ("generated", "rule"))
+        # the sampler's controls, once committed: each wins back a finite share of the nearest pick's drop
+        and all(finite(v) for k, v in r.items() if k.startswith("sampler_") and k.endswith("_recovered"))
         and all(finite(v) and v > 0 for v in r["sampler_epochs_vs_uniform"].values())
         # the committed results hold at least Baby's five samplers beside uniform LightGCN
         and r["sampler_pairs"] >= 5 and 0 <= r["sampler_pairs_better"] <= r["sampler_pairs"]

@@ -55,17 +55,30 @@ def normalized_adjacency(train_csr: sp.spmatrix, device=None, layout: str = "csr
     return to_torch_sparse(normalized_adjacency_scipy(train_csr), device, layout)
 
 
+def sparse_dense_mm(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``a @ x`` for a sparse ``a`` and a dense ``x``, outside autograd (inside a Function's forward or backward).
+
+    On the CPU a CSR product is written by ``addmm(beta=0)`` into a fresh buffer: the same numbers as
+    ``a @ x`` bit for bit (``tests/test_graph_models.py``), where ``a @ x`` zero-fills its result first and
+    copies it once more; one LightGCN batch (3 layers, forward and backward, Baby) took 105-108 ms instead of
+    134 ms. Elsewhere (CUDA, other layouts) it is ``a @ x``."""
+    if a.layout == torch.sparse_csr and x.device.type == "cpu" and a.dtype == x.dtype:
+        out = torch.empty(a.shape[0], x.shape[1], dtype=x.dtype)
+        return torch.addmm(out, a, x.contiguous(), beta=0, out=out)
+    return a @ x
+
+
 class _SymmetricSpMM(torch.autograd.Function):
     """``A @ X`` for a fixed symmetric sparse ``A``; the backward is ``A^T G = A G``."""
 
     @staticmethod
     def forward(ctx, adj, x):
         ctx.adj = adj
-        return adj @ x
+        return sparse_dense_mm(adj, x)
 
     @staticmethod
     def backward(ctx, grad):
-        return None, ctx.adj @ grad
+        return None, sparse_dense_mm(ctx.adj, grad)
 
 
 def propagate(adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from ..core.features import VARIANTS, FeatureError, ItemFeatures
-from ..core.graph import normalized_adjacency, to_torch_sparse
+from ..core.graph import normalized_adjacency, sparse_dense_mm, to_torch_sparse
 from .base import Recommender
 from .lightgcn import layer_mean
 from .objectives import bpr, neg_grad_norm, probe_key, score_gap
@@ -144,11 +144,11 @@ class _SpMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a, a_t, x):
         ctx.a_t = a_t
-        return a @ x
+        return sparse_dense_mm(a, x)
 
     @staticmethod
     def backward(ctx, grad):
-        return None, None, ctx.a_t @ grad
+        return None, None, sparse_dense_mm(ctx.a_t, grad)
 
 
 @dataclass
