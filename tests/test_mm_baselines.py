@@ -266,8 +266,12 @@ def test_features_dir_makes_every_model_two_modality(tmp_path):
         else:
             rec = multimodal.train(ds, name, None, "smoke", "cpu", features_dir=tmp_path, progress=False, threads=1,
                                    epochs=1, **extra)
-            assert rec["config"]["model_kwargs"][name] == json.loads(json.dumps(
-                asdict(multimodal.baseline_config(name, ds))))
+            settings = asdict(multimodal.baseline_config(name, ds))
+            settings.update({k: v for k, v in extra.items() if k in settings})   # what the run trained with
+            assert rec["config"]["model_kwargs"][name] == json.loads(json.dumps(settings))
+            for k in ("lr", "reg"):
+                if k in settings:
+                    assert rec["config"]["model_kwargs"][name][k] == rec["config"][k], (name, k)
         assert rec["variant"] == "V&T" and rec["modalities"] == ["v", "t"], name
 
 

@@ -89,8 +89,10 @@ def train(ds, model: str = "freedom", modalities=None, mode: str = "full", devic
                               "features": {m: s for m, s in features.sources.items()}}
     if key == "freedom":
         kwargs["freedom"] = asdict(fcfg)
-    if key in BASELINES:
-        kwargs[key] = asdict(baseline_config(key, ds))
+    if key in BASELINES:                         # the settings this run trains with, overrides included
+        settings = asdict(baseline_config(key, ds))
+        settings.update({k: v for k, v in train_overrides.items() if k in settings and v is not None})
+        kwargs[key] = settings
     if negatives == "direct":
         kwargs.update(generator=generator, encoder=encoder if isinstance(encoder, str) else "custom")
     cfg = config_for_mode(mode, model=key, sampler="uniform", seed=seed, model_kwargs=kwargs, **train_overrides)
