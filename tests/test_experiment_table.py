@@ -291,6 +291,8 @@ def test_sampler_controls_say_which_property_of_the_negative_costs(tmp_path):
     assert "it takes a negative both fixed and near" in said(0.027, 0.027)
     assert "Neither control wins back much" in said(0.003, 0.003)
     assert "split the drop" in said(0.015, 0.003)
+    assert "giving up fixedness wins back more (50 % against 10 %)" in said(0.015, 0.003)
+    assert "giving up closeness wins back more (50 % against 10 %)" in said(0.003, 0.015)
     # without both controls sharing a seed with the nearest pick: the reading stays untested
     assert "no run here isolates it" in sampler_findings("baby", table, audits, sampler_controls("baby", recs[:2]))
 
@@ -316,3 +318,11 @@ def test_sampler_audit_table_lines_up_every_dataset_audit_with_its_runs(tmp_path
     assert text.startswith("On baby: the generated negatives sit closer to the positive than the rule-based ones")
     assert "held-out items 2.0x as often" in text and "loses more" in text
     assert sampler_arms_compared("beauty", experiment_table("beauty", recs), {}) == ""
+    # with the generated arm's controls, what they say follows the arms' comparison
+    ctl = [_neggen(tmp_path, f"gen-{pick}", "auto", "full", s, noise[s] - 0.03 + gain, base=float(noise[s].mean()),
+                   objective="sampler", pick=pick)
+           for s in (1, 2) for pick, gain in (("nearest-fresh", 0.0), ("random-fixed", 0.027))]
+    with_ctl = sampler_arms_compared("baby", experiment_table("baby", recs + ctl), sampler_audits("baby", tmp_path),
+                                     sampler_controls("baby", recs + ctl))
+    assert with_ctl.startswith(text) and with_ctl.endswith("and fixed random ones do not.")
+    assert "Closeness, not fixedness, costs" in with_ctl and "wins back 90 % of its drop" in with_ctl

@@ -305,8 +305,11 @@ def _controls_text(controls: pd.DataFrame) -> str:
     elif rf <= RECOVERS_LITTLE and rr <= RECOVERS_LITTLE:
         text += (" Neither control wins back much: a fixed negative costs even when random, and a near one "
                  "even when drawn afresh.")
-    else:
-        text += " The controls split the drop between the two properties."
+    else:  # random-fixed gives up closeness, nearest-fresh gives up fixedness
+        more, less = ("closeness", "fixedness") if rr > rf else ("fixedness", "closeness")
+        text += (f" The controls split the drop between the two properties: giving up {more} wins back more "
+                 f"({100 * max(rr, rf):.0f} % against {100 * min(rr, rf):.0f} %), so {more} costs more here, "
+                 f"and {less} is not free either.")
     return text
 
 
@@ -372,13 +375,16 @@ def sampler_audit_table(datasets, records: list[dict] | None = None, results_dir
                                        "test recall bound", "drop", "vs rule", "p vs rule"])
 
 
-def sampler_arms_compared(dataset: str, table: pd.DataFrame, audits: dict[str, dict]) -> str:
+def sampler_arms_compared(dataset: str, table: pd.DataFrame, audits: dict[str, dict],
+                          controls: pd.DataFrame | None = None) -> str:
     """The generated arm's sampler negatives against the rule arm's on ``dataset`` (sentences from
-    :func:`sampler_audits` and :func:`experiment_table`), ``""`` without both arms' audits and runs."""
+    :func:`sampler_audits` and :func:`experiment_table`), then what its ``controls`` (:func:`sampler_controls`)
+    say; ``""`` without both arms' audits and runs."""
     rows = {r["arm"]: r for r in table.to_dict("records") if r["objective"] == "sampler"} if len(table) else {}
     if not all(a in audits and a in rows for a in ("generated", "rule")):
         return ""
-    return f"On {dataset}:" + _sampler_arms_compared(audits, rows).replace(" Between the two arms, the", " the", 1)
+    text = f"On {dataset}:" + _sampler_arms_compared(audits, rows).replace(" Between the two arms, the", " the", 1)
+    return text + (_controls_text(controls) if controls is not None else "")
 
 
 #: sampler audits whose mean cosines to the positive differ by less than this read as equally close
