@@ -293,6 +293,8 @@ def test_sampler_controls_say_which_property_of_the_negative_costs(tmp_path):
     assert "split the drop" in said(0.015, 0.003)
     assert "giving up fixedness wins back more (50 % against 10 %)" in said(0.015, 0.003)
     assert "giving up closeness wins back more (50 % against 10 %)" in said(0.003, 0.015)
+    assert "fixedness is not free either" in said(0.003, 0.015)          # every user gains 0.003: p ~ 0
+    assert "giving up fixedness gains nothing significant" in said(0.0, 0.015)
     # without both controls sharing a seed with the nearest pick: the reading stays untested
     assert "no run here isolates it" in sampler_findings("baby", table, audits, sampler_controls("baby", recs[:2]))
 

@@ -307,9 +307,11 @@ def _controls_text(controls: pd.DataFrame) -> str:
                  "even when drawn afresh.")
     else:  # random-fixed gives up closeness, nearest-fresh gives up fixedness
         more, less = ("closeness", "fixedness") if rr > rf else ("fixedness", "closeness")
+        other = fresh if rr > rf else rand          # the control that gives up the cheaper property
         text += (f" The controls split the drop between the two properties: giving up {more} wins back more "
-                 f"({100 * max(rr, rf):.0f} % against {100 * min(rr, rf):.0f} %), so {more} costs more here, "
-                 f"and {less} is not free either.")
+                 f"({100 * max(rr, rf):.0f} % against {100 * min(rr, rf):.0f} %), so {more} costs more here")
+        text += (f", and {less} is not free either." if other["vs nearest"] > 0 and other["p vs nearest"] < 0.05
+                 else f"; giving up {less} gains nothing significant.")
     return text
 
 
