@@ -316,6 +316,32 @@ def test_lgmrec_contrast_is_the_log_softmax_of_cosines_for_any_temperature():
         assert torch.isfinite(got) and torch.allclose(got, want, rtol=1e-5, atol=1e-4), (tau, got, want)
 
 
+def test_contrast_through_low_rank_factors_equals_the_dense_one():
+    # LGMRec's hypergraph outputs are h @ z (rank hyper_num): the factored products give the same loss and
+    # gradients as the dense [n, N] products (float64), on both the exp-sum and the logsumexp paths
+    g = torch.Generator().manual_seed(3)
+    h, z = torch.randn(40, 3, generator=g, dtype=torch.float64), torch.randn(3, 8, generator=g, dtype=torch.float64)
+    a = torch.randn(10, 8, generator=g, dtype=torch.float64)
+    h[5] = 0.0                                            # a row with no membership: F.normalize's eps path
+    idx = torch.arange(10)
+    for tau in (0.2, 0.005):
+        grads = []
+        for factors in (None, True):
+            leaves = [x.clone().requires_grad_() for x in (a, h, z)]
+            al, hl, zl = leaves
+            every = hl @ zl
+            loss = info_nce(al, every[idx], every, tau, factors=(hl, zl) if factors else None)
+            loss.backward()
+            grads.append((loss.detach(), [x.grad for x in leaves]))
+        (dense, gd), (low, gl) = grads
+        torch.testing.assert_close(low, dense)
+        for x, y in zip(gl, gd):
+            torch.testing.assert_close(x, y)
+    wide = torch.randn(40, 16, generator=g, dtype=torch.float64)          # k >= d: the dense path, same value
+    every = wide @ torch.randn(16, 8, generator=g, dtype=torch.float64)
+    assert torch.equal(info_nce(a, every[idx], every, 0.2, factors=(wide, None)), info_nce(a, every[idx], every, 0.2))
+
+
 def test_contrast_gradient_matches_autograd():
     # the fused log-sum-exp keeps one buffer for exp and its gradient: its gradients equal autograd's
     # exp().sum().log() (float64); a second backward through the same graph is refused, not wrong

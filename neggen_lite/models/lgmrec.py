@@ -101,17 +101,24 @@ class LGMRec(MultiModalRecommender):
         self.hyper = nn.ParameterDict({m: nn.Parameter(nn.init.xavier_uniform_(
             torch.empty(self.features(m).shape[1], cfg.hyper_num))) for m in self.modalities})
 
-    def modality_graph(self, m: str) -> torch.Tensor:
-        """The ``[users ; items]`` embedding of modality ``m``."""
-        items = self.features(m) @ self.trs[m]
+    def projections(self, m: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(f^m W_m, f^m V_m)``: the items' modality embeddings and hyperedge logits, by one product with
+        ``[W_m ; V_m]`` (one pass over the features forward and backward instead of two)."""
+        both = self.features(m) @ torch.cat([self.trs[m], self.hyper[m]], 1)
+        return both[:, : self.trs[m].shape[1]], both[:, self.trs[m].shape[1]:]
+
+    def modality_graph(self, m: str, items: torch.Tensor | None = None) -> torch.Tensor:
+        """The ``[users ; items]`` embedding of modality ``m`` (``items``: ``f^m W_m`` if already computed)."""
+        items = self.projections(m)[0] if items is None else items
         x = torch.cat([spmm(self.r, self.r_t, items) * self.inv_deg, items], 0)
         for _ in range(self.cfg.n_mm_layers):
             x = propagate(self.adj, x)
         return x
 
-    def memberships(self, m: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Item and user hyperedge memberships of modality ``m`` (Gumbel + dropout in training)."""
-        hi = self.features(m) @ self.hyper[m]
+    def memberships(self, m: str, hi: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Item and user hyperedge memberships of modality ``m`` (Gumbel + dropout in training); ``hi``: the
+        item logits ``f^m V_m`` if already computed."""
+        hi = self.projections(m)[1] if hi is None else hi
         hu = spmm(self.r, self.r_t, hi)
         if self.training:
             drop = 1.0 - self.cfg.keep_rate
@@ -119,22 +126,26 @@ class LGMRec(MultiModalRecommender):
                     F.dropout(F.gumbel_softmax(hu, self.cfg.tau, dim=1), drop))
         return torch.softmax(hi / self.cfg.tau, 1), torch.softmax(hu / self.cfg.tau, 1)
 
-    def hypergraph(self, m: str, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(g_u, g_i)`` of modality ``m`` from the collaborative item embeddings ``items``."""
-        hi, hu = self.memberships(m)
-        gi, gu = items, None
+    def hypergraph(self, m: str, items: torch.Tensor, logits: torch.Tensor | None = None):
+        """``(g_u, g_i, (H_u, H_i, z))`` of modality ``m`` from the collaborative item embeddings ``items``:
+        ``g_u = H_u z``, ``g_i = H_i z`` with ``z`` the last round's hyperedge embeddings (rank ``hyper_num``,
+        which :func:`info_nce` exploits); ``logits``: ``f^m V_m`` if already computed."""
+        hi, hu = self.memberships(m, logits)
+        gi, gu, z = items, None, None
         for _ in range(self.cfg.n_hyper_layer):
             z = hi.T @ gi
             gi, gu = hi @ z, hu @ z
-        return gu, gi
+        return gu, gi, (hu, hi, z)
 
     def embed(self):
-        """Final user and item embeddings and the per-modality hypergraph outputs ``{m: (g_u, g_i)}``."""
+        """Final user and item embeddings and the per-modality hypergraph outputs
+        ``{m: (g_u, g_i, (H_u, H_i, z))}`` (:meth:`hypergraph`)."""
         cu, ci = layer_mean(self.adj, self.user_emb, self.item_emb, self.n_layers)
         cge = torch.cat([cu, ci], 0)
-        mge = sum(F.normalize(self.modality_graph(m)) for m in self.modalities)
-        hyp = {m: self.hypergraph(m, ci) for m in self.modalities}
-        ghe = sum(torch.cat(hyp[m], 0) for m in self.modalities)
+        proj = {m: self.projections(m) for m in self.modalities}
+        mge = sum(F.normalize(self.modality_graph(m, proj[m][0])) for m in self.modalities)
+        hyp = {m: self.hypergraph(m, ci, proj[m][1]) for m in self.modalities}
+        ghe = sum(torch.cat(hyp[m][:2], 0) for m in self.modalities)
         out = cge + mge + self.cfg.alpha * F.normalize(ghe)
         return out[: self.n_users], out[self.n_users:], hyp
 
@@ -149,9 +160,10 @@ class LGMRec(MultiModalRecommender):
         loss = bpr(score_gap(eu, ep, en)).mean()
         total = loss
         if len(self.modalities) > 1 and self.cfg.cl_weight:
-            (uv, iv), (ut, it) = hyp["v"], hyp["t"]
+            (uv, iv, _), (ut, it, (hut, hit, zt)) = hyp["v"], hyp["t"]
             tau = self.cfg.tau
-            cl = info_nce(uv[users], ut[users], ut, tau) + info_nce(iv[pos], it[pos], it, tau)
+            cl = (info_nce(uv[users], ut[users], ut, tau, factors=(hut, zt))
+                  + info_nce(iv[pos], it[pos], it, tau, factors=(hit, zt)))
             total = total + self.cfg.cl_weight * cl
         if reg:
             total = total + reg * (eu.norm() + ep.norm() + en.norm()) / len(users)
