@@ -48,3 +48,19 @@ def test_every_generation_cache_loads(path):
     size = path.stat().st_size
     cache = GenerationCache(path)
     assert cache.records and cache.truncated_bytes == 0 and path.stat().st_size == size
+
+
+def test_every_reported_run_that_was_searched_keeps_the_best_validation_setting():
+    # the tuning table's promise: a searched model's reported run uses the L2 weight with the best validation
+    # Recall@20 of its search (never the test split)
+    from neggen_lite.results.report import tuning_rows
+
+    rows = tuning_rows(load_results(mode="full", tuning=True), load_results(mode="full"))
+    groups = {}
+    for t in rows:
+        groups.setdefault((t["dataset"], t["model"], t["seed"]), []).append(t)
+    assert groups
+    for key, group in groups.items():
+        chosen = [t for t in group if t["reported"]]
+        assert len(chosen) == 1, key
+        assert chosen[0]["valid"] == max(t["valid"] for t in group), key

@@ -41,6 +41,22 @@ def test_tuning_runs_are_kept_apart(tmp_path):
     assert [r["model"] for r in records.load_results(tmp_path, tuning=True)] == ["vbpr"]
 
 
+def test_tuning_table_marks_the_reported_run():
+    def run(model, reg, valid, seed=1):
+        r = _rec("baby", model, seed, valid)
+        r["config"] = {"reg": reg}
+        return r
+
+    search = [run("vbpr", 0.01, 0.07), run("vbpr", 0.1, 0.06), run("mmgcn", 0.01, 0.053)]
+    reported = [run("vbpr", 0.01, 0.07), run("mmgcn", 1e-4, 0.054), run("mmgcn", 1e-4, 0.055, seed=2),
+                run("bpr", 0.0, 0.06)]
+    rows = report.tuning_rows(search, reported)
+    assert [(t["model"], t["reg"], t["reported"]) for t in rows] == [
+        ("mmgcn", 1e-4, True), ("mmgcn", 0.01, False), ("vbpr", 0.01, True), ("vbpr", 0.1, False)]
+    md = report.tuning_markdown(search, reported)
+    assert "| baby | mmgcn | 0.0001 (reported) | 10 | 0.0540 |" in md and "| baby | vbpr | 0.1 | 10 |" in md
+
+
 def test_bad_json_names_the_file(tmp_path):
     (tmp_path / "x.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"x\.json: not valid JSON"):

@@ -287,12 +287,36 @@ def _weight_label(w: float) -> str:
     return f"{w:g} (MMRec)" if is_mmrec_weight(w) else f"{w:g}"
 
 
-def tuning_markdown(records: list[dict]) -> str:
-    """Hyper-parameter searches (records under ``<dataset>/tuning/``) as markdown: L2 weight, valid and test."""
+def tuning_rows(records: list[dict], reported: list[dict] = ()) -> list[dict]:
+    """Hyper-parameter searches (``records``, runs under ``<dataset>/tuning/``) with the ``reported`` run of each
+    searched (dataset, model, seed) beside them: ``{dataset, model, seed, reg, best_epoch, valid, test,
+    reported}``, ``reported`` True on the row whose L2 weight the reported run uses (a row of its own when
+    no search run has that weight)."""
+    rows = [{"dataset": r["dataset"], "model": r["model"], "seed": r["seed"], "reg": r["config"]["reg"],
+             "best_epoch": r["best_epoch"], "valid": r["valid"]["recall@20"], "test": r["test"]["recall@20"],
+             "reported": False} for r in records]
+    searched = {(r["dataset"], r["model"], r["seed"]) for r in rows}
+    for r in reported:
+        key = (r["dataset"], r["model"], r["seed"])
+        if key not in searched or r.get("variant") not in (None, "T"):
+            continue
+        same = [t for t in rows if (t["dataset"], t["model"], t["seed"]) == key and t["reg"] == r["config"]["reg"]]
+        for t in same:
+            t["reported"] = True
+        if not same:
+            rows.append({"dataset": key[0], "model": key[1], "seed": key[2], "reg": r["config"]["reg"],
+                         "best_epoch": r["best_epoch"], "valid": r["valid"]["recall@20"],
+                         "test": r["test"]["recall@20"], "reported": True})
+    return sorted(rows, key=lambda t: (t["dataset"], t["model"], t["seed"], t["reg"]))
+
+
+def tuning_markdown(records: list[dict], reported: list[dict] = ()) -> str:
+    """:func:`tuning_rows` as markdown: L2 weight (the reported run's marked), best epoch, valid and test."""
     lines = ["| dataset | model | L2 weight | best epoch | valid R@20 | test R@20 |", "|---|---|---|---|---|---|"]
-    for r in sorted(records, key=lambda r: (r["dataset"], r["model"], r["config"]["reg"])):
-        lines.append(f"| {r['dataset']} | {r['model']} | {r['config']['reg']:g} | {r['best_epoch']} | "
-                     f"{r['valid']['recall@20']:.4f} | {r['test']['recall@20']:.4f} |")
+    for t in tuning_rows(records, reported):
+        mark = " (reported)" if t["reported"] else ""
+        lines.append(f"| {t['dataset']} | {t['model']} | {t['reg']:g}{mark} | {t['best_epoch']} | "
+                     f"{t['valid']:.4f} | {t['test']:.4f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -364,7 +388,7 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
         if key == "FIG2" and not arg:
             return fig2_markdown(recs)
         if key == "TUNING" and not arg:
-            return tuning_markdown(load_results(results_dir, mode="full", tuning=True))
+            return tuning_markdown(load_results(results_dir, mode="full", tuning=True), recs)
         if key == "SIG" and arg:
             return significance_markdown(arg, recs)
         if key == "EXPERIMENT" and arg:
