@@ -342,6 +342,23 @@ def test_contrast_through_low_rank_factors_equals_the_dense_one():
     assert torch.equal(info_nce(a, every[idx], every, 0.2, factors=(wide, None)), info_nce(a, every[idx], every, 0.2))
 
 
+def test_chunked_log_sum_exp_equals_the_one_buffer_version_across_blocks():
+    from neggen_lite.models.objectives import _ChunkedLogSumExpOfProducts, _LogSumExpOfProducts
+
+    g = torch.Generator().manual_seed(4)
+    a0 = torch.randn(10, 3, generator=g, dtype=torch.float64)
+    b0 = torch.randn(1 << 17, 3, generator=g, dtype=torch.float64)   # blocks of 4 rows: 3 blocks, one short
+    out = []
+    for fn in (_LogSumExpOfProducts, _ChunkedLogSumExpOfProducts):
+        a, b = a0.clone().requires_grad_(), b0.clone().requires_grad_()
+        w = torch.arange(10, dtype=torch.float64)                     # a non-uniform incoming gradient
+        value = fn.apply(a, b)
+        (value * w).sum().backward()
+        out.append((value.detach(), a.grad, b.grad))
+    for x, y in zip(*out):
+        torch.testing.assert_close(x, y)
+
+
 def test_contrast_gradient_matches_autograd():
     # the fused log-sum-exp keeps one buffer for exp and its gradient: its gradients equal autograd's
     # exp().sum().log() (float64); a second backward through the same graph is refused, not wrong

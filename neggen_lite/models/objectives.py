@@ -58,6 +58,36 @@ class _LogSumExpOfProducts(torch.autograd.Function):
         return p @ b, p.T @ a
 
 
+class _ChunkedLogSumExpOfProducts(torch.autograd.Function):
+    """:class:`_LogSumExpOfProducts` in blocks of rows that stay in cache, keeping no ``[n, m]`` buffer: the
+    backward pass recomputes each block's exponentials. For narrow products (``a``, ``b`` of width ``k`` well
+    below the embedding width, :func:`info_nce`'s ``factors``) the product is cheap and the passes over the
+    ``[n, m]`` exponentials are what costs; blocks of ~2 MB keep them in cache."""
+
+    @staticmethod
+    def _blocks(a, b):
+        return a.split(max(1, (1 << 19) // max(b.shape[0], 1)))
+
+    @staticmethod
+    def forward(ctx, a, b):
+        total = torch.cat([(block @ b.T).exp_().sum(1) for block in _ChunkedLogSumExpOfProducts._blocks(a, b)])
+        ctx.save_for_backward(a, b, total)
+        return total.log()
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, total = ctx.saved_tensors
+        scale = (grad / total).unsqueeze(1)
+        grad_a, grad_b, start = torch.empty_like(a), torch.zeros_like(b), 0
+        for block in _ChunkedLogSumExpOfProducts._blocks(a, b):
+            stop = start + len(block)
+            p = (block @ b.T).exp_().mul_(scale[start:stop])  # softmax times the incoming gradient
+            grad_a[start:stop] = p @ b
+            grad_b.addmm_(p.T, block)
+            start = stop
+        return grad_a, grad_b
+
+
 def info_nce(a: torch.Tensor, b: torch.Tensor, all_b: torch.Tensor, tau: float,
              factors: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """InfoNCE over cosines, summed over the rows: ``-sum log exp(cos(a, b)/tau) / sum_k exp(cos(a, all_b_k)/tau)``
@@ -78,6 +108,10 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, all_b: torch.Tensor, tau: float,
         left, right = a @ z.T, h / all_b.norm(dim=1, keepdim=True).clamp_min(1e-12)  # F.normalize's eps
     else:
         left, right = a, F.normalize(all_b)
-    log_total = (_LogSumExpOfProducts.apply(left, right) if tau > 1 / 80
-                 else torch.logsumexp(left @ right.T, dim=1))
+    if tau <= 1 / 80:
+        log_total = torch.logsumexp(left @ right.T, dim=1)
+    elif left.shape[1] < a.shape[1]:               # narrow factors: memory-bound, blocks in cache
+        log_total = _ChunkedLogSumExpOfProducts.apply(left, right)
+    else:
+        log_total = _LogSumExpOfProducts.apply(left, right)
     return -((a * b).sum(1) - log_total).sum()
