@@ -42,19 +42,22 @@ def test_tuning_runs_are_kept_apart(tmp_path):
 
 
 def test_tuning_table_marks_the_reported_run():
-    def run(model, reg, valid, seed=1):
+    def run(model, reg, valid, seed=1, lr=1e-3):
         r = _rec("baby", model, seed, valid)
-        r["config"] = {"reg": reg}
+        r["config"] = {"reg": reg, "lr": lr}
         return r
 
-    search = [run("vbpr", 0.01, 0.07), run("vbpr", 0.1, 0.06), run("mmgcn", 0.01, 0.053)]
+    search = [run("vbpr", 0.01, 0.07), run("vbpr", 0.1, 0.06), run("mmgcn", 0.01, 0.053),
+              run("mmgcn", 1e-4, 0.05, lr=1e-4)]
     reported = [run("vbpr", 0.01, 0.07), run("mmgcn", 1e-4, 0.054), run("mmgcn", 1e-4, 0.055, seed=2),
                 run("bpr", 0.0, 0.06)]
     rows = report.tuning_rows(search, reported)
-    assert [(t["model"], t["reg"], t["reported"]) for t in rows] == [
-        ("mmgcn", 1e-4, True), ("mmgcn", 0.01, False), ("vbpr", 0.01, True), ("vbpr", 0.1, False)]
+    assert [(t["model"], t["reg"], t["lr"], t["reported"]) for t in rows] == [
+        ("mmgcn", 1e-4, 1e-4, False), ("mmgcn", 1e-4, 1e-3, True), ("mmgcn", 0.01, 1e-3, False),
+        ("vbpr", 0.01, 1e-3, True), ("vbpr", 0.1, 1e-3, False)]
     md = report.tuning_markdown(search, reported)
-    assert "| baby | mmgcn | 0.0001 (reported) | 10 | 0.0540 |" in md and "| baby | vbpr | 0.1 | 10 |" in md
+    assert "| baby | mmgcn | 0.0001 | 0.001 | 10 | 0.0540 | 0.0540 | yes |" in md
+    assert "| baby | mmgcn | 0.0001 | 0.0001 | 10 | 0.0500 | 0.0500 |  |" in md and "| baby | vbpr | 0.1 | 0.001 | 10 |" in md
 
 
 def test_bad_json_names_the_file(tmp_path):

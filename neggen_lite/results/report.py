@@ -289,34 +289,39 @@ def _weight_label(w: float) -> str:
 
 def tuning_rows(records: list[dict], reported: list[dict] = ()) -> list[dict]:
     """Hyper-parameter searches (``records``, runs under ``<dataset>/tuning/``) with the ``reported`` run of each
-    searched (dataset, model, seed) beside them: ``{dataset, model, seed, reg, best_epoch, valid, test,
-    reported}``, ``reported`` True on the row whose L2 weight the reported run uses (a row of its own when
-    no search run has that weight)."""
-    rows = [{"dataset": r["dataset"], "model": r["model"], "seed": r["seed"], "reg": r["config"]["reg"],
-             "best_epoch": r["best_epoch"], "valid": r["valid"]["recall@20"], "test": r["test"]["recall@20"],
-             "reported": False} for r in records]
+    searched (dataset, model, seed) beside them: ``{dataset, model, seed, reg, lr, best_epoch, valid, test,
+    reported}``, ``reported`` True on the row whose L2 weight and learning rate the reported run uses (a row of
+    its own when no search run has them)."""
+    def row(r, reported=False):
+        return {"dataset": r["dataset"], "model": r["model"], "seed": r["seed"], "reg": r["config"]["reg"],
+                "lr": r["config"].get("lr"), "best_epoch": r["best_epoch"], "valid": r["valid"]["recall@20"],
+                "test": r["test"]["recall@20"], "reported": reported}
+
+    rows = [row(r) for r in records]
     searched = {(r["dataset"], r["model"], r["seed"]) for r in rows}
     for r in reported:
         key = (r["dataset"], r["model"], r["seed"])
         if key not in searched or r.get("variant") not in (None, "T"):
             continue
-        same = [t for t in rows if (t["dataset"], t["model"], t["seed"]) == key and t["reg"] == r["config"]["reg"]]
+        mine = row(r, True)
+        same = [t for t in rows if (t["dataset"], t["model"], t["seed"], t["reg"], t["lr"]) == (*key, mine["reg"],
+                                                                                               mine["lr"])]
         for t in same:
             t["reported"] = True
         if not same:
-            rows.append({"dataset": key[0], "model": key[1], "seed": key[2], "reg": r["config"]["reg"],
-                         "best_epoch": r["best_epoch"], "valid": r["valid"]["recall@20"],
-                         "test": r["test"]["recall@20"], "reported": True})
-    return sorted(rows, key=lambda t: (t["dataset"], t["model"], t["seed"], t["reg"]))
+            rows.append(mine)
+    return sorted(rows, key=lambda t: (t["dataset"], t["model"], t["seed"], t["reg"], t["lr"] or 0))
 
 
 def tuning_markdown(records: list[dict], reported: list[dict] = ()) -> str:
-    """:func:`tuning_rows` as markdown: L2 weight (the reported run's marked), best epoch, valid and test."""
-    lines = ["| dataset | model | L2 weight | best epoch | valid R@20 | test R@20 |", "|---|---|---|---|---|---|"]
+    """:func:`tuning_rows` as markdown: L2 weight, learning rate (the reported run's marked), best epoch, valid
+    and test."""
+    lines = ["| dataset | model | L2 weight | learning rate | best epoch | valid R@20 | test R@20 | reported |",
+             "|---|---|---|---|---|---|---|---|"]
     for t in tuning_rows(records, reported):
-        mark = " (reported)" if t["reported"] else ""
-        lines.append(f"| {t['dataset']} | {t['model']} | {t['reg']:g}{mark} | {t['best_epoch']} | "
-                     f"{t['valid']:.4f} | {t['test']:.4f} |")
+        lr = "" if t["lr"] is None else f"{t['lr']:g}"
+        lines.append(f"| {t['dataset']} | {t['model']} | {t['reg']:g} | {lr} | {t['best_epoch']} | "
+                     f"{t['valid']:.4f} | {t['test']:.4f} | {'yes' if t['reported'] else ''} |")
     return "\n".join(lines) + "\n"
 
 
