@@ -505,7 +505,7 @@ def test_bench_mm_markdown_reads_the_benchmark_file_and_names_what_has_no_refere
     md = report.bench_mm_markdown(tmp_path / "b.json")
     assert "| bm3 | 5.00 | 2.00 | 2.50x | 1.50 | 1.00 | 1.50x | 0.0500 / 0.0500 | 0.90 / 0.90 |" in md
     assert "| diffmm | — | 2.00 | — |" in md and "* diffmm: no CPU reference" in md and "commit abcdef123" in md
-    assert "per epoch: met by bm3; not met by none." in md
+    assert "per epoch: met by every model with a reference (bm3)." in md
     # rows replaced by a later `--update` run carry their own commit and load average
     bench["results"][0].update(commit="0123456789ab", load_average=[2.5, 2.0, 2.0])
     (tmp_path / "b.json").write_text(json.dumps(bench))
