@@ -13,8 +13,17 @@ are installed for old MMRec code on this stack, changing no number: SciPy's remo
 (a dict update), which BM3's and LGMRec's adjacency builders call, and DRAGON's output buffer ``result_embed``
 unregistered as a parameter (:func:`cpu_shim`). A reference that cannot run here is
 reported with its reason: MMGCN and DRAGON need ``torch_geometric``; MMRec's LGMRec fails with one modality
-(its forward returns hypergraph outputs it only computes with two); DiffMM (``HKUDS/DiffMM``) hard-codes
-``.cuda()`` and is not in MMRec, so it has no CPU reference.
+(its forward returns hypergraph outputs it only computes with two).
+
+DiffMM is not in MMRec: its reference is the authors' repository (``--diffmm PATH``, a checkout of
+``HKUDS/DiffMM``), run by its own trainer: the split and features are written as its ``Datasets/baby/``
+files (``trnMat.pkl``; ``tstMat.pkl`` holds the *validation* split), ``Params.py`` gets our published settings
+as its command line, and each timed epoch is its ``Coach.trainEpoch`` (negative sampling, denoiser training,
+graph rebuild, recommender batches); the evaluation scores with its ``forward_MM`` and ranks like the others.
+It needs both modalities (its model takes image and text features) and hard-codes ``.cuda()``: for the
+benchmark only, ``Tensor.cuda`` and ``Module.cuda`` return their object unchanged, SciPy's removed
+``spmatrix.A`` is ``toarray()``, and its unused ``setproctitle`` import is stubbed (:func:`diffmm_shims`). No
+equivalence check (its data loader and trainer are not separable from its model).
 
 With ``--mmrec``, an equivalence check first copies our parameters into MMRec's class on a subset of users
 with random visual and textual features and reports the largest score difference and one batch's loss on
@@ -33,13 +42,17 @@ the last epoch, and each side's CPU share. Numbers go to ``benchmarks/results/be
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import json
 import os
+import pickle
 import platform
 import sys
 import tempfile
 import time
+import types
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -192,6 +205,82 @@ def run_reference(name, ds, features, settings, cfg, mmrec: Path, epochs: int):
     return history
 
 
+@contextlib.contextmanager
+def diffmm_shims():
+    """CPU shims for the DiffMM reference, undone on exit: ``.cuda()`` is the identity, ``spmatrix.A`` is
+    ``toarray()`` (removed in SciPy 1.14), ``setproctitle`` (imported, unused) a stub module."""
+    saved = torch.Tensor.cuda, torch.nn.Module.cuda
+    torch.Tensor.cuda = lambda self, *a, **k: self
+    torch.nn.Module.cuda = lambda self, *a, **k: self
+    had_a = hasattr(sp.spmatrix, "A")
+    if not had_a:
+        sp.spmatrix.A = property(lambda self: self.toarray())
+    sys.modules.setdefault("setproctitle", types.ModuleType("setproctitle"))
+    try:
+        yield
+    finally:
+        torch.Tensor.cuda, torch.nn.Module.cuda = saved
+        if not had_a:
+            del sp.spmatrix.A
+
+
+def diffmm_argv(settings, cfg) -> list[str]:
+    """``Params.py``'s command line for our published DiffMM ``settings`` and trainer ``cfg``."""
+    s = asdict(settings)
+    flags = {"lr": cfg.lr, "batch": cfg.batch_size, "reg": cfg.reg, "latdim": cfg.dim, "gnn_layer": cfg.n_layers,
+             "data": "baby", "seed": cfg.seed, "keepRate": s["keep_rate"], "dims": str(list(s["dims"])).replace(" ", ""),
+             **{k: s[k] for k in ("ssl_reg", "temp", "d_emb_size", "steps", "noise_scale", "noise_min", "noise_max",
+                                  "rebuild_k", "e_loss", "ris_lambda", "ris_adj_lambda", "trans", "cl_method")}}
+    return ["Main.py"] + [x for k, v in flags.items() for x in (f"--{k}", str(v))]
+
+
+def run_reference_diffmm(ds, features, settings, cfg, repo: Path, epochs: int):
+    """``epochs`` epochs of the authors' DiffMM trainer (``Coach.trainEpoch``) and one validation evaluation
+    after the last; the history (module docstring)."""
+    if set(features.modalities) != {"v", "t"}:
+        raise ValueError("the DiffMM reference takes image and text features: run with --modalities vt")
+    with tempfile.TemporaryDirectory() as tmp, diffmm_shims(), contextlib.redirect_stdout(io.StringIO()):
+        folder = Path(tmp) / "Datasets" / "baby"
+        folder.mkdir(parents=True)
+        for name, m in (("trnMat.pkl", ds.train_csr), ("tstMat.pkl", ds.valid_csr)):
+            with open(folder / name, "wb") as f:
+                pickle.dump(sp.coo_matrix(m, dtype=np.float32), f)
+        for m, name in (("v", "image_feat.npy"), ("t", "text_feat.npy")):
+            np.save(folder / name, (features.feats[m].float() * features.masks[m].unsqueeze(1)).numpy())
+        cwd, argv = os.getcwd(), sys.argv
+        sys.argv = diffmm_argv(settings, cfg)
+        sys.path.insert(0, str(repo))
+        try:
+            os.chdir(tmp)
+            main = importlib.import_module("Main")
+            handler = main.DataHandler()
+            handler.LoadData()
+            seed_everything(cfg.seed)
+            np.random.seed(cfg.seed)
+            coach = main.Coach(handler)
+            coach.prepareModel()
+            history = []
+            for epoch in range(1, epochs + 1):
+                t0 = time.perf_counter()
+                coach.model.train()
+                out = coach.trainEpoch()
+                rec = {"epoch": epoch, "loss": float(out["Loss"]), "seconds": time.perf_counter() - t0}
+                if epoch == epochs:
+                    coach.model.eval()
+                    t1 = time.perf_counter()
+                    with torch.no_grad():
+                        u, i = coach.model.forward_MM(handler.torchBiAdj, coach.image_UI_matrix, coach.text_UI_matrix)
+                        rec["valid"] = evaluate_topk(lambda b: u[torch.from_numpy(b)] @ i.T, ds.train_csr,
+                                                     ds.valid_csr, ds.n_items)
+                    rec["eval_seconds"] = time.perf_counter() - t1
+                history.append(rec)
+        finally:
+            os.chdir(cwd)
+            sys.argv = argv
+            sys.path.remove(str(repo))
+    return history
+
+
 # ---------------------------------------------------------------------------------------------
 # equivalence: our model and the reference class on the same parameters
 
@@ -314,6 +403,7 @@ def main(argv=None):
     p.add_argument("--modalities", default="t", help="t, v or vt (v needs --features-dir)")
     p.add_argument("--features-dir", default=None, help="folder with MMRec image_feat.npy / text_feat.npy")
     p.add_argument("--mmrec", default=None, help="a checkout of enoche/MMRec (its src/ is imported); none: ours only")
+    p.add_argument("--diffmm", default=None, help="a checkout of HKUDS/DiffMM, DiffMM's reference (needs V&T)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--check-users", type=int, default=300,
                    help="with --mmrec: users of the equivalence check's subset (random V&T features; 0: no check)")
@@ -336,10 +426,22 @@ def main(argv=None):
         settings, cfg = trainer_config(name, ds, args.epochs, args.seed)
         hist, cpu = run_timed(run_ours, name, ds, features, settings, cfg, args.threads)
         row = {"model": name, "settings": asdict(settings), "ours": summarise(hist) | {"cpu_share": cpu}}
-        if args.mmrec is None or name not in REFERENCE:
+        if name == "diffmm":
+            row["reference"], row["reference_note"] = None, "no --diffmm checkout given (HKUDS/DiffMM)"
+            row["equivalence"] = "not run: the reference's model needs its own data handler and trainer"
+            if args.diffmm is not None:
+                try:
+                    hist, cpu = run_timed(run_reference_diffmm, ds, features, settings, cfg, Path(args.diffmm),
+                                          args.epochs)
+                    row["reference"] = summarise(hist) | {"cpu_share": cpu}
+                    row["reference_note"] = "HKUDS/DiffMM's own trainer (Coach.trainEpoch), CPU shims"
+                    row["epoch_ratio"] = row["reference"]["epoch_s"] / row["ours"]["epoch_s"]
+                    row["eval_ratio"] = row["reference"]["eval_s"] / row["ours"]["eval_s"]
+                except Exception as e:
+                    row["reference_note"] = f"reference fails here: {type(e).__name__}: {e}"
+        elif args.mmrec is None or name not in REFERENCE:
             row["reference"] = None
-            row["reference_note"] = ("DiffMM's reference (HKUDS/DiffMM) hard-codes .cuda() and is not in MMRec"
-                                     if name not in REFERENCE else "no --mmrec checkout given")
+            row["reference_note"] = "no --mmrec checkout given"
         else:
             torch.set_num_threads(args.threads)
             if args.check_users:
@@ -379,7 +481,7 @@ def main(argv=None):
     print("x = reference seconds / ours (higher is better for ours); metrics: validation, after the last epoch")
     for r in rows:
         if "equivalence" in r:
-            print(f"{r['model']}: same parameters as MMRec's class -> {r['equivalence']}")
+            print(f"{r['model']}: same parameters as the reference class -> {r['equivalence']}")
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

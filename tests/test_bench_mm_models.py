@@ -1,0 +1,36 @@
+"""The DiffMM reference harness of benchmarks/bench_mm_models.py: its command line and CPU shims (the run
+itself needs a checkout of HKUDS/DiffMM, given at benchmark time, never vendored)."""
+import sys
+from pathlib import Path
+
+import scipy.sparse as sp
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import bench_mm_models as bench  # noqa: E402
+
+from neggen_lite.core import data  # noqa: E402
+
+
+def test_diffmm_command_line_carries_every_published_setting():
+    ds = data.load("baby")
+    settings, cfg = bench.trainer_config("diffmm", ds, 3, 2025)
+    argv = bench.diffmm_argv(settings, cfg)
+    flags = dict(zip(argv[1::2], argv[2::2]))
+    assert argv[0] == "Main.py" and len(argv) % 2 == 1
+    assert flags["--reg"] == "1e-05" and flags["--ssl_reg"] == "0.1" and flags["--e_loss"] == "0.01"  # Baby's
+    assert flags["--keepRate"] == "1.0" and flags["--dims"] == "[1000]" and flags["--batch"] == "1024"
+    assert flags["--seed"] == "2025" and flags["--latdim"] == "64" and flags["--gnn_layer"] == "1"
+    sports = bench.diffmm_argv(*bench.trainer_config("diffmm", data.load("sports"), 3, 1)[:2])
+    assert dict(zip(sports[1::2], sports[2::2]))["--trans"] == "1"
+
+
+def test_diffmm_shims_are_undone():
+    before = torch.Tensor.cuda, torch.nn.Module.cuda
+    x = torch.ones(2)
+    with bench.diffmm_shims():
+        assert x.cuda() is x and torch.nn.Linear(2, 2).cuda().weight.device.type == "cpu"
+        assert (sp.coo_matrix([[1, 0]]).A == [[1, 0]]).all()
+        import setproctitle  # noqa: F401  (the reference imports it and never uses it)
+    assert (torch.Tensor.cuda, torch.nn.Module.cuda) == before
+    assert not hasattr(sp.coo_matrix((1, 1)), "A")
