@@ -56,8 +56,9 @@ def test_tuning_table_marks_the_reported_run():
         ("mmgcn", 1e-4, 1e-4, False), ("mmgcn", 1e-4, 1e-3, True), ("mmgcn", 0.01, 1e-3, False),
         ("vbpr", 0.01, 1e-3, True), ("vbpr", 0.1, 1e-3, False)]
     md = report.tuning_markdown(search, reported)
-    assert "| baby | mmgcn | 0.0001 | 0.001 | 10 | 0.0540 | 0.0540 | yes |" in md
-    assert "| baby | mmgcn | 0.0001 | 0.0001 | 10 | 0.0500 | 0.0500 |  |" in md and "| baby | vbpr | 0.1 | 0.001 | 10 |" in md
+    assert "| baby | mmgcn | 1 | 0.0001 | 0.001 | 10 | 0.0540 | 0.0540 | yes |" in md
+    assert "| baby | mmgcn | 1 | 0.0001 | 0.0001 | 10 | 0.0500 | 0.0500 |  |" in md
+    assert "| baby | vbpr | 1 | 0.1 | 0.001 | 10 |" in md
 
 
 def test_bad_json_names_the_file(tmp_path):

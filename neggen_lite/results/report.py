@@ -318,11 +318,11 @@ def tuning_rows(records: list[dict], reported: list[dict] = ()) -> list[dict]:
 def tuning_markdown(records: list[dict], reported: list[dict] = ()) -> str:
     """:func:`tuning_rows` as markdown: L2 weight, learning rate (the reported run's marked), best epoch, valid
     and test."""
-    lines = ["| dataset | model | L2 weight | learning rate | best epoch | valid R@20 | test R@20 | reported |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| dataset | model | seed | L2 weight | learning rate | best epoch | valid R@20 | test R@20 | reported |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for t in tuning_rows(records, reported):
         lr = "" if t["lr"] is None else f"{t['lr']:g}"
-        lines.append(f"| {t['dataset']} | {t['model']} | {t['reg']:g} | {lr} | {t['best_epoch']} | "
+        lines.append(f"| {t['dataset']} | {t['model']} | {t['seed']} | {t['reg']:g} | {lr} | {t['best_epoch']} | "
                      f"{t['valid']:.4f} | {t['test']:.4f} | {'yes' if t['reported'] else ''} |")
     return "\n".join(lines) + "\n"
 
