@@ -293,6 +293,17 @@ def test_published_settings_reach_the_trainer_and_the_run_is_one_command():
                                            f"--seed 2025 --modalities t")
 
 
+def test_a_search_run_names_its_learning_rate_when_not_the_default():
+    spec = runs.RunSpec(dataset="baby", model="mmgcn", modalities="t", seed=2025, reg=0.01, lr=1e-3, folder="tuning")
+    assert runs.path(spec).parts[-2:] == ("tuning", "mmgcn-uniform-t-reg0.01-lr0.001-seed2025.json")
+    assert runs.command(spec)[-4:] == ["--reg", "0.01", "--lr", "0.001"]
+    rec = {"dataset": "baby", "model": "mmgcn", "seed": 2025, "modalities": ["t"], "negatives": {"source": "uniform"},
+           "config": {"reg": 1e-4, "lr": mmgcn.config_for("baby").lr}}
+    assert runs.spec_of(rec, "tuning").lr is None                         # the default: no lr in the name
+    assert runs.spec_of(dict(rec, config={"reg": 1e-4, "lr": 5e-3}), "tuning").lr == 5e-3
+    assert runs.spec_of(dict(rec, config={"reg": 1e-4, "lr": 5e-3})).lr is None   # reported runs: no tags
+
+
 def test_cli_accepts_the_models(monkeypatch, tmp_path):
     from neggen_lite import cli
 

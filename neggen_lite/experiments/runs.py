@@ -35,7 +35,8 @@ class RunSpec:
     """What identifies a run (and its file): dataset, model, sampler (LightGCN: ``uniform``, ``dns``, ...;
     FREEDOM: ``uniform`` or ``direct``), seed; NegGen's ``variant``, changed ``settings`` (e.g.
     ``(("align", "printed"),)``) or Fig. 7 ``sweep`` ``(param, value)``; FREEDOM/VBPR's ``modalities``
-    (``"t"``, ``"vt"``) and text-term/L2 weight ``reg``; ``folder`` under the dataset (``tuning``, ...);
+    (``"t"``, ``"vt"``), text-term/L2 weight ``reg`` and learning rate ``lr`` (a search's runs; ``lr`` named only
+    where it is not the model's default); ``folder`` under the dataset (``tuning``, ...);
     ``generator`` (NegGen, Direct Generation) and ``subset_users`` (smoke demos)."""
 
     dataset: str
@@ -47,6 +48,7 @@ class RunSpec:
     sweep: tuple | None = None
     modalities: str | None = None
     reg: float | None = None
+    lr: float | None = None
     folder: str | None = None
     generator: str = "auto"
     subset_users: int | None = None
@@ -79,7 +81,9 @@ def path(spec: RunSpec, mode: str = "full", results_dir: str | Path | None = Non
         variant = "-".join(x for x in (spec.variant, settings_tag(spec.settings)) if x)
     elif spec.model in multimodal.MODELS:
         mods = multimodal.result_suffix(spec.modalities) if spec.modalities else None
-        variant = "-".join(x for x in (mods, f"reg{spec.reg:g}" if spec.reg is not None else None) if x) or None
+        tags = (mods, f"reg{spec.reg:g}" if spec.reg is not None else None,
+                f"lr{spec.lr:g}" if spec.lr is not None else None)
+        variant = "-".join(x for x in tags if x) or None
     p = result_path(name, spec.model, sampler, spec.seed, mode, variant, results_dir)
     return p.parent / spec.folder / p.name if spec.folder else p
 
@@ -101,7 +105,8 @@ def negatives_arm(generator: str) -> str:
 
 def spec_of(rec: dict, folder: str | None = None) -> RunSpec:
     """The :class:`RunSpec` of a stored record (the inverse of :func:`path`); ``folder``: the sub-folder it sits
-    in under its dataset, whose runs carry their weight ``reg`` in the file name (``tuning``, ...)."""
+    in under its dataset, whose runs carry their weight ``reg`` (and a learning rate other than the model's
+    default, ``lr``) in the file name (``tuning``, ...)."""
     kw: dict[str, Any] = dict(dataset=rec["dataset"], model=rec["model"], seed=rec["seed"], folder=folder)
     if rec["model"] == "neggen":
         given = rec.get("model_kwargs") or rec["config"].get("model_kwargs") or {}
@@ -116,11 +121,21 @@ def spec_of(rec: dict, folder: str | None = None) -> RunSpec:
                                  if k in given and given[k] != defaults[k] and k not in implied
                                  and not (sweep and k == sweep["param"])))
     elif rec["model"] in multimodal.MODELS:
+        lr = rec["config"].get("lr")
         kw.update(sampler=(rec.get("negatives") or {}).get("source", "uniform"), modalities="".join(rec["modalities"]),
-                  reg=rec["config"]["reg"] if folder else None)
+                  reg=rec["config"]["reg"] if folder else None,
+                  lr=lr if folder and lr is not None and lr != default_lr(rec["model"], rec["dataset"]) else None)
     else:
         kw.update(sampler=rec["sampler"])
     return RunSpec(**kw)
+
+
+def default_lr(model: str, dataset: str) -> float:
+    """The learning rate a run of ``model`` on ``dataset`` gets unless told: a baseline's published (or chosen)
+    one, else the trainer's."""
+    if model in multimodal.BASELINES:
+        return multimodal.BASELINES[model][1](dataset).lr
+    return TrainConfig.lr
 
 
 def command(spec: RunSpec, device: str = "auto") -> list[str]:
@@ -140,6 +155,8 @@ def command(spec: RunSpec, device: str = "auto") -> list[str]:
         args += ["--modalities", spec.modalities]
     if spec.reg is not None:
         args += ["--reg", f"{spec.reg:g}"]
+    if spec.lr is not None:
+        args += ["--lr", f"{spec.lr:g}"]
     return args + generator + device_arg
 
 
@@ -175,6 +192,8 @@ def train(spec: RunSpec, mode: str, device="auto", *, threads: int | None = None
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if spec.reg is not None:
         overrides.setdefault("reg", spec.reg)
+    if spec.lr is not None:
+        overrides.setdefault("lr", spec.lr)
     if spec.model == "neggen":
         ds = load_dataset(spec, root=data_root)
         rec = neggen_train.train(ds, mode, device, spec.generator, encoder, spec.neggen_config(), spec.seed,
