@@ -120,13 +120,17 @@ def ref_config(name, ds, settings, trainer_cfg, folder: Path) -> dict:
     return cfg
 
 
+def feature_array(features, m: str) -> np.ndarray:
+    """Modality ``m``'s item features as a reference reads them: float32, zero rows where an item has none."""
+    return (features.feats[m].float() * features.masks[m].unsqueeze(1)).numpy()
+
+
 def write_reference_data(ds, features, folder: Path) -> None:
     """The features as MMRec's files, and DRAGON's user graph dict (``{u: [neighbours, counts]}``, top 200)."""
     d = folder / ds.name
     d.mkdir(parents=True, exist_ok=True)
     for m in features.modalities:
-        f = (features.feats[m].float() * features.masks[m].unsqueeze(1)).numpy()
-        np.save(d / FEATURE_FILES[m], f)
+        np.save(d / FEATURE_FILES[m], feature_array(features, m))
     r = sp.csr_matrix(ds.train_csr, dtype=np.float32)
     r.data[:] = 1
     counts = (r @ r.T).tocsr()
@@ -246,7 +250,7 @@ def run_reference_diffmm(ds, features, settings, cfg, repo: Path, epochs: int):
             with open(folder / name, "wb") as f:
                 pickle.dump(sp.coo_matrix(m, dtype=np.float32), f)
         for m, name in (("v", "image_feat.npy"), ("t", "text_feat.npy")):
-            np.save(folder / name, (features.feats[m].float() * features.masks[m].unsqueeze(1)).numpy())
+            np.save(folder / name, feature_array(features, m))
         cwd, argv = os.getcwd(), sys.argv
         sys.argv = diffmm_argv(settings, cfg)
         sys.path.insert(0, str(repo))

@@ -30,7 +30,7 @@ def feats_for(ds, dims=(12, 6), seed=0, missing_t=()):
 
 
 def cfg_for(model, **kw):
-    layers = multimodal.BASELINES[model][1]("baby").n_layers if model in multimodal.BASELINES else 0
+    layers = multimodal.baseline_config(model, "baby").n_layers if model in multimodal.BASELINES else 0
     base = dict(model=model, epochs=3, patience=10, batch_size=64, lr=0.01, seed=7, checkpoint_every=1,
                 n_layers=2 if model == "freedom" else layers)
     base.update(kw)

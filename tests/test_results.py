@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from neggen_lite.core import metrics, paper, paths
-from neggen_lite.experiments.multimodal import BASELINES
+from neggen_lite.experiments.multimodal import BASELINES, baseline_config
 from neggen_lite.neggen import causal
 from neggen_lite.results import quantities, records, report, tables
 
@@ -77,7 +77,8 @@ def test_committed_full_results_have_the_common_fields():
         assert set(r["test"]) >= {"recall@10", "recall@20", "ndcg@10", "ndcg@20"}
         assert r["epochs"] == len(r["history"]) and 1 <= r["best_epoch"] <= r["epochs"]
         # the paper's batch 2048, or a baseline's published one (DiffMM: 1024)
-        published = getattr(BASELINES[r["model"]][1](r["dataset"]), "batch_size", None) if r["model"] in BASELINES else None
+        published = (getattr(baseline_config(r["model"], r["dataset"]), "batch_size", None)
+                     if r["model"] in BASELINES else None)
         assert r["config"]["batch_size"] == (published or 2048) and r["config"]["dim"] == 64, r["_path"]
         # early stopping: ended 20 epochs after the best one, or at the 1000-epoch cap
         assert r["epochs"] - r["best_epoch"] == 20 or r["epochs"] == 1000

@@ -48,8 +48,9 @@ def build(model: str, ds, features: ItemFeatures, cfg, freedom: FreedomConfig | 
 
 
 def baseline_config(model: str, ds):
-    """The published settings of baseline ``model`` for dataset ``ds`` (the Baby values where none are published)."""
-    return BASELINES[model][1](ds.name)
+    """The published settings of baseline ``model`` for dataset ``ds`` (a dataset or its name; the Baby values
+    where none are published)."""
+    return BASELINES[model][1](getattr(ds, "name", ds))
 
 
 def train(ds, model: str = "freedom", modalities=None, mode: str = "full", device=None, features_dir=None,

@@ -134,7 +134,7 @@ def default_lr(model: str, dataset: str) -> float:
     """The learning rate a run of ``model`` on ``dataset`` gets unless told: a baseline's published (or chosen)
     one, else the trainer's."""
     if model in multimodal.BASELINES:
-        return multimodal.BASELINES[model][1](dataset).lr
+        return multimodal.baseline_config(model, dataset).lr
     return TrainConfig.lr
 
 

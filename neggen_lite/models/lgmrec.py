@@ -107,9 +107,8 @@ class LGMRec(MultiModalRecommender):
         both = self.features(m) @ torch.cat([self.trs[m], self.hyper[m]], 1)
         return both[:, : self.trs[m].shape[1]], both[:, self.trs[m].shape[1]:]
 
-    def modality_graph(self, m: str, items: torch.Tensor | None = None) -> torch.Tensor:
-        """The ``[users ; items]`` embedding of modality ``m`` (``items``: ``f^m W_m`` if already computed)."""
-        items = self.projections(m)[0] if items is None else items
+    def modality_graph(self, items: torch.Tensor) -> torch.Tensor:
+        """The ``[users ; items]`` embedding of a modality from its items' embeddings ``items = f^m W_m``."""
         x = torch.cat([spmm(self.r, self.r_t, items) * self.inv_deg, items], 0)
         for _ in range(self.cfg.n_mm_layers):
             x = propagate(self.adj, x)
@@ -143,7 +142,7 @@ class LGMRec(MultiModalRecommender):
         cu, ci = layer_mean(self.adj, self.user_emb, self.item_emb, self.n_layers)
         cge = torch.cat([cu, ci], 0)
         proj = {m: self.projections(m) for m in self.modalities}
-        mge = sum(F.normalize(self.modality_graph(m, proj[m][0])) for m in self.modalities)
+        mge = sum(F.normalize(self.modality_graph(proj[m][0])) for m in self.modalities)
         hyp = {m: self.hypergraph(m, ci, proj[m][1]) for m in self.modalities}
         ghe = sum(torch.cat(hyp[m][:2], 0) for m in self.modalities)
         out = cge + mge + self.cfg.alpha * F.normalize(ghe)

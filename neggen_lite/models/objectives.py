@@ -103,14 +103,15 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, all_b: torch.Tensor, tau: float,
     hypergraph outputs, rank ``hyper_num``): then the ``[n, N]`` products are ``(a z^T)(h / ||all_b||)^T``, the
     same numbers up to float rounding at ``k/d`` of the multiply-adds (Baby, ``k = 4``: 16x fewer)."""
     a, b = F.normalize(a) / tau, F.normalize(b)
-    if factors is not None and factors[0].shape[1] < a.shape[1]:
+    narrow = factors is not None and factors[0].shape[1] < a.shape[1]
+    if narrow:
         h, z = factors
         left, right = a @ z.T, h / all_b.norm(dim=1, keepdim=True).clamp_min(1e-12)  # F.normalize's eps
     else:
         left, right = a, F.normalize(all_b)
     if tau <= 1 / 80:
         log_total = torch.logsumexp(left @ right.T, dim=1)
-    elif left.shape[1] < a.shape[1]:               # narrow factors: memory-bound, blocks in cache
+    elif narrow:                                   # memory-bound: blocks kept in cache
         log_total = _ChunkedLogSumExpOfProducts.apply(left, right)
     else:
         log_total = _LogSumExpOfProducts.apply(left, right)
