@@ -12,7 +12,8 @@ reports:
   with ``describe=model`` also the description's cosine to the item's attributes.
 
 A configuration is ``GENERATOR[@RUNTIME]:DESCRIBE:BATCH`` (e.g. ``qwen2.5-coder-1.5b:text:16``); DESCRIBE is
-``model`` (three steps), ``text`` (mask and complete the title) or ``text-rule`` (rule masks, model completes);
+``model`` (three steps), ``text`` (mask and complete the title), ``text-rule`` (rule masks, model completes)
+or ``direct`` (Sec. 2.1's Direct Generation prompt, one step);
 RUNTIME is ``transformers`` (default) or ``llama.cpp`` (llama-server on the same GGUF, BATCH parallel sequences,
 ``--llama-server`` or ``$NEGGEN_LLAMA_SERVER``; ``--llama-build-seconds`` records how long its build took).
 Ratios are printed against the first configuration of the same run. Results are merged into
@@ -64,7 +65,8 @@ def run_config(ds, spec: str, items: list[int], args, enc, loaded: dict) -> dict
     model, how, batch = spec.split(":")
     name, _, runtime = model.partition("@")
     runtime = runtime or "transformers"
-    describe, _, mask = how.partition("-")  # "text-rule": describe=text, mask=rule
+    direct = how == "direct"  # Sec. 2.1's one prompt instead of the three steps
+    describe, _, mask = ("model", "", "") if direct else how.partition("-")  # "text-rule": describe=text, mask=rule
     key = (name, runtime, batch if runtime == "llama.cpp" else None)  # a server's parallel sequences are fixed
     if key not in loaded:
         close_all(loaded)  # one model in memory at a time
@@ -80,11 +82,12 @@ def run_config(ds, spec: str, items: list[int], args, enc, loaded: dict) -> dict
         cache = Path(tmp) / "bench.jsonl.gz"
         t0 = time.perf_counter()
         summary = pipeline.run(ds, counting, cache, items=items, retries=args.retries, batch_size=int(batch),
-                               describe=describe, mask=mask or "model", progress=False)
+                               direct=direct, describe=describe, mask=mask or "model", progress=False)
         seconds = time.perf_counter() - t0
-        negs = pipeline.negatives(cache, ds, describe=describe)
+        negs = pipeline.negatives(cache, ds, direct=direct, describe=describe)
     written = [i for i, r in negs.items() if r["status"] == "ok"]
-    out = {"generator": gen.name, "runtime": runtime, "describe": describe, "mask": mask or "model",
+    out = {"generator": gen.name, "runtime": runtime, "direct": direct,
+           "describe": None if direct else describe, "mask": None if direct else mask or "model",
            "batch_size": int(batch), "load_seconds": load_s,
            "seconds_per_item": seconds / len(items), "tokens_per_s": counting.new_tokens / seconds,
            "model_written": summary["valid_rate"],
@@ -96,10 +99,10 @@ def run_config(ds, spec: str, items: list[int], args, enc, loaded: dict) -> dict
         perm = np.roll(np.arange(len(pos)), 1)
         out["cos_to_positive"] = {"negative": float((pos * neg).sum(1).mean()),
                                   "random_item": float((pos * pos[perm]).sum(1).mean())}
-        if describe == "model":
+        if describe == "model" and not direct:
             attr = unit(encoding.encode([negs[i]["original"] for i in written], enc))
             out["cos_to_positive"]["description"] = float((attr * pos).sum(1).mean())
-    out["examples"] = [{k: negs[i][k] for k in ("description", "masked", "negative")} for i in written[:3]]
+    out["examples"] = [{k: negs[i].get(k) for k in ("description", "masked", "negative")} for i in written[:3]]
     return out
 
 

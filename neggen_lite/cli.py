@@ -169,6 +169,14 @@ def _merge(args) -> int:
     return 0
 
 
+def _snapshot(args) -> int:
+    m, out = generation_runs.snapshot(args.dataset, args.cache, args.encoder, args.data_root)
+    print(f"{out}: {m['items']} of {m['items_with_text']} items, model-written {m['valid_rate']:.1%}, "
+          f"refusals {m['refusals_share']:.1%}, {m['seconds'] / max(1, m['items']):.2f} s/item"
+          + (" (a snapshot: resumable)" if m["snapshot"] else ""))
+    return 0
+
+
 def _plan(args) -> int:
     if args.ablations:
         objective, valid = experiment.best_objective(args.dataset)
@@ -411,6 +419,14 @@ def main(argv: list[str] | None = None) -> int:
     mg.add_argument("out", help="the merged cache, a new file (inputs are never written)")
     mg.add_argument("inputs", nargs="+", help="caches to merge, in order")
     mg.set_defaults(func=_merge)
+
+    sn = sub.add_parser("snapshot", help="write the manifest of a generation cache as it stands (e.g. merged shards "
+                                          "mid-run), from its records: items, model-written share, hardness")
+    sn.add_argument("--dataset", required=True, choices=data.DATASETS)
+    sn.add_argument("--cache", required=True, help="the .jsonl.gz cache; its manifest is written beside it")
+    sn.add_argument("--encoder", default=DEFAULT_ENCODER)
+    sn.add_argument("--data-root", default=None)
+    sn.set_defaults(func=_snapshot)
 
     pl = sub.add_parser("plan", help="the missing runs of the NegGen negatives experiment, one command line each")
     pl.add_argument("--dataset", required=True, choices=data.DATASETS)

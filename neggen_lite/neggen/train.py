@@ -27,7 +27,7 @@ from ..core.paths import CACHE_SUFFIX, base_path, cache_stem, checkpoint_path, g
 from ..core.runtime import atomic_torch_save, resolve_device, seed_everything, set_threads
 from ..core.safety import load_checkpoint
 from ..generation.encoding import DEFAULT_ENCODER, encode, encode_cached, encode_negatives, hardness, load_encoder
-from ..generation.features import default_direct_cache_name
+from ..generation.features import direct_cache_path
 from ..generation.offline_models import cache_name
 from ..generation.pipeline import GenerationCache, negatives, summarize
 from ..generation.validation import Vocabulary, is_refusal, rule_complete, rule_mask
@@ -48,7 +48,6 @@ SWEEPS = {"lam": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "alpha": [1e-4, 1e-3, 1e-2, 1e-
 AUTO_CACHES = (("qwen2.5-coder-1.5b-instruct-q4_k_m-bf16", "text", "rule"),
                ("qwen2.5-coder-1.5b-instruct-q4_k_m-llamacpp", "text", "rule"),
                ("qwen2.5-coder-1.5b-instruct-q4_k_m", "model", "model"))
-DIRECT_CACHE = "qwen2.5-coder-0.5b-instruct-q4_k_m-bf16"
 
 
 def generation_cache(ds_name: str, generator: str) -> Path | None:
@@ -68,7 +67,7 @@ def generation_cache(ds_name: str, generator: str) -> Path | None:
     if generator.endswith(CACHE_SUFFIX):
         path = Path(generator)
     elif generator == "direct":
-        path = generation_cache_path(ds_name, default_direct_cache_name(), direct=True)
+        path = direct_cache_path(ds_name)
     else:
         name, _, kind = generator.partition(":")
         describe, _, rulemask = kind.partition("-")
