@@ -115,7 +115,7 @@ def generate_command(ds_name: str, generator: str | None = None) -> str:
 
 def default_direct_cache_names() -> tuple[str, ...]:
     """The offline Direct Generation caches ``"auto"`` takes, first found: the default model run by llama.cpp
-    (the same GGUF and prompt; Beauty's, ~4x faster than transformers here), then the cache
+    (the same GGUF and prompt; Beauty's: 2.4x faster than transformers in ``benchmarks/bench_generation.py``), then the cache
     :func:`generate_command` writes (transformers, model name plus its precision suffix; Baby's)."""
     base = cache_name(OFFLINE_DIRECT_GENERATOR)
     return base + LLAMACPP_SUFFIX, base + dtype_suffix(OFFLINE_DIRECT_DTYPE, "cpu")

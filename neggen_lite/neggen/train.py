@@ -53,9 +53,10 @@ AUTO_CACHES = (("qwen2.5-coder-1.5b-instruct-q4_k_m-bf16", "text", "rule"),
 def generation_cache(ds_name: str, generator: str) -> Path | None:
     """The generation cache that ``generator`` names for ``ds_name``: ``"rule"`` -> ``None`` (rule-based
     negatives); ``"auto"`` -> the first of :data:`AUTO_CACHES` that exists, else ``None``; ``"direct"`` ->
-    the Direct Generation cache; a path to a ``.jsonl.gz`` cache; or an offline model's / a generator's
-    name (its three-step cache; ``NAME:text`` / ``NAME:text-rulemask`` for its ``describe="text"`` caches).
-    A missing explicit cache is an error."""
+    the Direct Generation cache that :func:`~neggen_lite.generation.features.direct_cache_path` picks; a
+    path to a ``.jsonl.gz`` cache; or an offline model's / a generator's name (its three-step cache;
+    ``NAME:text`` / ``NAME:text-rulemask`` for its ``describe="text"`` caches). A missing explicit cache is
+    an error."""
     if generator == "rule":
         return None
     if generator == "auto":
@@ -67,7 +68,7 @@ def generation_cache(ds_name: str, generator: str) -> Path | None:
     if generator.endswith(CACHE_SUFFIX):
         path = Path(generator)
     elif generator == "direct":
-        path = direct_cache_path(ds_name)
+        return direct_cache_path(ds_name)  # raises MissingGenerations, with the command, when there is none
     else:
         name, _, kind = generator.partition(":")
         describe, _, rulemask = kind.partition("-")
