@@ -171,6 +171,41 @@ def test_the_lock_holds_across_processes_and_dies_with_its_holder(tmp_path):
     assert len(GenerationCache(path).final) == 12
 
 
+def test_a_run_waits_for_another_process_training_the_same_base_and_loads_it(tmp_path, monkeypatch, capsys):
+    """Two NegGen runs of one seed side by side: the second waits on the first's base lock, then loads the
+    base the first wrote instead of failing or training a second copy."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from neggen_lite.neggen import train as neggen_train
+
+    monkeypatch.setattr(core_paths, "BASE_CACHE", tmp_path / "base")
+    ds = random_dataset(n_users=30, n_items=20)
+    cfg = config_for_mode("smoke", seed=3, epochs=1)
+    _, info = neggen_train.pretrained_base(ds, cfg, "cpu", progress=False)
+    (path,) = (tmp_path / "base").glob("*.pt")
+    aside = tmp_path / "aside.pt"
+    path.rename(aside)
+    code = ("import os, time; from neggen_lite.core.safety import locked\n"
+            f"with locked({str(core_paths.checkpoint_path(path))!r}):\n"
+            f"    print('locked', flush=True); time.sleep(1.5); os.replace({str(aside)!r}, {str(path)!r})")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        monkeypatch.setattr(neggen_train, "fit", lambda *a, **k: pytest.fail("trained a second base"))
+        start = time.perf_counter()
+        _, waited_info = neggen_train.pretrained_base(ds, cfg, "cpu", progress=False)
+        waited = time.perf_counter() - start
+    finally:
+        child.wait(timeout=30)
+    assert waited_info == info and waited > 0.5
+    assert "another process is writing this pre-trained base" in capsys.readouterr().err
+    assert not safety.wait_unlocked(core_paths.checkpoint_path(path))   # nobody holds it now: no wait
+
+
 def test_a_second_writer_of_a_result_stops_with_a_message(tmp_path, capsys):
     out = tmp_path / "r.json"
     with safety.locked(out, "result"):

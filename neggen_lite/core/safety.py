@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import math
 import os
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -122,6 +123,25 @@ def locked(path: str | Path, what: str = "file") -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def wait_unlocked(path: str | Path, what: str = "file", report=None) -> bool:
+    """Block while another process holds ``<path>.lock`` (it is writing a shared cache this process would
+    otherwise write too), then return at once; reports one line through ``report`` (default: stderr)
+    when it has to wait. True when it waited."""
+    lp = lock_path(path)
+    lp.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(lp), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        (report or (lambda line: print(line, file=sys.stderr, flush=True)))(
+            f"{path}: another process is writing this {what} (lock {lp}); waiting for it")
+        lock.acquire(timeout=-1)
+        lock.release()
+        return True
+    lock.release()
+    return False
 
 
 _SHA256: dict[tuple[str, int, int], str] = {}

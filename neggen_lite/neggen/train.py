@@ -8,7 +8,7 @@
    :func:`neggen_lite.generation.validation.rule_complete` (``generator="rule"``: all items do); items without text
    get zero tokens (see :mod:`neggen_lite.neggen.causal`, point 4). Counts go into the result's ``negatives``.
 2. *Base*: LightGCN with uniform BPR under the same seed and settings, trained once and cached in
-   ``.cache/base/`` (its result is reported beside NegGen's).
+   ``.cache/base/`` (its result is reported beside NegGen's; a run of the same seed started meanwhile waits).
 3. *NegGen* (Eq. 13-21) through the common trainer and evaluator, then a paired t-test over test users
    against the same-seed base.
 """
@@ -25,7 +25,7 @@ from ..core.features import ItemFeatures
 from ..core.metrics import evaluate_embeddings, paired_ttest
 from ..core.paths import CACHE_SUFFIX, base_path, cache_stem, checkpoint_path, generation_cache_path
 from ..core.runtime import atomic_torch_save, resolve_device, seed_everything, set_threads
-from ..core.safety import load_checkpoint
+from ..core.safety import load_checkpoint, wait_unlocked
 from ..generation.encoding import DEFAULT_ENCODER, encode, encode_cached, encode_negatives, hardness, load_encoder
 from ..generation.features import direct_cache_path
 from ..generation.offline_models import cache_name
@@ -146,13 +146,17 @@ def build_features(ds, generator: str = "auto", encoder: str = DEFAULT_ENCODER, 
 
 def pretrained_base(ds, config: TrainConfig, device=None, mode: str = "custom", progress: bool = True,
                     threads: int | None = None):
-    """LightGCN under ``config``'s seed and settings (uniform BPR), trained once and cached on disk.
+    """LightGCN under ``config``'s seed and settings (uniform BPR), trained once and cached on disk; a run
+    that finds another process training the same base waits for it and loads that base.
 
     Returns ``(model, info)`` where ``info`` has the base run's ``valid``/``test`` metrics."""
     device = resolve_device(device)
     base_cfg = replace(config, model="lightgcn", sampler="uniform", model_kwargs={}, sampler_kwargs={})
     path = base_path(ds.name, base_cfg.key())
     model = build_model("lightgcn", ds, device, base_cfg.dim, base_cfg.n_layers)
+    # another run of the same seed may be training this base (e.g. two objectives queued side by side):
+    # wait for it and load its base rather than fail on its lock or train a second copy
+    wait_unlocked(checkpoint_path(path), "pre-trained base")
     if path.exists():
         ck = load_checkpoint(path, device)
         model.load_state_dict(ck["model"])
