@@ -294,3 +294,12 @@ def test_snapshot_command_writes_the_manifest_of_a_cache_as_it_stands(tmp_path, 
     assert 0.0 < m["hardness_model"]["cos_original_generated"] <= 1.0
     assert "2 of 4 items, model-written 100.0%" in capsys.readouterr().out
     assert cache.read_bytes() == before                          # reading never modifies the cache
+    # a second snapshot keeps what only the writer's manifest knew (its settings, its commit)
+    m_path = paths.manifest_path(cache)
+    m_path.write_text(json.dumps({**m, "threads": 2, "retries": 5, "commit": "abc", "items": 99}))
+    assert cli.main(["snapshot", "--dataset", "baby", "--cache", str(cache)]) == 0
+    again = json.loads(m_path.read_text())
+    assert (again["threads"], again["retries"], again["written_at_commit"], again["items"]) == (2, 5, "abc", 2)
+    m_path.write_text("{not json")
+    assert cli.main(["snapshot", "--dataset", "baby", "--cache", str(cache)]) == 2
+    assert "not a readable manifest" in capsys.readouterr().err and m_path.read_text() == "{not json"

@@ -2,6 +2,7 @@
 pipeline into its cache, write the cache's manifest; and the quality report of a finished cache."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..core import data
@@ -90,6 +91,23 @@ def header_fields(header: dict | None) -> dict:
     return out
 
 
+def _keep_writer_settings(manifest: dict, path: Path) -> dict:
+    """``manifest`` plus what the manifest already at ``path`` (``generate``'s, or an earlier snapshot's)
+    says and the records cannot: the writer's settings (``retries``, ``seed``, ``batch_size``, ``threads``,
+    ...) and, where the commit differs, the writer's commit as ``written_at_commit``. Computed keys win."""
+    if not path.exists():
+        return manifest
+    try:
+        old = json.loads(path.read_text())
+    except ValueError as exc:
+        raise SettingsError(f"{path}: not a readable manifest ({exc}); move it away to write a fresh one") from None
+    kept = {k: v for k, v in old.items() if k not in manifest and k != "written_at_commit"}
+    writer = old.get("written_at_commit", old.get("commit"))
+    if writer and writer != manifest.get("commit"):
+        kept["written_at_commit"] = writer
+    return {**manifest, **kept}
+
+
 def snapshot(dataset: str, cache: str | Path, encoder: str, data_root=None) -> tuple[dict, Path]:
     """The manifest of a cache as it stands (a resumable snapshot of shards merged mid-run, or a finished
     cache assembled from shards; ``snapshot`` says which), from its
@@ -97,7 +115,8 @@ def snapshot(dataset: str, cache: str | Path, encoder: str, data_root=None) -> t
     model-written share (``valid_rate``), generation seconds, the
     pipeline and runtime of its header, refusals among the model's negatives, and :func:`quality_report`'s
     hardness (cosine of the negative to its positive, against the rule-based negative of the same items and
-    a random item). Written beside the cache (the ``generate`` manifest's place)."""
+    a random item). Written beside the cache (the ``generate`` manifest's place), keeping the writer's
+    settings from the manifest it replaces."""
     ds = data.load(dataset, data_root)
     c = pipeline.GenerationCache(cache)
     negs = pipeline.negatives(c, ds)
@@ -121,5 +140,6 @@ def snapshot(dataset: str, cache: str | Path, encoder: str, data_root=None) -> t
     manifest["snapshot"] = manifest["items"] < with_text  # a complete cache is no snapshot
     out = manifest_path(cache)
     with locked(cache, "generation cache"):
+        manifest = _keep_writer_settings(manifest, out)
         atomic_write_json(out, manifest)
     return manifest, out
