@@ -241,6 +241,27 @@ def test_sampler_findings_compare_the_pushed_down_test_items_with_the_drop(tmp_p
     table.loc[0, "p vs rule"] = 0.3
     text = sampler_findings("baby", table, audits)
     assert "closer to the positive" in text and "predicts" not in text and "results alike" not in text
+    # a Direct Generation arm farther from the positive that still loses more: the reading does not order the arms
+    (folder / "m.direct.sampler.quality.json").write_text(json.dumps(_audit("direct", 0.005)))
+    audits = {**audits, "direct": sampler_audits("baby", tmp_path)["direct"]}
+    audits["direct"]["nearest"]["cos_to_positive"] = 0.65
+    table.loc[0, "p vs rule"] = 0.001
+    direct = {"objective": "sampler", "arm": "direct", "ours": 0.055, "lightgcn": 0.078, "vs lightgcn": 0.055 / 0.078 - 1,
+              "vs rule": 0.055 / 0.061 - 1, "p vs rule": 0.002}
+    three = pd.concat([table, pd.DataFrame([direct])], ignore_index=True)
+    text = sampler_findings("baby", three, audits)
+    assert "Against the rule arm, the generated negatives sit closer" in text and "Between the two arms" not in text
+    assert "The Direct Generation negatives sit farther from the positive than the rule-based ones (cosine 0.650" in text
+    assert "the direct arm ends -9.8 % (p = 0.002) against the rule arm. Its negatives read less like the positive and " \
+           "it loses more, which the narrow-contrast reading does not predict." in text
+    assert "does not order these arms' results on its own (it does for the generated arm)" in text
+    assert "hint, not a test" not in text
+    assert sampler_arms_compared("baby", three, audits).startswith("On baby: the generated negatives sit closer")
+    three.loc[2, "p vs rule"] = 0.5                          # not significant: no verdict on the direct arm
+    text = sampler_findings("baby", three, audits)
+    assert "does not order" not in text and "as the narrow-contrast reading predicts." in text
+    del audits["direct"]
+    (folder / "m.direct.sampler.quality.json").unlink()
     audits["generated"]["nearest"].update(cos_to_positive=0.71, heldout_share=0.004)
     audits["rule"]["nearest"]["test_recall_bound"] = audits["generated"]["nearest"]["test_recall_bound"] = 0.02
     assert "could by itself account for the drop" in sampler_findings("baby", table, audits)

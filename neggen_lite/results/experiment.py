@@ -336,7 +336,8 @@ def sampler_findings(dataset: str, table: pd.DataFrame, audits: dict[str, dict],
                      f"away, test Recall would fall by at most {n['test_recall_bound']:.4f}; the arm ends "
                      f"{drop:.4f} below the same-seed LightGCN ({fmt_pct(row['vs lightgcn'])}).")
     first = audits[arms[0]]
-    compared = _sampler_arms_compared(audits, rows) if {"generated", "rule"} <= set(arms) else ""
+    compared = (_sampler_arms_compared(audits, rows)
+                if "rule" in arms and any(a in arms for a in MODEL_ARM_NEGATIVES) else "")
     controlled = _controls_text(controls) if controls is not None else ""
     compared += controlled
     text = (f"Under `sampler`, each training pair's negative is the same item in every epoch: the real item nearest "
@@ -379,13 +380,16 @@ def sampler_audit_table(datasets, records: list[dict] | None = None, results_dir
 
 def sampler_arms_compared(dataset: str, table: pd.DataFrame, audits: dict[str, dict],
                           controls: pd.DataFrame | None = None) -> str:
-    """The generated arm's sampler negatives against the rule arm's on ``dataset`` (sentences from
+    """The language-model arms' sampler negatives against the rule arm's on ``dataset`` (sentences from
     :func:`sampler_audits` and :func:`experiment_table`), then what its ``controls`` (:func:`sampler_controls`)
-    say; ``""`` without both arms' audits and runs."""
+    say; ``""`` without the generated and rule arms' audits and runs."""
     rows = {r["arm"]: r for r in table.to_dict("records") if r["objective"] == "sampler"} if len(table) else {}
     if not all(a in audits and a in rows for a in ("generated", "rule")):
         return ""
-    text = f"On {dataset}:" + _sampler_arms_compared(audits, rows).replace(" Between the two arms, the", " the", 1)
+    compared = _sampler_arms_compared(audits, rows)
+    for lead in (" Between the two arms, the", " Against the rule arm, the"):
+        compared = compared.replace(lead, " the", 1)
+    text = f"On {dataset}:" + compared
     return text + (_controls_text(controls) if controls is not None else "")
 
 
@@ -393,25 +397,47 @@ def sampler_arms_compared(dataset: str, table: pd.DataFrame, audits: dict[str, d
 COS_TIE = 0.01
 
 
+#: the language-model arms whose sampler negatives are compared with the rule arm's, and what their negatives are
+#: called in the prose
+MODEL_ARM_NEGATIVES = {"generated": "generated negatives", "direct": "Direct Generation negatives"}
+
+
 def _sampler_arms_compared(audits: dict[str, dict], rows: dict[str, dict]) -> str:
-    """The generated arm's sampler negatives against the rule arm's (closeness, held-out share) beside the
-    generated arm's test change against the rule arm: one or two sentences, led by a space."""
-    g, r, gen = audits["generated"]["nearest"], audits["rule"]["nearest"], rows["generated"]
-    dcos = g["cos_to_positive"] - r["cos_to_positive"]
-    how = "as close to" if abs(dcos) < COS_TIE else "closer to" if dcos > 0 else "farther from"
-    text = (f" Between the two arms, the generated negatives sit {how} the positive as the rule-based ones"
-            if how == "as close to" else f" Between the two arms, the generated negatives sit {how} the positive than "
-            "the rule-based ones")
-    text += (f" (cosine {g['cos_to_positive']:.3f} against {r['cos_to_positive']:.3f}) and are the user's held-out "
-             f"items {g['heldout_share'] / r['heldout_share']:.1f}x as often ({100 * g['heldout_share']:.2f} % against "
-             f"{100 * r['heldout_share']:.2f} %); the generated arm ends {fmt_pct(gen['vs rule'])} "
-             f"({fmt_p(gen['p vs rule'])}) against the rule arm.")
-    significant = gen["p vs rule"] < 0.05
-    if how == "closer to" and significant and gen["vs rule"] < 0:
-        text += (" The arm whose negatives read more like the positive loses more, as the narrow-contrast reading "
-                 "predicts; two arms on one dataset are a hint, not a test.")
-    elif how == "as close to" and not significant:
-        text += " Negatives as close, results alike."
+    """Each language-model arm's sampler negatives (:data:`MODEL_ARM_NEGATIVES`, where audited and run) against
+    the rule arm's (closeness, held-out share) beside that arm's test change against the rule arm, and whether
+    closeness orders the results as the narrow-contrast reading predicts (the closer arm loses more, at p < 0.05):
+    sentences, led by a space. With one such arm they open "Between the two arms"."""
+    r = audits["rule"]["nearest"]
+    arms = [a for a in MODEL_ARM_NEGATIVES if a in audits and a in rows]
+    text, agree, against = "", [], []
+    for k, arm in enumerate(arms):
+        g, row = audits[arm]["nearest"], rows[arm]
+        dcos = g["cos_to_positive"] - r["cos_to_positive"]
+        how = "as close to" if abs(dcos) < COS_TIE else "closer to" if dcos > 0 else "farther from"
+        lead = (" Between the two arms, the" if len(arms) == 1 else " Against the rule arm, the" if k == 0
+                else " The")
+        text += (f"{lead} {MODEL_ARM_NEGATIVES[arm]} sit {how} the positive "
+                 + ("as" if how == "as close to" else "than") + " the rule-based ones")
+        text += (f" (cosine {g['cos_to_positive']:.3f} against {r['cos_to_positive']:.3f}) and are the user's held-out "
+                 f"items {g['heldout_share'] / r['heldout_share']:.1f}x as often ({100 * g['heldout_share']:.2f} % against "
+                 f"{100 * r['heldout_share']:.2f} %); the {arm} arm ends {fmt_pct(row['vs rule'])} "
+                 f"({fmt_p(row['p vs rule'])}) against the rule arm.")
+        significant = row["p vs rule"] < 0.05
+        if how == "closer to" and significant and row["vs rule"] < 0:
+            agree.append(arm)
+            text += " The arm whose negatives read more like the positive loses more, as the narrow-contrast reading predicts"
+            text += "; two arms on one dataset are a hint, not a test." if len(arms) == 1 else "."
+        elif significant and ((how == "farther from" and row["vs rule"] < 0) or (how == "closer to" and row["vs rule"] > 0)):
+            against.append(arm)
+            text += (" Its negatives read " + ("less" if how == "farther from" else "more") + " like the positive and it "
+                     + ("loses more" if row["vs rule"] < 0 else "gains") + ", which the narrow-contrast reading does not "
+                     "predict.")
+        elif how == "as close to" and not significant:
+            text += " Negatives as close, results alike."
+    if against:
+        text += (" So closeness to the positive does not order these arms' results on its own"
+                 + (" (it does for the " + ", ".join(agree) + " arm)" if agree else "")
+                 + "; no run here isolates what else makes a set of negatives cost.")
     return text
 
 
