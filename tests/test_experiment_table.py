@@ -84,6 +84,11 @@ def test_findings_are_written_from_the_table(tmp_path):
     assert "against rule-based negatives" in text and "p < 1e-20" in text and "freedom (T)" in text
     assert "improve on LightGCN under: joint." in text and "The paper reports +52.6 %" in text
     assert "0 of the 55 planned runs on baby are committed" in text  # none of these is at a planned path
+    import neggen_lite.results.experiment as experiment_module
+    with pytest.MonkeyPatch.context() as mp:                         # every planned run committed: no "others"
+        mp.setattr(experiment_module, "missing", lambda planned, results_dir=None: [])
+        done = experiment_findings("baby", recs, results_dir=tmp_path, table=df)
+    assert "All 55 planned runs on baby are committed." in done and "lists the others" not in done
     assert experiment_findings("baby", recs, results_dir=tmp_path, table=df) == text
     # two seeds: no test over seeds, so the gain is not counted as one a retrained model keeps
     assert "over seeds, joint is ahead in 2 of 2 seeds. No gain passes the test over seeds" in text

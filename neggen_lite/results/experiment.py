@@ -453,7 +453,8 @@ def experiment_findings(dataset: str, records: list[dict] | None = None, metric:
     df = table if table is not None else experiment_table(dataset, recs, metric, results_dir)
     planned = plan(dataset)
     have = len(planned) - len(missing(planned, results_dir))
-    missing_note = (f"{have} of the {len(planned)} planned runs on {dataset} are committed "
+    missing_note = (f"All {have} planned runs on {dataset} are committed." if have == len(planned) else
+                    f"{have} of the {len(planned)} planned runs on {dataset} are committed "
                     f"(`python -m neggen_lite plan --dataset {dataset}` lists the others).")
     rows = {(r["objective"], r["arm"]): r for r in df.to_dict("records")}
     lines, helped = [], []
