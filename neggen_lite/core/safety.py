@@ -107,18 +107,26 @@ def lock_path(path: str | Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
-@contextmanager
-def locked(path: str | Path, what: str = "file") -> Iterator[None]:
-    """Hold ``<path>.lock`` while writing ``path``; a second writer stops at once with :class:`LockError`.
-    The lock is released when the process ends, also on a crash (``flock``)."""
+def _take_lock(path: str | Path) -> tuple[filelock.FileLock, Path, bool]:
+    """``<path>.lock`` (its folder created), its path, and whether this process took it without waiting."""
     lp = lock_path(path)
     lp.parent.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(str(lp), timeout=0)
     try:
         lock.acquire()
     except filelock.Timeout:
+        return lock, lp, False
+    return lock, lp, True
+
+
+@contextmanager
+def locked(path: str | Path, what: str = "file") -> Iterator[None]:
+    """Hold ``<path>.lock`` while writing ``path``; a second writer stops at once with :class:`LockError`.
+    The lock is released when the process ends, also on a crash (``flock``)."""
+    lock, lp, taken = _take_lock(path)
+    if not taken:
         raise LockError(f"{path}: another process is writing this {what} (lock {lp}); wait for it to finish "
-                        "or choose another output") from None
+                        "or choose another output")
     try:
         yield
     finally:
@@ -129,19 +137,13 @@ def wait_unlocked(path: str | Path, what: str = "file", report=None) -> bool:
     """Block while another process holds ``<path>.lock`` (it is writing a shared cache this process would
     otherwise write too), then return at once; reports one line through ``report`` (default: stderr)
     when it has to wait. True when it waited."""
-    lp = lock_path(path)
-    lp.parent.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(lp), timeout=0)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
+    lock, lp, taken = _take_lock(path)
+    if not taken:
         (report or (lambda line: print(line, file=sys.stderr, flush=True)))(
             f"{path}: another process is writing this {what} (lock {lp}); waiting for it")
         lock.acquire(timeout=-1)
-        lock.release()
-        return True
     lock.release()
-    return False
+    return not taken
 
 
 _SHA256: dict[tuple[str, int, int], str] = {}
