@@ -303,3 +303,6 @@ def test_snapshot_command_writes_the_manifest_of_a_cache_as_it_stands(tmp_path, 
     m_path.write_text("{not json")
     assert cli.main(["snapshot", "--dataset", "baby", "--cache", str(cache)]) == 2
     assert "not a readable manifest" in capsys.readouterr().err and m_path.read_text() == "{not json"
+    m_path.write_text("[1, 2]")
+    assert cli.main(["snapshot", "--dataset", "baby", "--cache", str(cache)]) == 2
+    assert "a JSON list, not an object" in capsys.readouterr().err and m_path.read_text() == "[1, 2]"

@@ -99,6 +99,8 @@ def _keep_writer_settings(manifest: dict, path: Path) -> dict:
         return manifest
     try:
         old = json.loads(path.read_text())
+        if not isinstance(old, dict):
+            raise ValueError(f"a JSON {type(old).__name__}, not an object")
     except ValueError as exc:
         raise SettingsError(f"{path}: not a readable manifest ({exc}); move it away to write a fresh one") from None
     kept = {k: v for k, v in old.items() if k not in manifest and k != "written_at_commit"}
