@@ -133,14 +133,14 @@ def locked(path: str | Path, what: str = "file") -> Iterator[None]:
         lock.release()
 
 
-def wait_unlocked(path: str | Path, what: str = "file", report=None) -> bool:
+def wait_unlocked(path: str | Path, what: str = "file") -> bool:
     """Block while another process holds ``<path>.lock`` (it is writing a shared cache this process would
-    otherwise write too), then return at once; reports one line through ``report`` (default: stderr)
-    when it has to wait. True when it waited."""
+    otherwise write too), then return at once; says so in one line on stderr when it has to wait. True when
+    it waited."""
     lock, lp, taken = _take_lock(path)
     if not taken:
-        (report or (lambda line: print(line, file=sys.stderr, flush=True)))(
-            f"{path}: another process is writing this {what} (lock {lp}); waiting for it")
+        print(f"{path}: another process is writing this {what} (lock {lp}); waiting for it", file=sys.stderr,
+              flush=True)
         lock.acquire(timeout=-1)
     lock.release()
     return not taken

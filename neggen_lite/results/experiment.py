@@ -386,10 +386,7 @@ def sampler_arms_compared(dataset: str, table: pd.DataFrame, audits: dict[str, d
     rows = {r["arm"]: r for r in table.to_dict("records") if r["objective"] == "sampler"} if len(table) else {}
     if not all(a in audits and a in rows for a in ("generated", "rule")):
         return ""
-    compared = _sampler_arms_compared(audits, rows)
-    for lead in (" Between the two arms, the", " Against the rule arm, the"):
-        compared = compared.replace(lead, " the", 1)
-    text = f"On {dataset}:" + compared
+    text = f"On {dataset}:" + _sampler_arms_compared(audits, rows, opening=False)
     return text + (_controls_text(controls) if controls is not None else "")
 
 
@@ -402,11 +399,12 @@ COS_TIE = 0.01
 MODEL_ARM_NEGATIVES = {"generated": "generated negatives", "direct": "Direct Generation negatives"}
 
 
-def _sampler_arms_compared(audits: dict[str, dict], rows: dict[str, dict]) -> str:
+def _sampler_arms_compared(audits: dict[str, dict], rows: dict[str, dict], opening: bool = True) -> str:
     """Each language-model arm's sampler negatives (:data:`MODEL_ARM_NEGATIVES`, where audited and run) against
     the rule arm's (closeness, held-out share) beside that arm's test change against the rule arm, and whether
     closeness orders the results as the narrow-contrast reading predicts (the closer arm loses more, at p < 0.05):
-    sentences, led by a space. With one such arm they open "Between the two arms"."""
+    sentences, led by a space. ``opening``: the first names the comparison ("Between the two arms" with one
+    such arm, "Against the rule arm" with more); without it the first starts at its subject."""
     r = audits["rule"]["nearest"]
     arms = [a for a in MODEL_ARM_NEGATIVES if a in audits and a in rows]
     text, agree, against = "", [], []
@@ -414,8 +412,8 @@ def _sampler_arms_compared(audits: dict[str, dict], rows: dict[str, dict]) -> st
         g, row = audits[arm]["nearest"], rows[arm]
         dcos = g["cos_to_positive"] - r["cos_to_positive"]
         how = "as close to" if abs(dcos) < COS_TIE else "closer to" if dcos > 0 else "farther from"
-        lead = (" Between the two arms, the" if len(arms) == 1 else " Against the rule arm, the" if k == 0
-                else " The")
+        lead = (" The" if k else " the" if not opening else " Between the two arms, the" if len(arms) == 1
+                else " Against the rule arm, the")
         text += (f"{lead} {MODEL_ARM_NEGATIVES[arm]} sit {how} the positive "
                  + ("as" if how == "as close to" else "than") + " the rule-based ones")
         text += (f" (cosine {g['cos_to_positive']:.3f} against {r['cos_to_positive']:.3f}) and are the user's held-out "
