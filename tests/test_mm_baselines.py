@@ -145,6 +145,30 @@ def test_diffmm_edge_dropout_rescales_and_keeps_gradients_right():
     assert fd_check(model, lambda: model.rec_loss(users, pos, neg, 1e-2)[0]) >= 6
 
 
+@pytest.mark.parametrize("dims", [[16], [16, 8], []])
+def test_diffmm_factored_denoising_equals_the_plain_loop(dims):
+    """``denoise`` keeps ``A x`` and the last layer's input sum instead of running the wide layers every step: the
+    same rows as ``x <- coef1 f(x, t) + coef2 x`` run step by step, from dense or sparse ``x_0``."""
+    ds = random_dataset(n_users=40, n_items=30, per_user=(3, 7), seed=4)
+    model, _ = build("diffmm", ds, feats(ds, dims=(5, 4)), settings={"dims": dims, "steps": 5})
+    model.double()
+    den, diffusion = model.denoisers[model.modalities[0]], model.diffusion
+    # arbitrary step coefficients: the schedule's own make the last step x <- f(x_1) (coef2 = 0), which would hide
+    # the carried x_0 and bias terms
+    g = torch.Generator().manual_seed(0)
+    diffusion.coef1, diffusion.coef2 = (torch.rand(5, dtype=torch.float64, generator=g) + 0.5 for _ in range(2))
+    users = np.arange(ds.n_users)
+    x0 = model._rows(users)
+    with torch.no_grad():
+        x = x0
+        for i in reversed(range(diffusion.steps)):
+            t = torch.full((len(x),), i, dtype=torch.long)
+            x = diffusion.coef1[i] * den(x, t, dropout=False) + diffusion.coef2[i] * x
+        torch.testing.assert_close(diffusion.denoise(den, x0), x, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(diffusion.denoise(den, x0, model._sparse_rows(users)), x, rtol=1e-10, atol=1e-12)
+    assert not torch.allclose(x, x0)  # the steps moved the rows
+
+
 # ---------------------------------------------------------------- determinism and learning
 
 @pytest.mark.parametrize("name", NAMES)

@@ -56,6 +56,9 @@ Differences from ``HKUDS/DiffMM`` (reference only):
   one hidden layer (``dims [1000]``, every published setting).
 * One Adam optimises all the denoisers (the reference: one Adam per modality, same learning rate; Adam's
   per-parameter updates make the two the same).
+* Graph generation runs the denoising steps factored (:meth:`GaussianDiffusion.denoise`): the same rows up to
+  float rounding (on Baby, every user's top item the same as the step-by-step loop), with the item-wide
+  products run once per block of users instead of twice per step (5x faster rebuilds measured on Baby).
 """
 from __future__ import annotations
 
@@ -156,14 +159,18 @@ class Denoiser(nn.Module):
             nn.init.normal_(lin.weight, 0.0, math.sqrt(2.0 / sum(lin.weight.shape)))
             nn.init.normal_(lin.bias, 0.0, 0.001)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, dropout: bool = True) -> torch.Tensor:
+    def time_embedding(self, t: torch.Tensor, dtype) -> torch.Tensor:
+        """The sinusoidal embedding of the steps ``t`` (``[len(t), emb_size]``), before ``W_e``."""
         half = self.emb_size // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=x.dtype, device=x.device) / half)
-        arg = t[:, None].to(x.dtype) * freqs[None]
+        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=dtype, device=t.device) / half)
+        arg = t[:, None].to(dtype) * freqs[None]
         temb = torch.cat([torch.cos(arg), torch.sin(arg)], -1)
         if self.emb_size % 2:
             temb = torch.cat([temb, torch.zeros_like(temb[:, :1])], -1)
-        h = torch.cat([self.drop(x) if dropout else x, self.emb(temb)], -1)
+        return temb
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, dropout: bool = True) -> torch.Tensor:
+        h = torch.cat([self.drop(x) if dropout else x, self.emb(self.time_embedding(t, x.dtype))], -1)
         for k, lin in enumerate(self.layers):
             h = lin(h)
             if k < len(self.layers) - 1:
@@ -205,14 +212,51 @@ class GaussianDiffusion(nn.Module):
         gc = (out @ feats - x0 @ item_emb).pow(2).mean(1)
         return diff, gc
 
+    @staticmethod
     @torch.no_grad()
-    def denoise(self, model: Denoiser, x0: torch.Tensor) -> torch.Tensor:
-        """``steps`` posterior-mean steps from ``x_0`` (``sampling_steps 0``, no sampling noise)."""
-        x = x0
+    def products(model: Denoiser) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(A W_L, A b_L)`` of :meth:`denoise` (``A``: the first layer's weight on ``x``)."""
+        a = model.layers[0].weight[:, : model.layers[-1].weight.shape[0]]
+        return a @ model.layers[-1].weight, a @ model.layers[-1].bias
+
+    @torch.no_grad()
+    def denoise(self, model: Denoiser, x0: torch.Tensor, x0_sparse: torch.Tensor | None = None,
+                products: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """``steps`` posterior-mean steps from ``x_0`` (``sampling_steps 0``, no sampling noise):
+        ``x <- coef1_t f(x, t) + coef2_t x`` for ``t = steps-1 .. 0``.
+
+        Computed without running the wide layers at every step (same values up to float rounding; the
+        reference runs the whole MLP ``steps`` times). With ``f(x, t) = W_L g(A x + c_t) + b_L`` (``A`` the
+        first layer's weight on ``x``, ``c_t`` its time-embedding part and bias, ``g`` the hidden layers, ``W_L``,
+        ``b_L`` the last layer), every ``x`` stays ``G W_L^T + s b_L + k x_0`` and ``A x`` follows
+        ``A x' = coef1 (g (A W_L)^T + A b_L) + coef2 A x``: each step costs a hidden-by-hidden product, and the
+        item-wide products run once (``A x_0``, sparse when ``x0_sparse`` is given, and ``G W_L^T`` at the
+        end). ``products``: ``(A W_L, A b_L)`` from :meth:`products` (computed here when not given; pass them when
+        denoising many blocks with the same weights). A denoiser without hidden layer takes the plain loop."""
+        if len(model.layers) < 2:
+            x = x0
+            for i in reversed(range(self.steps)):
+                t = torch.full((len(x),), i, dtype=torch.long, device=x.device)
+                x = self._at(self.coef1, t, x) * model(x, t, dropout=False) + self._at(self.coef2, t, x) * x
+            return x
+        first, last, hidden = model.layers[0], model.layers[-1], model.layers[1:-1]
+        n_items = x0.shape[1]
+        a = first.weight[:, :n_items]
+        a_x = (torch.sparse.mm(x0_sparse, a.t()) if x0_sparse is not None else x0 @ a.t())
+        a_w, a_b = products if products is not None else self.products(model)
+        g_sum = torch.zeros(len(x0), last.weight.shape[1], dtype=x0.dtype, device=x0.device)
+        s, k = 0.0, 1.0
         for i in reversed(range(self.steps)):
-            t = torch.full((len(x),), i, dtype=torch.long, device=x.device)
-            x = self._at(self.coef1, t, x) * model(x, t, dropout=False) + self._at(self.coef2, t, x) * x
-        return x
+            t = torch.full((1,), i, dtype=torch.long, device=x0.device)
+            c = model.emb(model.time_embedding(t, x0.dtype)) @ first.weight[:, n_items:].t() + first.bias
+            g = torch.tanh(a_x + c)
+            for lin in hidden:
+                g = torch.tanh(lin(g))
+            c1, c2 = float(self.coef1[i]), float(self.coef2[i])
+            a_x = c1 * (g @ a_w.t() + a_b) + c2 * a_x
+            g_sum = c1 * g + c2 * g_sum
+            s, k = c1 + c2 * s, c2 * k
+        return g_sum @ last.weight.t() + s * last.bias + k * x0
 
 
 def info_nce_mean(a_all: torch.Tensor, b_all: torch.Tensor, nodes: torch.Tensor, temp: float) -> torch.Tensor:
@@ -291,6 +335,15 @@ class DiffMM(MultiModalRecommender):
     def _rows(self, users: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(self.r[users].toarray()).to(self.user_emb.device, self.user_emb.dtype)
 
+    def _sparse_rows(self, users: np.ndarray) -> torch.Tensor:
+        """The rows of ``users`` as a sparse CSR tensor (for the first product of :meth:`GaussianDiffusion.denoise`)."""
+        sub = self.r[users]
+        dev, dtype = self.user_emb.device, self.user_emb.dtype
+        with warnings.catch_warnings():  # "CSR support is in beta"
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(torch.from_numpy(sub.indptr).long(), torch.from_numpy(sub.indices).long(),
+                                           torch.from_numpy(sub.data), sub.shape).to(dev, dtype)
+
     def diffusion_loss(self, m: str, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """Mean over the rows of the reconstruction + ``e_loss`` * consistency loss for modality ``m`` (ID
         embeddings and ``F_m`` detached)."""
@@ -318,10 +371,11 @@ class DiffMM(MultiModalRecommender):
     def rebuild_graphs(self) -> None:
         """Graph generation: each user's ``rebuild_k`` top items of its denoised row, per modality (into
         ``top_items``)."""
+        products = {m: self.diffusion.products(den) for m, den in self.denoisers.items() if len(den.layers) > 1}
         for block in torch.arange(self.n_users).split(self.cfg.diff_batch):
-            x0 = self._rows(block.numpy())
+            x0, x0_sparse = self._rows(block.numpy()), self._sparse_rows(block.numpy())
             for k, m in enumerate(self.modalities):
-                den = self.diffusion.denoise(self.denoisers[m], x0)
+                den = self.diffusion.denoise(self.denoisers[m], x0, x0_sparse, products.get(m))
                 self.top_items[k, block.to(x0.device)] = torch.topk(den, self.cfg.rebuild_k, 1).indices
         self.graph_epoch += 1
 
