@@ -68,7 +68,7 @@ from neggen_lite.experiments import multimodal
 from neggen_lite.generation.features import load_features
 from neggen_lite.models.dragon import user_cooccurrence_graph
 from neggen_lite.training import trainer as train
-from reference import evaluate_topk, run_timed, sample_negatives, summarise
+from reference import clock, evaluate_topk, ratios, run_timed, sample_negatives, since, summarise
 
 RESULTS = benchmark_path("bench_mm_models")
 MODELS = ("mmgcn", "bm3", "dragon", "lgmrec", "diffmm")
@@ -184,7 +184,7 @@ def run_reference(name, ds, features, settings, cfg, mmrec: Path, epochs: int):
         user_sets[u].add(i)
     history = []
     for epoch in range(1, epochs + 1):
-        t0 = time.perf_counter()
+        t0 = clock()
         model.train()
         model.pre_epoch_processing()
         perm = rng.permutation(len(ds.train))
@@ -199,12 +199,13 @@ def run_reference(name, ds, features, settings, cfg, mmrec: Path, epochs: int):
             loss.backward()
             opt.step()
             total += float(loss) * inter.shape[1]
-        rec = {"epoch": epoch, "loss": total / len(users), "seconds": time.perf_counter() - t0}
+        rec = {"epoch": epoch, "loss": total / len(users)}
+        rec["seconds"], rec["cpu_seconds"] = since(t0)
         if epoch == epochs:
             model.eval()
-            t1 = time.perf_counter()
+            t1 = clock()
             rec["valid"] = ref_evaluate(model, ds)
-            rec["eval_seconds"] = time.perf_counter() - t1
+            rec["eval_seconds"], rec["eval_cpu_seconds"] = since(t1)
         history.append(rec)
     return history
 
@@ -265,18 +266,19 @@ def run_reference_diffmm(ds, features, settings, cfg, repo: Path, epochs: int):
             coach.prepareModel()
             history = []
             for epoch in range(1, epochs + 1):
-                t0 = time.perf_counter()
+                t0 = clock()
                 coach.model.train()
                 out = coach.trainEpoch()
-                rec = {"epoch": epoch, "loss": float(out["Loss"]), "seconds": time.perf_counter() - t0}
+                rec = {"epoch": epoch, "loss": float(out["Loss"])}
+                rec["seconds"], rec["cpu_seconds"] = since(t0)
                 if epoch == epochs:
                     coach.model.eval()
-                    t1 = time.perf_counter()
+                    t1 = clock()
                     with torch.no_grad():
                         u, i = coach.model.forward_MM(handler.torchBiAdj, coach.image_UI_matrix, coach.text_UI_matrix)
                         rec["valid"] = evaluate_topk(lambda b: u[torch.from_numpy(b)] @ i.T, ds.train_csr,
                                                      ds.valid_csr, ds.n_items)
-                    rec["eval_seconds"] = time.perf_counter() - t1
+                    rec["eval_seconds"], rec["eval_cpu_seconds"] = since(t1)
                 history.append(rec)
         finally:
             os.chdir(cwd)
@@ -386,7 +388,8 @@ def trainer_config(name, ds, epochs, seed):
 def run_ours(name, ds, features, settings, cfg, threads):
     model = multimodal.build(name, ds, features, cfg, settings=settings, device="cpu")
     res = train.fit(ds, cfg, device="cpu", progress=False, threads=threads, log_every=0, model=model)
-    return [{k: h[k] for k in ("epoch", "loss", "seconds", "eval_seconds", "valid") if k in h} for h in res["history"]]
+    return [{k: h[k] for k in ("epoch", "loss", "seconds", "cpu_seconds", "eval_seconds", "eval_cpu_seconds", "valid")
+             if k in h} for h in res["history"]]
 
 
 def random_features(n_items: int, features, seed: int = 0) -> ItemFeatures:
@@ -439,8 +442,7 @@ def main(argv=None):
                                           args.epochs)
                     row["reference"] = summarise(hist) | {"cpu_share": cpu}
                     row["reference_note"] = "HKUDS/DiffMM's own trainer (Coach.trainEpoch), CPU shims"
-                    row["epoch_ratio"] = row["reference"]["epoch_s"] / row["ours"]["epoch_s"]
-                    row["eval_ratio"] = row["reference"]["eval_s"] / row["ours"]["eval_s"]
+                    row |= ratios(row["reference"], row["ours"])
                 except Exception as e:
                     row["reference_note"] = f"reference fails here: {type(e).__name__}: {e}"
         elif args.mmrec is None or name not in REFERENCE:
@@ -459,8 +461,7 @@ def main(argv=None):
             try:
                 hist, cpu = run_timed(run_reference, name, ds, features, settings, cfg, Path(args.mmrec), args.epochs)
                 row["reference"] = summarise(hist) | {"cpu_share": cpu}
-                row["epoch_ratio"] = row["reference"]["epoch_s"] / row["ours"]["epoch_s"]
-                row["eval_ratio"] = row["reference"]["eval_s"] / row["ours"]["eval_s"]
+                row |= ratios(row["reference"], row["ours"])
             except Exception as e:  # MMGCN / DRAGON without torch_geometric; LGMRec with one modality
                 row["reference"], row["reference_note"] = None, f"reference fails here: {type(e).__name__}: {e}"
         rows.append(row)

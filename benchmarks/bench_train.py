@@ -37,7 +37,7 @@ from neggen_lite.core import data
 from neggen_lite.training import trainer as train
 from neggen_lite.core.paths import benchmark_path
 from neggen_lite.core.runtime import git_commit
-from reference import evaluate_topk, run_timed, sample_negatives, summarise
+from reference import clock, evaluate_topk, ratios, run_timed, sample_negatives, since, summarise
 
 RESULTS = benchmark_path("bench_train")
 
@@ -114,13 +114,14 @@ def run_reference(ds, epochs, seed):
         user_sets[u].add(i)
     history = []
     for epoch in range(1, epochs + 1):
-        t0 = time.perf_counter()
+        t0 = clock()
         loss = ref_train_epoch(model, opt, ds.train, user_sets, rng)
-        rec = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - t0}
+        rec = {"epoch": epoch, "loss": loss}
+        rec["seconds"], rec["cpu_seconds"] = since(t0)
         if epoch == epochs:
-            t1 = time.perf_counter()
+            t1 = clock()
             rec["valid"] = ref_evaluate(model, ds.train_csr, ds.valid_csr)
-            rec["eval_seconds"] = time.perf_counter() - t1
+            rec["eval_seconds"], rec["eval_cpu_seconds"] = since(t1)
         history.append(rec)
     return history
 
@@ -134,8 +135,8 @@ def run_ours(ds, epochs, seed, threads):
     once at the end; that evaluation is not timed here)."""
     cfg = train.TrainConfig(epochs=epochs, patience=epochs, eval_every=epochs, seed=seed, checkpoint_every=10**9)
     res = train.fit(ds, cfg, device="cpu", checkpoint=None, progress=False, threads=threads, log_every=0)
-    return [{k: h[k] for k in ("epoch", "loss", "seconds", "eval_seconds", "valid") if k in h}
-            for h in res["history"]]
+    return [{k: h[k] for k in ("epoch", "loss", "seconds", "cpu_seconds", "eval_seconds", "eval_cpu_seconds", "valid")
+             if k in h} for h in res["history"]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,8 +163,7 @@ def main(argv=None):
         hist, ref_cpu = run_timed(run_reference, ds, args.epochs, args.seed)
         ref = summarise(hist) | {"cpu_share": ref_cpu}
         rows.append({"dataset": name, "users": ds.n_users, "items": ds.n_items, "train_pairs": len(ds.train),
-                     "ours": ours, "reference": ref,
-                     "epoch_ratio": ref["epoch_s"] / ours["epoch_s"], "eval_ratio": ref["eval_s"] / ours["eval_s"]})
+                     "ours": ours, "reference": ref} | ratios(ref, ours))
 
     threads = torch.get_num_threads()
     timed = "epochs 2.." if args.epochs > 2 else "all epochs"

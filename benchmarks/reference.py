@@ -18,14 +18,39 @@ def run_timed(fn, *args):
     return out, (time.process_time() - c0) / (time.perf_counter() - w0)
 
 
+def clock() -> tuple[float, float]:
+    """Now, as (wall, this process's CPU) seconds; :func:`since` gives the time elapsed on both."""
+    return time.perf_counter(), time.process_time()
+
+
+def since(start: tuple[float, float]) -> tuple[float, float]:
+    """Wall and CPU seconds since ``start`` (:func:`clock`). CPU time leaves out the time other processes
+    held the core, so the CPU ratios of two sides are steadier than their wall ratios beside other jobs."""
+    return time.perf_counter() - start[0], time.process_time() - start[1]
+
+
 def summarise(history):
     """Mean seconds per epoch (the first epoch, a warm-up, left out when there are three or more), the last
-    evaluation's seconds, loss and validation Recall/NDCG@20."""
+    evaluation's seconds, loss and validation Recall/NDCG@20; the same in CPU seconds (``epoch_cpu_s``,
+    ``eval_cpu_s``) where the history has them."""
     hist = history[1:] if len(history) > 2 else history
     last = history[-1]["valid"]
-    return {"epoch_s": statistics.mean(h["seconds"] for h in hist), "eval_s": history[-1]["eval_seconds"],
-            "epoch_s_all": [round(h["seconds"], 4) for h in history], "loss": history[-1]["loss"],
-            "recall@20": float(last["recall@20"]), "ndcg@20": float(last["ndcg@20"])}
+    out = {"epoch_s": statistics.mean(h["seconds"] for h in hist), "eval_s": history[-1]["eval_seconds"],
+           "epoch_s_all": [round(h["seconds"], 4) for h in history], "loss": history[-1]["loss"],
+           "recall@20": float(last["recall@20"]), "ndcg@20": float(last["ndcg@20"])}
+    if all("cpu_seconds" in h for h in hist) and "eval_cpu_seconds" in history[-1]:
+        out["epoch_cpu_s"] = statistics.mean(h["cpu_seconds"] for h in hist)
+        out["eval_cpu_s"] = history[-1]["eval_cpu_seconds"]
+    return out
+
+
+def ratios(reference: dict, ours: dict) -> dict:
+    """Reference / ours per epoch and per evaluation, in wall seconds and, where both sides have them, CPU seconds."""
+    out = {"epoch_ratio": reference["epoch_s"] / ours["epoch_s"], "eval_ratio": reference["eval_s"] / ours["eval_s"]}
+    if "epoch_cpu_s" in reference and "epoch_cpu_s" in ours:
+        out["cpu_epoch_ratio"] = reference["epoch_cpu_s"] / ours["epoch_cpu_s"]
+        out["cpu_eval_ratio"] = reference["eval_cpu_s"] / ours["eval_cpu_s"]
+    return out
 
 
 def sample_negatives(users, user_sets, n_items, rng) -> np.ndarray:

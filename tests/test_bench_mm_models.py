@@ -34,3 +34,26 @@ def test_diffmm_shims_are_undone():
         import setproctitle  # noqa: F401  (the reference imports it and never uses it)
     assert (torch.Tensor.cuda, torch.nn.Module.cuda) == before
     assert not hasattr(sp.coo_matrix((1, 1)), "A")
+
+
+def test_summaries_carry_cpu_seconds_and_their_ratios():
+    """Both sides' histories record CPU seconds beside wall seconds; the summary averages epochs 2.. of each and
+    the ratios come in both measures, CPU only where both sides have it."""
+    import reference
+
+    def hist(wall, cpu):
+        h = [{"epoch": e + 1, "loss": 0.5, "seconds": w, "cpu_seconds": c} for e, (w, c) in enumerate(zip(wall, cpu))]
+        h[-1] |= {"valid": {"recall@20": 0.05, "ndcg@20": 0.02}, "eval_seconds": 2.0, "eval_cpu_seconds": 1.0}
+        return h
+
+    ref = reference.summarise(hist([9.0, 8.0, 10.0], [5.0, 6.0, 6.0]))
+    ours = reference.summarise(hist([5.0, 4.0, 2.0], [2.0, 2.0, 1.0]))
+    assert (ref["epoch_s"], ref["epoch_cpu_s"], ref["eval_cpu_s"]) == (9.0, 6.0, 1.0)
+    r = reference.ratios(ref, ours)
+    assert r == {"epoch_ratio": 3.0, "eval_ratio": 1.0, "cpu_epoch_ratio": 4.0, "cpu_eval_ratio": 1.0}
+    no_cpu = {k: v for k, v in ours.items() if "cpu" not in k}
+    assert set(reference.ratios(ref, no_cpu)) == {"epoch_ratio", "eval_ratio"}
+    start = reference.clock()
+    sum(i * i for i in range(200_000))
+    wall, cpu = reference.since(start)
+    assert wall > 0 and cpu > 0

@@ -221,7 +221,7 @@ def _fit(dataset, config, device, ckpt_path, progress, mode, log, threads, log_e
                unit="ep", disable=not progress, dynamic_ncols=True)
     while not done:
         epoch = state["epoch"] + 1
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         model.train()
         perm = torch.randperm(n, generator=shuffle_gen).to(device)
         total = torch.zeros((), dtype=torch.float64, device=device)  # summed on the device: no per-batch sync
@@ -255,10 +255,11 @@ def _fit(dataset, config, device, ckpt_path, progress, mode, log, threads, log_e
             opt.step()
             total += loss.detach().double() * len(idx)
         total = float(total)
-        train_seconds = time.perf_counter() - t0
+        train_seconds, train_cpu = time.perf_counter() - t0, time.process_time() - c0
         if not math.isfinite(total):
             raise FloatingPointError(f"epoch {epoch}: loss is {total}; lower --lr")
-        rec = {"epoch": epoch, "loss": total / n, "seconds": train_seconds}
+        # cpu_seconds: this process's CPU time (all threads), steadier than wall time beside other jobs
+        rec = {"epoch": epoch, "loss": total / n, "seconds": train_seconds, "cpu_seconds": train_cpu}
         if heldout is not None:  # means over the epoch's pairs, before each batch's update
             d = diag.tolist()
             if d[2]:
@@ -268,9 +269,9 @@ def _fit(dataset, config, device, ckpt_path, progress, mode, log, threads, log_e
         if hasattr(model, "pop_epoch_stats"):  # per-epoch model diagnostics (e.g. FREEDOM's Eq. 3 probe)
             rec.update(model.pop_epoch_stats())
         if epoch % config.eval_every == 0 or epoch == config.epochs:
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             valid = evaluate(model, dataset, "valid", config.ks, config.eval_batch_size)
-            rec["eval_seconds"] = time.perf_counter() - t1
+            rec["eval_seconds"], rec["eval_cpu_seconds"] = time.perf_counter() - t1, time.process_time() - c1
             rec["valid"] = valid
             score = valid[config.valid_metric]
             if score > state["best_score"]:
