@@ -511,6 +511,13 @@ def test_bench_mm_markdown_reads_the_benchmark_file_and_names_what_has_no_refere
     assert "| bm3 | 5.00 | 2.00 | 2.50x | 1.50 | 1.00 | 1.50x | 0.0500 / 0.0500 | 0.90 / 0.90 |" in md
     assert "| diffmm | — | 2.00 | — |" in md and "* diffmm: no CPU reference" in md and "commit abcdef123" in md
     assert "per epoch: met by every model with a reference (bm3)." in md
+    bench["results"][0].update(cpu_epoch_ratio=1.8, cpu_eval_ratio=1.2)
+    (tmp_path / "b.json").write_text(json.dumps(bench))
+    md = report.bench_mm_markdown(tmp_path / "b.json")
+    assert "| bm3 | 5.00 | 2.00 | 2.50x (1.80x CPU) | 1.50 | 1.00 | 1.50x (1.20x CPU) |" in md
+    assert "met by every model with a reference (bm3); in CPU seconds (measured for bm3): met by none, not by bm3." in md
+    for k in ("cpu_epoch_ratio", "cpu_eval_ratio"):
+        del bench["results"][0][k]
     # rows replaced by a later `--update` run carry their own commit and load average
     bench["results"][0].update(commit="0123456789ab", load_average=[2.5, 2.0, 2.0])
     (tmp_path / "b.json").write_text(json.dumps(bench))
@@ -579,3 +586,11 @@ def test_bench_train_markdown_reads_the_benchmark_and_names_the_aims(tmp_path):
     assert "| baby | 6.20 | 2.00 | 3.10x | 5.50 | 1.00 | 5.50x | 0.0600 / 0.0600 | 0.90 / 0.90 |" in md
     assert "3x per epoch: met on baby of 2; 5x per evaluation: met on baby of 2." in md
     assert "commit abcdef123, load average 1.0" in md
+    # CPU-time ratios, where the benchmark measured them, beside the wall ratios and in the verdict
+    bench["results"][0].update(cpu_epoch_ratio=2.9, cpu_eval_ratio=6.0)
+    bench["results"][1].update(cpu_epoch_ratio=3.2, cpu_eval_ratio=0.4)
+    (tmp_path / "b.json").write_text(json.dumps(bench))
+    md = report.bench_train_markdown(tmp_path / "b.json")
+    assert "| baby | 6.20 | 2.00 | 3.10x (2.90x CPU) | 5.50 | 1.00 | 5.50x (6.00x CPU) |" in md
+    assert ("3x per epoch: met on baby of 2 (in CPU seconds: on clothing of 2); "
+            "5x per evaluation: met on baby of 2 (in CPU seconds: on baby of 2).") in md
