@@ -12,7 +12,9 @@ Reported: mean seconds per training epoch (the first epoch is left out as warm-u
 > 2), seconds of one full validation evaluation after the last epoch (ours: the one ``fit`` times), the
 ratio reference / ours for each, validation Recall@20 / NDCG@20 of both after the last epoch, and each
 side's CPU share (process CPU time / wall time; below 1 means other processes took the core and the
-wall-clock numbers are inflated). Numbers go to ``benchmarks/results/bench_train.json``.
+wall-clock numbers are inflated), the same ratios in CPU seconds, and the ``floor``: the CPU seconds of the
+sparse products, score product and top-k alone (:func:`floor`). Numbers go to
+``benchmarks/results/bench_train.json``.
 
     .venv/bin/python benchmarks/bench_train.py                 # baby + clothing, 5 epochs, 1 thread
     .venv/bin/python benchmarks/bench_train.py --datasets baby --epochs 3
@@ -33,10 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neggen_lite.core import data
+from neggen_lite.core import data, metrics
+from neggen_lite.core.graph import normalized_adjacency, sparse_dense_mm
 from neggen_lite.training import trainer as train
 from neggen_lite.core.paths import benchmark_path
-from neggen_lite.core.runtime import git_commit
+from neggen_lite.core.runtime import git_commit, seed_everything
 from reference import clock, evaluate_topk, ratios, run_timed, sample_negatives, since, summarise
 
 RESULTS = benchmark_path("bench_train")
@@ -130,13 +133,44 @@ def run_reference(ds, epochs, seed):
 # ours
 
 
-def run_ours(ds, epochs, seed, threads):
+def run_ours(ds, epochs, seed, threads, keep: dict | None = None):
     """``fit`` for ``epochs`` epochs, validating once after the last (``fit`` also scores the test split
-    once at the end; that evaluation is not timed here)."""
+    once at the end; that evaluation is not timed here). The trained model goes to ``keep["model"]``."""
     cfg = train.TrainConfig(epochs=epochs, patience=epochs, eval_every=epochs, seed=seed, checkpoint_every=10**9)
-    res = train.fit(ds, cfg, device="cpu", checkpoint=None, progress=False, threads=threads, log_every=0)
+    seed_everything(seed)  # as fit does before building its model: the same initial embeddings
+    model = train.build_model(cfg.model, ds, "cpu", cfg.dim, cfg.n_layers)
+    res = train.fit(ds, cfg, device="cpu", checkpoint=None, progress=False, threads=threads, log_every=0, model=model)
+    if keep is not None:
+        keep["model"] = model
     return [{k: h[k] for k in ("epoch", "loss", "seconds", "cpu_seconds", "eval_seconds", "eval_cpu_seconds", "valid")
              if k in h} for h in res["history"]]
+
+
+@torch.no_grad()
+def floor(ds, model, batch_size: int = 2048, n_layers: int = 3, k: int = 20) -> dict:
+    """CPU seconds of the work any LightGCN epoch and full evaluation must do, timed alone with our kernels on
+    the trained ``model``'s embeddings: per epoch, ``2 * n_layers`` products of the normalised adjacency with
+    the ``[nodes, dim]`` embeddings per batch of ``batch_size`` pairs (the forward and backward propagation);
+    per evaluation, the score product and top-``k`` of every validation user (no masking; top-k's time depends
+    on the scores, so trained ones). The reference's seconds over these bound how much faster than the
+    reference any trainer built on these kernels can be."""
+    model.eval()
+    u, i = model()
+    adj = normalized_adjacency(ds.train_csr)
+    x = torch.cat([u, i]).contiguous()
+    n_batches = math.ceil(len(ds.train) / batch_size)
+    sparse_dense_mm(adj, x)  # warm-up
+    start = clock()
+    for _ in range(n_batches * 2 * n_layers):
+        sparse_dense_mm(adj, x)
+    epoch_cpu = since(start)[1]
+    held = ds.csr("valid")
+    users = np.flatnonzero(np.diff(held.indptr) > 0)
+    item_t = np.ascontiguousarray(i.numpy().T)
+    start = clock()
+    for lo in range(0, len(users), 1024):
+        torch.topk(metrics._scores(u, item_t, users[lo:lo + 1024]), k, dim=1)
+    return {"epoch_cpu_s": epoch_cpu, "eval_cpu_s": since(start)[1], "sparse_products_per_epoch": n_batches * 2 * n_layers}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,13 +191,15 @@ def main(argv=None):
     rows = []
     for name in args.datasets:
         ds = data.load(name, side_info=False)
-        hist, ours_cpu = run_timed(run_ours, ds, args.epochs, args.seed, args.threads)
+        trained = {}
+        hist, ours_cpu = run_timed(run_ours, ds, args.epochs, args.seed, args.threads, trained)
         ours = summarise(hist) | {"cpu_share": ours_cpu}
         torch.set_num_threads(args.threads)
         hist, ref_cpu = run_timed(run_reference, ds, args.epochs, args.seed)
         ref = summarise(hist) | {"cpu_share": ref_cpu}
+        torch.set_num_threads(args.threads)
         rows.append({"dataset": name, "users": ds.n_users, "items": ds.n_items, "train_pairs": len(ds.train),
-                     "ours": ours, "reference": ref} | ratios(ref, ours))
+                     "ours": ours, "reference": ref, "floor": floor(ds, trained["model"])} | ratios(ref, ours))
 
     threads = torch.get_num_threads()
     timed = "epochs 2.." if args.epochs > 2 else "all epochs"
