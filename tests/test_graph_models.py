@@ -93,3 +93,39 @@ def test_sparse_dense_mm_gives_the_numbers_of_the_plain_product_bit_for_bit():
     b = x.clone().requires_grad_(True)
     ((csr @ b) ** 2).sum().backward()
     assert torch.equal(a.grad, b.grad)
+
+
+@pytest.mark.parametrize("n_layers", [0, 1, 3])
+def test_batch_rows_match_the_layer_mean_and_its_gradient(toy, n_layers):
+    """LightGCN.batch_rows (one autograd function, Horner's backward) gives forward()'s rows and the same
+    gradients as autograd through the layers, with repeated users and items in the batch."""
+    from neggen_lite.training.trainer import _BatchView, batch_loss
+
+    torch.manual_seed(0)
+    model = build_model("lightgcn", toy, "cpu", dim=8, n_layers=n_layers).double()
+    g = torch.Generator().manual_seed(1)
+    users = torch.randint(0, toy.n_users, (40,), generator=g)
+    pos, neg = (torch.randint(0, toy.n_items, (40,), generator=g) for _ in range(2))
+    u, i = model()
+    for got, want in zip(model.batch_rows(users, pos, neg), (u[users], i[pos], i[neg])):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-14)
+
+    def grads(view_forward: bool, view_class=_BatchView):
+        model.zero_grad()
+        view = view_class(model)
+        if view_forward:  # a sampler that scored candidates ran the shared forward first
+            view()
+        loss, _ = batch_loss(view, users, pos, neg, reg=1e-2)
+        loss.backward()
+        return loss.detach(), model.user_emb.grad.clone(), model.item_emb.grad.clone()
+
+    calls = []
+    real = model.batch_rows
+    model.batch_rows = lambda *a: calls.append(1) or real(*a)
+    fast = grads(False)
+    assert calls == [1]
+    slow = grads(True)  # the forward ran: indexed from it, batch_rows not called again
+    assert calls == [1]
+    for a, b in zip(fast, slow):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-13)
+    assert fast[1].abs().sum() > 0 and fast[2].abs().sum() > 0

@@ -84,3 +84,40 @@ class _SymmetricSpMM(torch.autograd.Function):
 def propagate(adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """One LightGCN layer ``A_hat @ X`` (Eq. 6), differentiable in ``X``; ``adj`` must be symmetric."""
     return _SymmetricSpMM.apply(adj, x)
+
+
+class _LayerMeanRows(torch.autograd.Function):
+    """Rows ``rows`` of LightGCN's layer mean ``(X + A X + ... + A^L X) / (L + 1)`` (Eq. 6-7), ``X = [U; I]``.
+
+    The same values as :func:`propagate` layer by layer and indexing the mean; the backward builds the dense
+    gradient once, ``G`` (the rows' gradients scattered into zeros, over ``L + 1``), and runs Horner's scheme
+    ``H <- G + A H`` ``L`` times (``A`` symmetric): one full-size buffer per product, where autograd through the
+    layers, the mean, the user/item split and three indexings materialises a dozen."""
+
+    @staticmethod
+    def forward(ctx, adj, n_layers, rows, user_emb, item_emb):
+        x = torch.cat([user_emb, item_emb], dim=0)
+        acc = x
+        for layer in range(n_layers):
+            x = sparse_dense_mm(adj, x)
+            acc = acc + x if layer == 0 else acc.add_(x)
+        ctx.adj, ctx.n_layers, ctx.n_users = adj, n_layers, user_emb.shape[0]
+        ctx.save_for_backward(rows)
+        return acc[rows] / (n_layers + 1)
+
+    @staticmethod
+    def backward(ctx, grad_rows):
+        (rows,) = ctx.saved_tensors
+        g = torch.zeros(ctx.adj.shape[0], grad_rows.shape[1], dtype=grad_rows.dtype, device=grad_rows.device)
+        g.index_add_(0, rows, grad_rows).div_(ctx.n_layers + 1)
+        h = g
+        for _ in range(ctx.n_layers):
+            h = sparse_dense_mm(ctx.adj, h).add_(g)
+        return None, None, None, h[: ctx.n_users], h[ctx.n_users:]
+
+
+def layer_mean_rows(adj: torch.Tensor, n_layers: int, rows: torch.Tensor, user_emb: torch.Tensor,
+                    item_emb: torch.Tensor) -> torch.Tensor:
+    """Rows ``rows`` (users first, items offset by ``len(user_emb)``) of LightGCN's layer mean (Eq. 6-7) over the
+    symmetric ``adj``, differentiable in both embedding tables (:class:`_LayerMeanRows`)."""
+    return _LayerMeanRows.apply(adj, n_layers, rows, user_emb, item_emb)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..core.graph import normalized_adjacency, propagate
+from ..core.graph import layer_mean_rows, normalized_adjacency, propagate
 from .base import Recommender
 
 
@@ -47,6 +47,13 @@ class LightGCN(Recommender):
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
         return layer_mean(self.adj, self.user_emb, self.item_emb, self.n_layers)
+
+    def batch_rows(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``forward()``'s rows for a training batch, ``(e_u, e_i, e_j)``, by one function whose backward
+        builds the dense gradient once (:func:`~neggen_lite.core.graph.layer_mean_rows`)."""
+        rows = torch.cat([users, pos + self.n_users, neg + self.n_users])
+        return layer_mean_rows(self.adj, self.n_layers, rows, self.user_emb, self.item_emb).split(len(users))
 
     def layer_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-layer embeddings ``e^(0..L)`` of Eq. 6, ``[n_users, L+1, d]`` and ``[n_items, L+1, d]``

@@ -99,9 +99,13 @@ def batch_loss(model, users, pos, neg, reg: float, neg_items=None, stats: dict |
     """
     if hasattr(model, "batch_loss"):
         return model.batch_loss(users, pos, neg, reg)
-    ue, ie = model()
     synthetic = neg.is_floating_point()
-    e_u, e_i, e_j = ue[users], ie[pos], (neg if synthetic else ie[neg])
+    rows = None if synthetic else getattr(model, "batch_rows", None)
+    if rows is not None:  # a LightGCN batch whose full forward nobody needs (see _BatchView.batch_rows)
+        e_u, e_i, e_j = rows(users, pos, neg)
+    else:
+        ue, ie = model()
+        e_u, e_i, e_j = ue[users], ie[pos], (neg if synthetic else ie[neg])
     gap = score_gap(e_u, e_i, e_j)
     loss = bpr(gap).mean()
     if stats is not None:
@@ -137,6 +141,14 @@ class _BatchView:
         if self._layers is None:
             self._layers = self._model.layer_embeddings()
         return self._layers
+
+    def batch_rows(self, users, pos, neg):
+        """``(e_u, e_i, e_j)``: by the model's ``batch_rows`` when it has one and no sampler ran the forward
+        pass, else indexed from the shared ``forward()``."""
+        if self._out is None and self._layers is None and hasattr(self._model, "batch_rows"):
+            return self._model.batch_rows(users, pos, neg)
+        ue, ie = self()
+        return ue[users], ie[pos], ie[neg]
 
     def __getattr__(self, name):
         attr = getattr(self._model, name)
