@@ -594,3 +594,12 @@ def test_bench_train_markdown_reads_the_benchmark_and_names_the_aims(tmp_path):
     assert "| baby | 6.20 | 2.00 | 3.10x (2.90x CPU) | 5.50 | 1.00 | 5.50x (6.00x CPU) |" in md
     assert ("3x per epoch: met on baby of 2 (in CPU seconds: on clothing of 2); "
             "5x per evaluation: met on baby of 2 (in CPU seconds: on baby of 2).") in md
+    assert "What bounds ours" not in md
+    cpu = {"epoch_cpu_s": 1.0, "eval_cpu_s": 0.5}
+    bench["results"][0].update(ours={**side, **cpu}, reference={**side, "epoch_cpu_s": 6.0, "eval_cpu_s": 1.2},
+                               floor={"epoch_cpu_s": 0.8, "eval_cpu_s": 0.4, "sparse_products_per_epoch": 348})
+    (tmp_path / "b.json").write_text(json.dumps(bench))
+    md = report.bench_train_markdown(tmp_path / "b.json")
+    assert ("baby: the 348 sparse products of an epoch take 0.80 of ours' 1.00 s, the score product and top-20 "
+            "0.40 of ours' 0.50 s per evaluation, so no trainer on these kernels gets past 7.5x per epoch and "
+            "3.0x per evaluation.") in md
