@@ -603,3 +603,12 @@ def test_bench_train_markdown_reads_the_benchmark_and_names_the_aims(tmp_path):
     assert ("baby: the 348 sparse products of an epoch take 0.80 of ours' 1.00 s, the score product and top-20 "
             "0.40 of ours' 0.50 s per evaluation, so no trainer on these kernels gets past 7.5x per epoch and "
             "3.0x per evaluation.") in md
+
+
+def test_runtime_span_reads_the_shortest_and_longest_bpr_and_lightgcn_runs():
+    recs = [{"model": "bpr", "dataset": "baby", "sampler": "uniform", "seconds": 39.4},
+            {"model": "lightgcn", "dataset": "clothing", "sampler": "uniform", "seconds": 3120.0},
+            {"model": "lightgcn", "dataset": "baby", "sampler": "dns", "seconds": 9000.0},      # another sampler
+            {"model": "freedom", "dataset": "baby", "sampler": "uniform", "seconds": 1.0}]      # another model
+    assert report.runtime_span(recs) == "between 39 s (baby bpr) and 52 min (clothing lightgcn)"
+    assert report.runtime_span(recs[2:]) == "_no timed runs yet_"

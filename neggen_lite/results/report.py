@@ -69,6 +69,22 @@ def baselines_markdown(records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def runtime_span(records: list[dict], models=("bpr", "lightgcn")) -> str:
+    """The shortest and longest of the full-mode ``models`` runs with uniform negatives (Table 2's BPR and
+    LightGCN rows), as "between 39 s (baby bpr) and 52 min (clothing lightgcn)", from their ``seconds``."""
+    runs = [r for r in records if r["model"] in models and r.get("sampler", "uniform") == "uniform"
+            and not r.get("variant") and r.get("seconds") is not None]
+    if not runs:
+        return "_no timed runs yet_"
+
+    def fmt(r):
+        sec = float(r["seconds"])
+        return (f"{sec:.0f} s" if sec < 120 else f"{sec / 60:.0f} min") + f" ({r['dataset']} {r['model']})"
+
+    runs.sort(key=lambda r: float(r["seconds"]))
+    return f"between {fmt(runs[0])} and {fmt(runs[-1])}"
+
+
 #: issue 21's speed goal for the multi-modal baselines: the reference's (MMRec's; DiffMM: the authors') seconds per
 #: epoch over ours
 BENCH_GOAL = 2.0
@@ -408,7 +424,7 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
     Placeholders: ``{TABLE2}`` (:func:`markdown_table`), ``{NEGGEN:<dataset>}`` (:func:`neggen_markdown`),
     ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`),
     ``{SAMPLERS}`` (:func:`sampler_markdown`), ``{FIG2}`` (:func:`fig2_markdown`) and
-    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{BENCHTRAIN}`` (:func:`bench_train_markdown`), ``{GENERATIONS}`` (:func:`generations_markdown`), ``{EXPERIMENT:<dataset>}``, ``{FINDINGS:<dataset>}`` and
+    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{BENCHTRAIN}`` (:func:`bench_train_markdown`), ``{RUNTIMES}`` (:func:`runtime_span`), ``{GENERATIONS}`` (:func:`generations_markdown`), ``{EXPERIMENT:<dataset>}``, ``{FINDINGS:<dataset>}`` and
     ``{ABLATIONS:<dataset>}`` (:func:`neggen_lite.results.experiment.experiment_markdown`,
     ``experiment_findings``, ``ablations_markdown``), ``{SAMPLER:<dataset>}`` (``sampler_findings``). An unknown placeholder is a ``ValueError`` naming it and its line."""
 
@@ -450,6 +466,8 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
             return bench_mm_markdown()
         if key == "BENCHTRAIN" and not arg:
             return bench_train_markdown()
+        if key == "RUNTIMES" and not arg:
+            return runtime_span(recs)
         if key == "NEGGEN" and arg:
             neg = load_neggen(records=recs) if neg is None else neg
             return neggen_markdown(neg, arg)
