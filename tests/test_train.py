@@ -59,12 +59,18 @@ def test_resume_after_interruption_equals_uninterrupted(ds, tmp_path, monkeypatc
     want = fit(ds, cfg, progress=False)
     ckpt = tmp_path / "run.ckpt"
     restore = crash_on_evaluate(monkeypatch, at=3)
+    import neggen_lite.training.trainer as trainer_module
+    monkeypatch.setattr(trainer_module, "git_commit", lambda: "aaa")
     with pytest.raises(KeyboardInterrupt):
         fit(ds, cfg, checkpoint=ckpt, progress=False)
     restore()
     assert torch.load(ckpt, weights_only=False)["state"]["epoch"] == 2
     logs = []
+    # the checkout moves on while the resumed run trains: the record names the code that ran, read at its start
+    heads = iter(["bbb"])
+    monkeypatch.setattr(trainer_module, "git_commit", lambda: next(heads, "moved-on"))
     got = fit(ds, cfg, checkpoint=ckpt, progress=False, log=logs.append)
+    assert got["commit"] == "bbb" and got["commits"] == ["aaa", "bbb"] and "commits" not in want
     assert any("resumed" in s and "epoch 2" in s for s in logs)
     assert [h["loss"] for h in got["history"]] == [h["loss"] for h in want["history"]]
     assert got["test"] == want["test"] and got["best_epoch"] == want["best_epoch"]

@@ -221,6 +221,12 @@ def _fit(dataset, config, device, ckpt_path, progress, mode, log, threads, log_e
         say(f"resumed {ckpt_path} at epoch {state['epoch']} (best {config.valid_metric}="
             f"{state['best_score']:.4f} at epoch {state['best_epoch']})")
 
+    # the code that runs: read now, not when a long run ends (the checkout may move meanwhile); a resumed run
+    # lists the commit of every process that trained it
+    commit = git_commit()
+    if not state.setdefault("commits", []) or state["commits"][-1] != commit:
+        state["commits"].append(commit)
+
     def save_checkpoint():
         if ckpt_path:
             atomic_torch_save({"config_key": config.key(), "config": asdict(config), "dataset": dataset.name,
@@ -321,7 +327,8 @@ def _fit(dataset, config, device, ckpt_path, progress, mode, log, threads, log_e
         "seed": config.seed,
         "mode": mode,
         "config": asdict(config),
-        "commit": git_commit(),
+        "commit": commit,
+        **({"commits": state["commits"]} if len(state["commits"]) > 1 else {}),
         "package_version": __version__,
         "device": str(device),
         "torch": torch.__version__,
