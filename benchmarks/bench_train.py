@@ -147,10 +147,11 @@ def run_ours(ds, epochs, seed, threads, keep: dict | None = None):
 
 
 @torch.no_grad()
-def floor(ds, model, batch_size: int = 2048, n_layers: int = 3, k: int = 20) -> dict:
+def floor(ds, model, batch_size: int = train.TrainConfig.batch_size, k: int = 20) -> dict:
     """CPU seconds of the work any LightGCN epoch and full evaluation must do, timed alone with our kernels on
-    the trained ``model``'s embeddings: per epoch, ``2 * n_layers`` products of the normalised adjacency with
-    the ``[nodes, dim]`` embeddings per batch of ``batch_size`` pairs (the forward and backward propagation);
+    the trained ``model``'s embeddings: per epoch, 2 products of the normalised adjacency with the
+    ``[nodes, dim]`` embeddings per layer of ``model`` and batch of ``batch_size`` pairs (the forward and
+    backward propagation);
     per evaluation, the score product and top-``k`` of every validation user (no masking; top-k's time depends
     on the scores, so trained ones). The reference's seconds over these bound how much faster than the
     reference any trainer built on these kernels can be."""
@@ -158,10 +159,10 @@ def floor(ds, model, batch_size: int = 2048, n_layers: int = 3, k: int = 20) -> 
     u, i = model()
     adj = normalized_adjacency(ds.train_csr)
     x = torch.cat([u, i]).contiguous()
-    n_batches = math.ceil(len(ds.train) / batch_size)
+    products = math.ceil(len(ds.train) / batch_size) * 2 * model.n_layers
     sparse_dense_mm(adj, x)  # warm-up
     start = clock()
-    for _ in range(n_batches * 2 * n_layers):
+    for _ in range(products):
         sparse_dense_mm(adj, x)
     epoch_cpu = since(start)[1]
     held = ds.csr("valid")
@@ -170,7 +171,7 @@ def floor(ds, model, batch_size: int = 2048, n_layers: int = 3, k: int = 20) -> 
     start = clock()
     for lo in range(0, len(users), 1024):
         torch.topk(metrics._scores(u, item_t, users[lo:lo + 1024]), k, dim=1)
-    return {"epoch_cpu_s": epoch_cpu, "eval_cpu_s": since(start)[1], "sparse_products_per_epoch": n_batches * 2 * n_layers}
+    return {"epoch_cpu_s": epoch_cpu, "eval_cpu_s": since(start)[1], "sparse_products_per_epoch": products}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,7 +198,6 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
         hist, ref_cpu = run_timed(run_reference, ds, args.epochs, args.seed)
         ref = summarise(hist) | {"cpu_share": ref_cpu}
-        torch.set_num_threads(args.threads)
         rows.append({"dataset": name, "users": ds.n_users, "items": ds.n_items, "train_pairs": len(ds.train),
                      "ours": ours, "reference": ref, "floor": floor(ds, trained["model"])} | ratios(ref, ours))
 

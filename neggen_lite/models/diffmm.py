@@ -373,7 +373,8 @@ class DiffMM(MultiModalRecommender):
         ``top_items``)."""
         products = {m: self.diffusion.products(den) for m, den in self.denoisers.items() if len(den.layers) > 1}
         for block in torch.arange(self.n_users).split(self.cfg.diff_batch):
-            x0, x0_sparse = self._rows(block.numpy()), self._sparse_rows(block.numpy())
+            x0_sparse = self._sparse_rows(block.numpy())
+            x0 = x0_sparse.to_dense()
             for k, m in enumerate(self.modalities):
                 den = self.diffusion.denoise(self.denoisers[m], x0, x0_sparse, products.get(m))
                 self.top_items[k, block.to(x0.device)] = torch.topk(den, self.cfg.rebuild_k, 1).indices
