@@ -14,7 +14,7 @@ import pytest
 
 from neggen_lite.generation import offline_models
 from neggen_lite.generation.backends import (GenerationError, Generator, OpenAIGenerator, TransformersGenerator,
-                                             dtype_suffix)
+                                             dtype_suffix, runtime_phrase)
 from neggen_lite.generation.offline_models import build_generator
 from neggen_lite.generation.prompts import ATTRIBUTE_COMPLETION, ATTRIBUTE_MASKING
 
@@ -75,6 +75,15 @@ def test_smollm2_cached_reload_and_images(smol, two_prompts):
     assert again.generate(two_prompts[:1], max_new_tokens=8) == smol.generate(two_prompts[:1], max_new_tokens=8)
     with pytest.raises(NotImplementedError, match="image input"):
         smol.generate(two_prompts[:1], images=["photo.jpg"])
+
+
+def test_runtime_phrase_reads_the_generator_or_cache_name():
+    assert runtime_phrase("qwen2.5-coder-0.5b-instruct-q4_k_m-bf16.direct") == "in bf16 with transformers"
+    assert runtime_phrase("qwen2.5-coder-0.5b-instruct-q4_k_m-llamacpp.direct") == "through llama.cpp"
+    assert runtime_phrase("qwen2.5-coder-1.5b-instruct-q4_k_m-llamacpp") == "through llama.cpp"
+    assert runtime_phrase("smollm2-135m-instruct") == "in fp32 with transformers"   # no suffix: the CPU default
+    assert runtime_phrase("smollm2-135m-instruct-fp16") == "in fp16 with transformers"
+    assert runtime_phrase("http://localhost:8000/v1") == ""
 
 
 def test_precision_other_than_the_default_names_its_own_cache(smol, two_prompts):

@@ -514,6 +514,19 @@ def ran_on_llamacpp(generator_name: str) -> bool:
     return str(generator_name).endswith(LLAMACPP_SUFFIX)
 
 
+def runtime_phrase(generator_name: str) -> str:
+    """How a generator ran, from its (or its cache's) name, as a phrase for prose: "through llama.cpp"
+    (:data:`LLAMACPP_SUFFIX`), else "in bf16" / "in fp16" / "in fp32" with transformers (:func:`dtype_suffix`;
+    no suffix is the CPU default, fp32); "" for a served model (a URL)."""
+    name = str(generator_name).removesuffix(".direct")
+    if ran_on_llamacpp(name):
+        return "through llama.cpp"
+    if "://" in name:
+        return ""
+    short = next((s for s in DTYPES.values() if name.endswith(f"-{s}")), "fp32")
+    return f"in {short} with transformers"
+
+
 class LlamaServerGenerator(OpenAIGenerator):
     """A GGUF file served by llama.cpp's ``llama-server``, which this object starts on a free local port and
     stops on :meth:`close` (or at exit): ``batch_size`` parallel sequences (``--parallel``, continuous
