@@ -416,6 +416,10 @@ def test_direct_negatives_replace_the_negative_text_feature(tmp_path):
     assert gen_features.plain_text(rendered) == "Soft bib Baby Feeding a bib"      # the items' own sentence form
     g, gm, info = gen_features.direct_negative_features(ds, str(cache), FakeEncoder())
     assert info["items_generated"] == 20 and gm.sum() == 20 and np.all(g[1] == 0)
+    assert info["cache"] == str(cache)                              # outside the repository: as given
+    from neggen_lite.core.paths import REPO_ROOT, repo_relative
+    inside = REPO_ROOT / "results" / "generations" / "baby" / "x.direct.jsonl.gz"
+    assert repo_relative(inside) == "results/generations/baby/x.direct.jsonl.gz"   # a record names it per checkout
     f = feats_for(ds, dims=(5, 3))
     cfg = cfg_for("freedom")
     m = multimodal.build("freedom", ds, f.select("t"), cfg, generated=(g, gm))

@@ -82,6 +82,16 @@ def generation_cache_path(dataset: str, generator_name: str, direct: bool = Fals
     return root / dataset / f"{safe_name(generator_name)}{'.' + '-'.join(parts) if parts else ''}{CACHE_SUFFIX}"
 
 
+def repo_relative(path: str | Path) -> str:
+    """``path`` relative to the repository root when it lies inside it (as records should name files, the same
+    on every checkout: ``results/generations/baby/...``), else as given."""
+    p = Path(path)
+    try:
+        return p.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def cache_stem(cache: str | Path) -> str:
     """A generation cache's name without ``.jsonl.gz`` (``qwen2.5-coder-1.5b``, ``<model>.direct``)."""
     return Path(cache).name.replace(CACHE_SUFFIX, "")

@@ -21,7 +21,7 @@ import torch
 from ..core.attributes import item_attributes
 from ..core.features import (FEATURE_FILES, MODALITIES, ItemFeatures, MissingGenerations, MissingModality,
                              missing_modality_message, normalize_modalities, read_feature_file)
-from ..core.paths import CACHE_SUFFIX, cache_stem, generation_cache_path
+from ..core.paths import CACHE_SUFFIX, cache_stem, generation_cache_path, repo_relative
 from .backends import LLAMACPP_SUFFIX, dtype_suffix
 from .encoding import DEFAULT_ENCODER, encode_cached, hardness
 from .offline_models import cache_name
@@ -196,7 +196,7 @@ def direct_negative_features(ds, generator: str = "auto", encoder=DEFAULT_ENCODE
     out[items] = emb
     mask = np.zeros(ds.n_items, dtype=bool)
     mask[items] = True
-    info = {"cache": str(path), "generator": stem, "items_generated": len(items),
+    info = {"cache": repo_relative(path), "generator": stem, "items_generated": len(items),
             "model_ok": sum(1 for i in items if negs[i]["status"] == "ok"),
             "model_fallback": sum(1 for i in items if negs[i]["status"] != "ok")}
     return out, mask, info
