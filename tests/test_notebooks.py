@@ -97,7 +97,9 @@ CHECKS = {
         and set(r["ranking_t5_r20"]) <= {"full", "w/o NEG", "w/o CF", "w/o both"}
         and all(0 < v < 1 for v in r["ranking_t5_r20"].values())
         and (r["ranking_objective"] is not None or not r["ranking_t5_r20"])
-        and set(r["ranking_sweep_best"]) <= {"lam", "alpha", "tau"}),
+        and set(r["ranking_sweep_best"]) <= {"lam", "alpha", "tau"}
+        and isinstance(r["ranking_elsewhere"], list)
+        and all(t.startswith("**") and " under " in t and "best variant" in t for t in r["ranking_elsewhere"])),
     "02_naive_negatives": lambda r: (
         r["eq3_max_abs_err"] < 1e-4 and r["eq4_max_abs_err"] < 1e-5
         and r["table1_rows_run"] == ["T"] and finite(r["table1_ours_r20_t"]) and 0 <= r["table1_ours_r20_t"] < 1
