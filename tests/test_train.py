@@ -156,3 +156,26 @@ def test_training_flushes_denormals_to_zero(ds):
     fit(ds, small_config(epochs=1), device="cpu", checkpoint=None, progress=False, threads=1, log_every=0)
     denormal = torch.tensor([1e-39], dtype=torch.float32)
     assert (denormal * 1.0).item() == 0.0
+
+
+def test_training_keeps_freed_buffers_for_reuse():
+    # glibc returns a freed 64 MB buffer to the kernel by default (the next one page-faults afresh); after
+    # keep_freed_memory() (what fit() calls) it stays in the heap. Process-wide, so checked in a fresh process.
+    import subprocess
+    import sys
+    script = """
+import os, torch
+from neggen_lite.core.runtime import keep_freed_memory
+page = os.sysconf("SC_PAGE_SIZE")
+rss = lambda: int(open("/proc/self/statm").read().split()[1]) * page
+def freed_kept():
+    before = rss(); x = torch.ones(16 << 20); del x   # 64 MB
+    return rss() - before
+default = freed_kept()
+assert keep_freed_memory() and keep_freed_memory()
+kept = freed_kept()
+print(default >> 20, kept >> 20)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    default_mb, kept_mb = map(int, out)
+    assert default_mb < 16 and kept_mb >= 60, (default_mb, kept_mb)

@@ -57,6 +57,29 @@ def flush_denormals() -> bool:
     return torch.set_flush_denormal(True)
 
 
+#: glibc ``mallopt`` parameters (malloc.h) and the values :func:`keep_freed_memory` sets
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+_ALLOCATOR = {_M_MMAP_THRESHOLD: 256 << 20, _M_TRIM_THRESHOLD: 1 << 30, _M_TOP_PAD: 256 << 20}
+
+
+def keep_freed_memory() -> bool:
+    """Have glibc's allocator keep freed buffers for reuse instead of handing them back to the kernel.
+
+    A training batch allocates and frees full-size buffers (on Baby, ``26,495 x 64`` floats, 6.8 MB) dozens of
+    times. By default glibc serves such sizes with ``mmap`` or trims them off the heap when freed, so the next
+    batch takes fresh pages and zero-fills them (page faults, system time). Raising the mmap and trim
+    thresholds keeps them in the heap (up to 1 GiB held back): measured idle on one thread, a Baby LightGCN
+    epoch went from 2.98 to 1.91 s and a Clothing epoch from 7.62 to 6.15 s, the same numbers. Process-wide
+    and idempotent; returns False where the C library is not glibc (nothing changes then)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        return all(libc.mallopt(k, v) == 1 for k, v in _ALLOCATOR.items())
+    except (OSError, AttributeError):
+        return False
+
+
 def idle_cores() -> int:
     """The cores other processes leave free: the CPU count minus the 1-minute load average, at least 1.
 

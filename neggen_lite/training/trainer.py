@@ -28,8 +28,8 @@ from .. import __version__
 from ..core.data import DataError
 from ..core.metrics import KS, evaluate, save_per_user
 from ..core.paths import per_user_path
-from ..core.runtime import (adam, atomic_torch_save, atomic_write_json, flush_denormals, git_commit, resolve_device,
-                            seed_everything, set_threads)
+from ..core.runtime import (adam, atomic_torch_save, atomic_write_json, flush_denormals, git_commit,
+                            keep_freed_memory, resolve_device, seed_everything, set_threads)
 from ..core.safety import CheckpointError, check_settings, load_checkpoint, locked
 from ..models.lightgcn import build_model
 from ..models.objectives import bpr, neg_grad_norm, score_gap
@@ -189,6 +189,7 @@ def _fit(dataset, config, device, ckpt_path, progress, mode, log, threads, log_e
     device = resolve_device(device)
     set_threads(threads)
     flush_denormals()
+    keep_freed_memory()
     seed_everything(config.seed)
     if model is None:
         model = build_model(config.model, dataset, device, config.dim, config.n_layers)
