@@ -2,6 +2,7 @@
 alike), torch threads, seeds, atomic writes and provenance (the git commit)."""
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import random
@@ -72,8 +73,6 @@ def keep_freed_memory() -> bool:
     epoch went from 2.98 to 1.91 s and a Clothing epoch from 7.62 to 6.15 s, the same numbers. Process-wide
     and idempotent; returns False where the C library is not glibc (nothing changes then)."""
     try:
-        import ctypes
-
         libc = ctypes.CDLL("libc.so.6")
         return all(libc.mallopt(k, v) == 1 for k, v in _ALLOCATOR.items())
     except (OSError, AttributeError):
