@@ -69,8 +69,9 @@ def keep_freed_memory() -> bool:
     A training batch allocates and frees full-size buffers (on Baby, ``26,495 x 64`` floats, 6.8 MB) dozens of
     times. By default glibc serves such sizes with ``mmap`` or trims them off the heap when freed, so the next
     batch takes fresh pages and zero-fills them (page faults, system time). Raising the mmap and trim
-    thresholds keeps them in the heap (up to 1 GiB held back): measured idle on one thread, a Baby LightGCN
-    epoch went from 2.98 to 1.91 s and a Clothing epoch from 7.62 to 6.15 s, the same numbers. Process-wide
+    thresholds keeps them in the heap (up to 1 GiB held back): measured idle on one thread
+    (``benchmarks/bench_train.py``), a Baby LightGCN epoch went from 2.98 to 1.67 s and a Clothing epoch from
+    7.62 to 6.34 s, the same numbers. Process-wide
     and idempotent; returns False where the C library is not glibc (nothing changes then)."""
     try:
         libc = ctypes.CDLL("libc.so.6")
