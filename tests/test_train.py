@@ -78,6 +78,20 @@ def test_resume_after_interruption_equals_uninterrupted(ds, tmp_path, monkeypatc
         fit(ds, small(epochs=5, lr=0.02), checkpoint=ckpt, progress=False)
 
 
+def test_a_slow_run_checkpoints_by_the_clock_between_its_epoch_checkpoints(ds, tmp_path, monkeypatch):
+    import neggen_lite.training.trainer as trainer_module
+    cfg = small(epochs=5, checkpoint_every=100)  # no epoch checkpoint before the end
+    for minutes, saved_epoch in ((60.0, None), (0.0, 2)):  # an hour never passes here; 0 min after every epoch
+        ckpt = tmp_path / f"run-{minutes}.ckpt"
+        monkeypatch.setattr(trainer_module, "CHECKPOINT_MINUTES", minutes)
+        restore = crash_on_evaluate(monkeypatch, at=3)
+        with pytest.raises(KeyboardInterrupt):
+            fit(ds, cfg, checkpoint=ckpt, progress=False)
+        restore()
+        got = torch.load(ckpt, weights_only=False)["state"]["epoch"] if ckpt.exists() else None
+        assert got == saved_epoch
+
+
 def test_result_record_fields(ds, tmp_path):
     r = fit(ds, small(epochs=2), progress=False, mode="smoke")
     path = save_result(r, tmp_path / "r.json")

@@ -7,8 +7,10 @@ layer-0 embeddings of each batch, ``reg/2 * (|e_u|^2 + |e_i|^2 + |e_j|^2) / batc
 
 Loss per batch (Eq. 2 averaged): ``-mean log sigmoid(e_u^T e_i - e_u^T e_j) + reg term``.
 
-``fit`` checkpoints atomically every ``checkpoint_every`` epochs (model, optimiser, sampler and
-shuffling RNG, history, best state), so an interrupted run resumes where it stopped and, on the same
+``fit`` checkpoints atomically every ``checkpoint_every`` epochs, and after any epoch that ends
+``CHECKPOINT_MINUTES`` or more after the last save (so a slow model, e.g. DiffMM on Sports at minutes per
+epoch, loses at most that much when its process is stopped), with model, optimiser, sampler and
+shuffling RNG, history and best state, so an interrupted run resumes where it stopped and, on the same
 device, gives the same numbers as an uninterrupted one.
 """
 from __future__ import annotations
@@ -37,6 +39,10 @@ from ..samplers.registry import build_sampler
 from ..samplers.uniform import PositiveIndex
 
 MODES = ("smoke", "full")
+
+
+#: wall-clock minutes after which an epoch's end also saves a checkpoint (see the module docstring)
+CHECKPOINT_MINUTES = 10.0
 
 
 @dataclass
@@ -236,6 +242,7 @@ def _fit(dataset, config, device, ckpt_path, progress, mode, log, threads, log_e
                                "state": state}, ckpt_path)
 
     done = state["bad_epochs"] >= config.patience or state["epoch"] >= config.epochs
+    last_save = time.perf_counter()
     bar = tqdm(total=config.epochs, initial=state["epoch"], desc=f"{config.model}/{dataset.name}",
                unit="ep", disable=not progress, dynamic_ncols=True)
     while not done:
@@ -302,8 +309,10 @@ def _fit(dataset, config, device, ckpt_path, progress, mode, log, threads, log_e
         state["epoch"] = epoch
         state["seconds"] += time.perf_counter() - t0
         done = state["bad_epochs"] >= config.patience or epoch >= config.epochs
-        if done or epoch % config.checkpoint_every == 0:
+        if (done or epoch % config.checkpoint_every == 0
+                or time.perf_counter() - last_save >= 60 * CHECKPOINT_MINUTES):
             save_checkpoint()
+            last_save = time.perf_counter()
         bar.update(1)
         bar.set_postfix(loss=f"{rec['loss']:.4f}", r20=f"{rec.get('valid', {}).get('recall@20', float('nan')):.4f}",
                         best=f"{state['best_score']:.4f}@{state['best_epoch']}")
