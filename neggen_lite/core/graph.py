@@ -29,8 +29,8 @@ def normalized_adjacency_scipy(train_csr: sp.spmatrix) -> sp.csr_matrix:
     return out.astype(np.float32)
 
 
-def to_torch_sparse(m: sp.spmatrix, device=None, layout: str = "csr") -> torch.Tensor:
-    """A SciPy sparse matrix as a torch sparse tensor (``csr`` or ``coo`` layout) on ``device``."""
+def to_torch_sparse(m: sp.spmatrix, device=None, layout: str = "csr", dtype=np.float32) -> torch.Tensor:
+    """A SciPy sparse matrix as a torch sparse tensor (``csr`` or ``coo`` layout, values of ``dtype``) on ``device``."""
     device = resolve_device(device)
     if layout == "csr":
         m = sp.csr_matrix(m)
@@ -38,12 +38,12 @@ def to_torch_sparse(m: sp.spmatrix, device=None, layout: str = "csr") -> torch.T
             warnings.simplefilter("ignore", UserWarning)
             t = torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int64)),
                                         torch.from_numpy(m.indices.astype(np.int64)),
-                                        torch.from_numpy(m.data.astype(np.float32)), size=m.shape,
+                                        torch.from_numpy(m.data.astype(dtype)), size=m.shape,
                                         check_invariants=False)
     elif layout == "coo":
         m = sp.coo_matrix(m)
         idx = torch.from_numpy(np.vstack([m.row, m.col]).astype(np.int64))
-        t = torch.sparse_coo_tensor(idx, torch.from_numpy(m.data.astype(np.float32)), size=m.shape,
+        t = torch.sparse_coo_tensor(idx, torch.from_numpy(m.data.astype(dtype)), size=m.shape,
                                     check_invariants=False).coalesce()
     else:
         raise ValueError(f"layout must be 'csr' or 'coo', got {layout!r}")
@@ -53,6 +53,13 @@ def to_torch_sparse(m: sp.spmatrix, device=None, layout: str = "csr") -> torch.T
 def normalized_adjacency(train_csr: sp.spmatrix, device=None, layout: str = "csr") -> torch.Tensor:
     """Eq. 6's normalised bipartite adjacency as a torch sparse tensor on ``device``."""
     return to_torch_sparse(normalized_adjacency_scipy(train_csr), device, layout)
+
+
+def gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` for an integer ``index`` of any shape, by ``index_select``: on the CPU ~7x faster than
+    advanced indexing for a batch's rows (Baby, 4,800 of 26,495 rows of 64: 0.07 vs 0.48 ms), and its backward
+    is an ``index_add_`` instead of an accumulating ``index_put_`` (0.15 vs 0.38 ms)."""
+    return table.index_select(0, index.reshape(-1)).view(*index.shape, *table.shape[1:])
 
 
 def sparse_dense_mm(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -92,28 +99,63 @@ class _LayerMeanRows(torch.autograd.Function):
     The same values as :func:`propagate` layer by layer and indexing the mean; the backward builds the dense
     gradient once, ``G`` (the rows' gradients scattered into zeros, over ``L + 1``), and runs Horner's scheme
     ``H <- G + A H`` ``L`` times (``A`` symmetric): one full-size buffer per product, where autograd through the
-    layers, the mean, the user/item split and three indexings materialises a dozen."""
+    layers, the mean, the user/item split and three indexings materialises a dozen.
+
+    On the CPU (CSR ``A``) both ends of the chain touch only the batch's rows ``R`` (unique; on Baby ~4,800 of
+    26,495 nodes, whose rows hold ~38 % of ``A``'s entries): the last layer is ``A[R] X_{L-1}``, and the layer
+    sums are gathered at ``R`` instead of added over every node (bit for bit the same forward); the backward's
+    first product, ``A G`` with ``G`` zero outside ``R``, is ``A[R]^T G[R]`` (SciPy's CSC product; ``A`` is
+    symmetric), ~2 of ~4 ms per Baby batch, in another summation order than the full product (float rounding)."""
 
     @staticmethod
     def forward(ctx, adj, n_layers, rows, user_emb, item_emb):
         x = torch.cat([user_emb, item_emb], dim=0)
-        acc = x
-        for layer in range(n_layers):
+        ctx.adj, ctx.n_layers, ctx.n_users, ctx.sub = adj, n_layers, user_emb.shape[0], None
+        if n_layers == 0 or adj.layout != torch.sparse_csr or x.device.type != "cpu" or adj.dtype != x.dtype:
+            acc = x
+            for layer in range(n_layers):
+                x = sparse_dense_mm(adj, x)
+                acc = acc + x if layer == 0 else acc.add_(x)
+            ctx.save_for_backward(rows)
+            return acc[rows] / (n_layers + 1)
+        uniq, inverse = torch.unique(rows, return_inverse=True)
+        ctx.sub = _csr_rows(adj, uniq)
+        parts = [x.index_select(0, uniq)]
+        for _ in range(n_layers - 1):
             x = sparse_dense_mm(adj, x)
-            acc = acc + x if layer == 0 else acc.add_(x)
-        ctx.adj, ctx.n_layers, ctx.n_users = adj, n_layers, user_emb.shape[0]
-        ctx.save_for_backward(rows)
-        return acc[rows] / (n_layers + 1)
+            parts.append(x.index_select(0, uniq))
+        parts.append(sparse_dense_mm(to_torch_sparse(ctx.sub, "cpu", dtype=ctx.sub.dtype), x))
+        acc = parts[0] + parts[1]
+        for part in parts[2:]:
+            acc.add_(part)
+        ctx.save_for_backward(uniq, inverse)
+        return acc.index_select(0, inverse).div_(n_layers + 1)
 
     @staticmethod
     def backward(ctx, grad_rows):
-        (rows,) = ctx.saved_tensors
-        g = torch.zeros(ctx.adj.shape[0], grad_rows.shape[1], dtype=grad_rows.dtype, device=grad_rows.device)
-        g.index_add_(0, rows, grad_rows).div_(ctx.n_layers + 1)
-        h = g
-        for _ in range(ctx.n_layers):
-            h = sparse_dense_mm(ctx.adj, h).add_(g)
+        if ctx.sub is None:
+            (rows,) = ctx.saved_tensors
+            g = torch.zeros(ctx.adj.shape[0], grad_rows.shape[1], dtype=grad_rows.dtype, device=grad_rows.device)
+            g.index_add_(0, rows, grad_rows).div_(ctx.n_layers + 1)
+            h = g
+            for _ in range(ctx.n_layers):
+                h = sparse_dense_mm(ctx.adj, h).add_(g)
+        else:
+            uniq, inverse = ctx.saved_tensors
+            g = torch.zeros(len(uniq), grad_rows.shape[1], dtype=grad_rows.dtype)
+            g.index_add_(0, inverse, grad_rows).div_(ctx.n_layers + 1)       # G's nonzero rows
+            h = torch.from_numpy(ctx.sub.T @ g.numpy()).index_add_(0, uniq, g)  # A G + G
+            for _ in range(ctx.n_layers - 1):
+                h = sparse_dense_mm(ctx.adj, h).index_add_(0, uniq, g)
         return None, None, None, h[: ctx.n_users], h[ctx.n_users:]
+
+
+def _csr_rows(adj: torch.Tensor, rows: torch.Tensor) -> sp.csr_matrix:
+    """Rows ``rows`` of the CPU CSR tensor ``adj`` as a SciPy CSR matrix (its row slicing is ~10x faster than
+    gathering the segments with torch ops); the full matrix is viewed, not copied."""
+    full = sp.csr_matrix((adj.values().numpy(), adj.col_indices().numpy(), adj.crow_indices().numpy()),
+                         shape=tuple(adj.shape), copy=False)
+    return full[rows.numpy()]
 
 
 def layer_mean_rows(adj: torch.Tensor, n_layers: int, rows: torch.Tensor, user_emb: torch.Tensor,

@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..core.graph import gather_rows
+
 
 class Recommender(nn.Module):
     """Free user and item embeddings ``[n, dim]`` with Xavier-uniform initialisation (paper Sec. 4.1.4);
@@ -38,10 +40,10 @@ class Recommender(nn.Module):
         return self.user_emb, self.item_emb
 
     def ego_users(self, users: torch.Tensor) -> torch.Tensor:
-        return self.user_emb[users]
+        return gather_rows(self.user_emb, users)
 
     def ego_items(self, items: torch.Tensor) -> torch.Tensor:
-        return self.item_emb[items]
+        return gather_rows(self.item_emb, items)
 
     @torch.no_grad()
     def score(self, users: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
