@@ -7,14 +7,16 @@ propagation with ``torch.sparse.mm`` on a COO ``D^-1/2 A D^-1/2`` built with Sci
 with training items set to ``-inf`` by dense indexing and ``torch.topk``. Same settings and seed as
 ours (the initial embeddings are identical; shuffling and negatives come from different RNGs).
 
-Both run in this process, on the CPU, with the same number of torch threads (default 1).
-Reported: mean seconds per training epoch (the first epoch is left out as warm-up when ``--epochs``
-> 2), seconds of one full validation evaluation after the last epoch (ours: the one ``fit`` times), the
+Both run in this process, on the CPU, with the same number of torch threads (default 1), ``--repeats``
+times (default 3) in alternating order; each ratio is the median over the repeats, and ``ours`` /
+``reference`` are the repeat with the median epoch ratio (``repeat_epoch_ratios`` lists them all: on a
+shared host one run's ratio moved between 2.7x and 3.1x). Reported: mean seconds per training epoch (the
+first epoch is left out as warm-up when ``--epochs`` > 2), seconds of one full validation evaluation after the last epoch (ours: the one ``fit`` times), the
 ratio reference / ours for each, validation Recall@20 / NDCG@20 of both after the last epoch, and each
 side's CPU share (process CPU time / wall time; below 1 means other processes took the core and the
 wall-clock numbers are inflated), the same ratios in CPU seconds, and the ``floor``: the CPU seconds of the
-sparse products, score product and top-k alone (:func:`floor`). Numbers go to
-``benchmarks/results/bench_train.json``.
+propagations (the sparse products, restricted to each batch's rows as ours does), score product and top-k
+alone (:func:`floor`). Numbers go to ``benchmarks/results/bench_train.json``.
 
     .venv/bin/python benchmarks/bench_train.py                 # baby + clothing, 5 epochs, 1 thread
     .venv/bin/python benchmarks/bench_train.py --datasets baby --epochs 3
@@ -23,9 +25,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -36,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neggen_lite.core import data, metrics
-from neggen_lite.core.graph import normalized_adjacency, sparse_dense_mm
+from neggen_lite.core.graph import layer_mean_rows, normalized_adjacency
 from neggen_lite.training import trainer as train
 from neggen_lite.core.paths import benchmark_path
 from neggen_lite.core.runtime import git_commit, keep_freed_memory, seed_everything
@@ -146,32 +148,35 @@ def run_ours(ds, epochs, seed, threads, keep: dict | None = None):
              if k in h} for h in res["history"]]
 
 
-@torch.no_grad()
 def floor(ds, model, batch_size: int = train.TrainConfig.batch_size, k: int = 20) -> dict:
     """CPU seconds of the work any LightGCN epoch and full evaluation must do, timed alone with our kernels on
-    the trained ``model``'s embeddings: per epoch, 2 products of the normalised adjacency with the
-    ``[nodes, dim]`` embeddings per layer of ``model`` and batch of ``batch_size`` pairs (the forward and
-    backward propagation);
-    per evaluation, the score product and top-``k`` of every validation user (no masking; top-k's time depends
-    on the scores, so trained ones). The reference's seconds over these bound how much faster than the
-    reference any trainer built on these kernels can be."""
+    the trained ``model``'s embeddings: per epoch, one propagation per batch of ``batch_size`` training pairs
+    (with uniform negatives), forward and backward (:func:`~neggen_lite.core.graph.layer_mean_rows`, the
+    ``L`` layers' sparse products restricted to the batch's rows where ours restricts them); per evaluation,
+    the score product and top-``k`` of every validation user (no masking; top-k's time depends on the scores,
+    so trained ones). The reference's seconds over these bound how much faster than the reference any trainer
+    built on these kernels can be."""
     model.eval()
-    u, i = model()
     adj = normalized_adjacency(ds.train_csr)
-    x = torch.cat([u, i]).contiguous()
-    products = math.ceil(len(ds.train) / batch_size) * 2 * model.n_layers
-    sparse_dense_mm(adj, x)  # warm-up
+    user_emb, item_emb = (t.detach().clone().requires_grad_(True) for t in (model.user_emb, model.item_emb))
+    gen = torch.Generator().manual_seed(0)
+    pairs = torch.from_numpy(ds.train)[torch.randperm(len(ds.train), generator=gen)]
+    batches = [torch.cat([b[:, 0], b[:, 1] + ds.n_users, torch.randint(0, ds.n_items, (len(b),), generator=gen)
+                          + ds.n_users]) for b in pairs.split(batch_size)]
+    layer_mean_rows(adj, model.n_layers, batches[0], user_emb, item_emb).sum().backward()  # warm-up
     start = clock()
-    for _ in range(products):
-        sparse_dense_mm(adj, x)
+    for rows in batches:
+        layer_mean_rows(adj, model.n_layers, rows, user_emb, item_emb).sum().backward()
     epoch_cpu = since(start)[1]
+    with torch.no_grad():
+        u, i = model()
     held = ds.csr("valid")
     users = np.flatnonzero(np.diff(held.indptr) > 0)
     item_t = np.ascontiguousarray(i.numpy().T)
     start = clock()
     for lo in range(0, len(users), 1024):
         torch.topk(metrics._scores(u, item_t, users[lo:lo + 1024]), k, dim=1)
-    return {"epoch_cpu_s": epoch_cpu, "eval_cpu_s": since(start)[1], "sparse_products_per_epoch": products}
+    return {"epoch_cpu_s": epoch_cpu, "eval_cpu_s": since(start)[1], "propagations_per_epoch": len(batches)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,24 +188,39 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=2025)
+    p.add_argument("--repeats", type=int, default=3, help="ours and the reference, alternately, this many times; "
+                   "each ratio is the median over the repeats")
     p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args(argv)
     if args.epochs < 1:
         p.error("--epochs must be >= 1")
+    if args.repeats < 1:
+        p.error("--repeats must be >= 1")
     torch.set_num_threads(args.threads)
     keep_freed_memory()   # what fit() sets, process-wide: for the reference from its first epoch too
 
     rows = []
     for name in args.datasets:
         ds = data.load(name, side_info=False)
-        trained = {}
-        hist, ours_cpu = run_timed(run_ours, ds, args.epochs, args.seed, args.threads, trained)
-        ours = summarise(hist) | {"cpu_share": ours_cpu}
-        torch.set_num_threads(args.threads)
-        hist, ref_cpu = run_timed(run_reference, ds, args.epochs, args.seed)
-        ref = summarise(hist) | {"cpu_share": ref_cpu}
+        trained, repeats = {}, []
+        for rep in range(args.repeats):  # alternating order: a drift in the machine's speed hits both sides
+            side = {}
+            for who in (("ours", "reference") if rep % 2 == 0 else ("reference", "ours")):
+                torch.set_num_threads(args.threads)
+                if who == "ours":
+                    hist, share = run_timed(run_ours, ds, args.epochs, args.seed, args.threads, trained)
+                else:
+                    hist, share = run_timed(run_reference, ds, args.epochs, args.seed)
+                side[who] = summarise(hist) | {"cpu_share": share}
+            repeats.append({"ours": side["ours"], "reference": side["reference"]}
+                           | ratios(side["reference"], side["ours"]))
+        median = sorted(repeats, key=lambda r: r["epoch_ratio"])[len(repeats) // 2]
         rows.append({"dataset": name, "users": ds.n_users, "items": ds.n_items, "train_pairs": len(ds.train),
-                     "ours": ours, "reference": ref, "floor": floor(ds, trained["model"])} | ratios(ref, ours))
+                     "ours": median["ours"], "reference": median["reference"],
+                     "floor": floor(ds, trained["model"])}
+                    | {key: statistics.median(r[key] for r in repeats) for key in ratios(median["reference"],
+                                                                                        median["ours"])}
+                    | {"repeat_epoch_ratios": [round(r["epoch_ratio"], 3) for r in repeats]})
 
     threads = torch.get_num_threads()
     timed = "epochs 2.." if args.epochs > 2 else "all epochs"
@@ -223,7 +243,8 @@ def main(argv=None):
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    record = {"benchmark": "bench_train", "epochs": args.epochs, "seed": args.seed, "threads": threads,
+    record = {"benchmark": "bench_train", "epochs": args.epochs, "repeats": args.repeats, "seed": args.seed,
+              "threads": threads,
               "timed_epochs": timed, "torch": torch.__version__, "numpy": np.__version__,
               "python": platform.python_version(), "machine": platform.processor() or platform.machine(),
               "cpu_count": os.cpu_count(), "load_average": os.getloadavg(), "commit": git_commit(),

@@ -597,12 +597,19 @@ def test_bench_train_markdown_reads_the_benchmark_and_names_the_aims(tmp_path):
     assert "What bounds ours" not in md
     cpu = {"epoch_cpu_s": 1.0, "eval_cpu_s": 0.5}
     bench["results"][0].update(ours={**side, **cpu}, reference={**side, "epoch_cpu_s": 6.0, "eval_cpu_s": 1.2},
-                               floor={"epoch_cpu_s": 0.8, "eval_cpu_s": 0.4, "sparse_products_per_epoch": 348})
+                               floor={"epoch_cpu_s": 0.8, "eval_cpu_s": 0.4, "propagations_per_epoch": 58})
     (tmp_path / "b.json").write_text(json.dumps(bench))
     md = report.bench_train_markdown(tmp_path / "b.json")
-    assert ("baby: the 348 sparse products of an epoch take 0.80 of ours' 1.00 s, the score product and top-20 "
+    assert ("baby: the 58 propagations of an epoch take 0.80 of ours' 1.00 s, the score product and top-20 "
             "0.40 of ours' 0.50 s per evaluation, so no trainer on these kernels gets past 7.5x per epoch and "
             "3.0x per evaluation.") in md
+    assert "repeats" not in md
+    bench.update(repeats=3)
+    bench["results"][0]["repeat_epoch_ratios"] = [2.9, 3.1, 3.2]
+    (tmp_path / "b.json").write_text(json.dumps(bench))
+    md = report.bench_train_markdown(tmp_path / "b.json")
+    assert "each ratio the median of 3 runs of both, in alternating order" in md
+    assert "* Epoch ratio of each repeat: baby 2.90x, 3.10x, 3.20x." in md
 
 
 def test_runtime_span_reads_the_shortest_and_longest_bpr_and_lightgcn_runs():

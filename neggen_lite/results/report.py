@@ -163,8 +163,9 @@ def bench_train_markdown(path: str | Path | None = None) -> str:
     if not path.exists():
         return f"_not measured yet (`benchmarks/bench_train.py` writes {path.name})_\n"
     b = json.loads(path.read_text())
+    repeats = f"; each ratio the median of {b['repeats']} runs of both, in alternating order" if b.get("repeats") else ""
     lines = [f"LightGCN, {b['epochs']} epochs ({b['timed_epochs']} timed), {b['threads']} thread, {b['cpu_count']} cores; "
-             f"commit {str(b['commit'])[:9]}, load average {b['load_average'][0]:.1f}.", "",
+             f"commit {str(b['commit'])[:9]}, load average {b['load_average'][0]:.1f}{repeats}.", "",
              "| dataset | s/epoch reference | ours | reference / ours | s/eval reference | ours | reference / ours "
              "| valid R@20 reference / ours | CPU share reference / ours |", "|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['dataset']} | {_timing_cells(r)} |" for r in b["results"]]
@@ -177,11 +178,15 @@ def bench_train_markdown(path: str | Path | None = None) -> str:
         aims.append(f"{goal:g}x per {'epoch' if what == 'epoch' else 'evaluation'}: met on "
                     f"{', '.join(met) or 'none'} of {len(b['results'])}{cpu}")
     notes = ["* The aims, " + "; ".join(aims) + "."]
+    spread = [r for r in b["results"] if r.get("repeat_epoch_ratios")]
+    if spread:
+        notes.append("* Epoch ratio of each repeat: " + "; ".join(
+            f"{r['dataset']} " + ", ".join(f"{x:.2f}x" for x in r["repeat_epoch_ratios"]) for r in spread) + ".")
     floors = [r for r in b["results"] if "floor" in r and "epoch_cpu_s" in r["ours"]]
     if floors:
         notes.append("* What bounds ours, in CPU seconds (`floor`: the work any LightGCN does, timed alone with our "
-                     "kernels): " + "; ".join(
-                         f"{r['dataset']}: the {r['floor']['sparse_products_per_epoch']} sparse products of an epoch "
+                     "kernels; a propagation is one batch's forward and backward through the layers): " + "; ".join(
+                         f"{r['dataset']}: the {r['floor']['propagations_per_epoch']} propagations of an epoch "
                          f"take {r['floor']['epoch_cpu_s']:.2f} of ours' {r['ours']['epoch_cpu_s']:.2f} s, the score "
                          f"product and top-20 {r['floor']['eval_cpu_s']:.2f} of ours' {r['ours']['eval_cpu_s']:.2f} s "
                          f"per evaluation, so no trainer on these kernels gets past "
