@@ -97,6 +97,18 @@ def cache_stem(cache: str | Path) -> str:
     return Path(cache).name.replace(CACHE_SUFFIX, "")
 
 
+#: the name parts :func:`generation_cache_path` puts between a generator's name and ``.jsonl.gz``
+CACHE_VARIANTS = ("direct", "text", "rulemask", "text-rulemask")
+
+
+def cache_generator(cache: str | Path) -> str:
+    """The generator that wrote a cache, from the cache's path or stem (``<model>.text-rulemask`` -> ``<model>``;
+    generator names may hold dots themselves: ``qwen2.5-coder-1.5b``)."""
+    stem = cache_stem(cache)
+    head, dot, tail = stem.rpartition(".")
+    return head if dot and tail in CACHE_VARIANTS else stem
+
+
 def manifest_path(cache: str | Path) -> Path:
     """A generation cache's manifest: ``<cache stem>.manifest.json`` beside it."""
     return Path(cache).with_name(cache_stem(cache) + ".manifest.json")

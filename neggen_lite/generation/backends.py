@@ -40,7 +40,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import torch
 
-from ..core.paths import safe_name
+from ..core.paths import cache_generator, safe_name
 from ..core.runtime import idle_cores, resolve_device
 from ..core.safety import ExpectedError
 
@@ -517,8 +517,10 @@ def ran_on_llamacpp(generator_name: str) -> bool:
 def runtime_phrase(generator_name: str) -> str:
     """How a generator ran, from its (or its cache's) name, as a phrase for prose: "through llama.cpp"
     (:data:`LLAMACPP_SUFFIX`), else "in bf16" / "in fp16" / "in fp32" with transformers (:func:`dtype_suffix`;
-    no suffix is the CPU default, fp32); "" for a served model (a URL)."""
-    name = str(generator_name).removesuffix(".direct")
+    no suffix is the CPU default, fp32); "" for a served model (a URL). A cache's variant part (``.direct``,
+    ``.text-rulemask``, ...) is ignored."""
+    name = str(generator_name)
+    name = name if "://" in name else cache_generator(name)
     if ran_on_llamacpp(name):
         return "through llama.cpp"
     if "://" in name:
