@@ -143,7 +143,7 @@ def test_the_objective_is_chosen_on_validation_of_fixed_seeds_only(tmp_path):
 
 
 def test_table5_and_fig7_under_an_objective(tmp_path):
-    from neggen_lite.results.experiment import ablation_table, ablations_markdown, sweep_table
+    from neggen_lite.results.experiment import ablation_table, ablations_markdown, sweep_summary, sweep_table
     from neggen_lite.experiments.neggen_arms import SWEEP_SEED
     from neggen_lite.core.paper import PAPER_TABLE5
 
@@ -169,6 +169,12 @@ def test_table5_and_fig7_under_an_objective(tmp_path):
     assert "so **repaired**" in md and "| w/o both | 2025 | 0.0600 |" in md
     assert "* lam: best on validation 1 (test 0.0700)" in md and "* alpha: 1 of 5 values run" in md
     assert "Not chosen yet" in ablations_markdown("beauty", recs)
+    summary = sweep_summary(sw)
+    assert summary["lam"] == {"runs": 7, "grid": 7, "complete": True, "best": 1.0, "best test": 0.07,
+                              "test min": 0.07, "test max": 0.08}
+    assert summary["alpha"] == {"runs": 1, "grid": 5, "complete": False}
+    # a second run at a value already run (e.g. a sweep run at the default) adds no value to the grid
+    assert sweep_summary(pd.concat([sw, sw[sw["param"] == "alpha"]]))["alpha"]["runs"] == 1
 
 
 def test_ablation_plan_lists_table5_and_fig7_runs_with_their_own_files():

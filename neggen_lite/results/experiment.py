@@ -572,6 +572,23 @@ def sweep_table(dataset: str, objective: str, records: list[dict] | None = None,
     return df.sort_values(["param", "value"], ignore_index=True) if len(df) else df
 
 
+def sweep_summary(sweep: pd.DataFrame) -> dict[str, dict]:
+    """Per Fig. 7 parameter of a :func:`sweep_table`: ``runs`` (distinct values run) of ``grid`` (:func:`sweep_values`),
+    and once the grid is ``complete``, the value ``best`` on validation Recall@20, its ``best test``, and the
+    ``test min`` / ``test max`` over the grid (the one reading the book and the results README give)."""
+    out = {}
+    for p in SWEEPS:
+        x = sweep[sweep["param"] == p] if len(sweep) else sweep
+        d = {"runs": int(x["value"].nunique()) if len(x) else 0, "grid": len(sweep_values(p))}
+        d["complete"] = d["runs"] >= d["grid"]
+        if d["complete"]:
+            best = x.loc[x["valid"].idxmax()]
+            d.update({"best": float(best["value"]), "best test": float(best["test"]),
+                      "test min": float(x["test"].min()), "test max": float(x["test"].max())})
+        out[p] = d
+    return out
+
+
 def ablations_markdown(dataset: str, records: list[dict] | None = None,
                        results_dir: str | Path = RESULTS_DIR) -> str:
     """The objective chosen on validation (:func:`best_objective`), then Table 5 (:func:`ablation_table`) and
@@ -605,13 +622,10 @@ def ablations_markdown(dataset: str, records: list[dict] | None = None,
         mark = " (default)" if d["default"] else ""
         lines.append(f"| {d['param']} | {d['value']:g}{mark} | {d['valid']:.4f} | {d['test']:.4f} | {d['best epoch']} |")
     lines.append("")
-    for p in SWEEPS:
-        x = sw[sw["param"] == p]
-        n_values = len(sweep_values(p))
-        if len(x) == n_values:
-            best = x.loc[x["valid"].idxmax()]
-            lines.append(f"* {p}: best on validation {best['value']:g} (test {best['test']:.4f}); test range "
-                         f"{x['test'].min():.4f}-{x['test'].max():.4f}")
+    for p, d in sweep_summary(sw).items():
+        if d["complete"]:
+            lines.append(f"* {p}: best on validation {d['best']:g} (test {d['best test']:.4f}); test range "
+                         f"{d['test min']:.4f}-{d['test max']:.4f}")
         else:
-            lines.append(f"* {p}: {len(x)} of {n_values} values run")
+            lines.append(f"* {p}: {d['runs']} of {d['grid']} values run")
     return "\n".join(lines)
