@@ -49,6 +49,12 @@ def test_joint_loss_equals_hand_computation(toy):
     hand_align = -torch.log(torch.exp(a) / (torch.exp(a) + torch.exp(b))).mean()
     assert torch.allclose(rank, hand_rank, atol=1e-5)
     assert torch.allclose(total, hand_rank + 0.1 * hand_align, atol=1e-5)
+    # the base's rows come from LightGCN.batch_rows (the batch's rows only): the same gradients as the full forward
+    params = [m.base.user_emb, m.base.item_emb, m.module.w_v.weight]
+    want = torch.autograd.grad(hand_rank + 0.1 * hand_align, params)
+    got = torch.autograd.grad(m.batch_loss(users, pos, neg, reg=0.0)[0], params)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
 def test_repaired_adds_the_counterfactual_contrast_and_its_gradient_reaches_the_module(toy):

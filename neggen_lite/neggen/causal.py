@@ -253,12 +253,15 @@ class NegGen(nn.Module):
         lambda e_u.e_c(k)`` and the bounded Eq. 20; ``repaired`` adds ``beta -log sigma(lambda e_u.[h(e_m,i)
         - h(e_m*,i)])`` (:mod:`neggen_lite.objectives`). Returns ``(total, ranking term)``."""
         cfg = self.cfg
-        ue, ie = self.base()
-        e_u = ue[users]
+        if hasattr(self.base, "batch_rows"):  # LightGCN: the batch's rows only (graph.layer_mean_rows)
+            e_u, e_i, e_j = self.base.batch_rows(users, pos, neg)
+        else:
+            ue, ie = self.base()
+            e_u, e_i, e_j = ue[users], ie[pos], ie[neg]
         e_c_pos, e_c_star_pos = self.causal_embeddings(pos)
         e_c_neg = self.module.causal_part(*self.token_pair(neg))  # its e_c* would go unused
-        rank = -F.logsigmoid(scores(e_u, ie[pos], e_c_pos, cfg.lam) - scores(e_u, ie[neg], e_c_neg, cfg.lam)).mean()
-        total = rank + cfg.alpha * align_loss(e_c_pos, e_c_star_pos, ie[pos], cfg.tau, "bounded")
+        rank = -F.logsigmoid(scores(e_u, e_i, e_c_pos, cfg.lam) - scores(e_u, e_j, e_c_neg, cfg.lam)).mean()
+        total = rank + cfg.alpha * align_loss(e_c_pos, e_c_star_pos, e_i, cfg.tau, "bounded")
         if cfg.objective == "repaired" and cfg.beta:
             e_m, e_m_star = self.token_pair(pos)
             h = lambda x: self.module.proj(self.module.attend(x))  # noqa: E731
