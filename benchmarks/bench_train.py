@@ -179,6 +179,29 @@ def floor(ds, model, batch_size: int = train.TrainConfig.batch_size, k: int = 20
     return {"epoch_cpu_s": epoch_cpu, "eval_cpu_s": since(start)[1], "propagations_per_epoch": len(batches)}
 
 
+def compare(ds, epochs: int, seed: int, threads: int, repeats: int) -> dict:
+    """One dataset's row: ours and the reference ``repeats`` times in alternating order (a drift in the
+    machine's speed hits both sides), each ratio the median over the repeats, ``ours``/``reference`` the
+    repeat with the median epoch ratio, ``repeat_epoch_ratios`` all of them, and the :func:`floor`."""
+    trained, runs = {}, []
+    for rep in range(repeats):
+        side = {}
+        for who in (("ours", "reference") if rep % 2 == 0 else ("reference", "ours")):
+            torch.set_num_threads(threads)
+            if who == "ours":
+                hist, share = run_timed(run_ours, ds, epochs, seed, threads, trained)
+            else:
+                hist, share = run_timed(run_reference, ds, epochs, seed)
+            side[who] = summarise(hist) | {"cpu_share": share}
+        runs.append({"ours": side["ours"], "reference": side["reference"]} | ratios(side["reference"], side["ours"]))
+    median = sorted(runs, key=lambda r: r["epoch_ratio"])[len(runs) // 2]
+    keys = ratios(median["reference"], median["ours"])
+    return ({"dataset": ds.name, "users": ds.n_users, "items": ds.n_items, "train_pairs": len(ds.train),
+             "ours": median["ours"], "reference": median["reference"], "floor": floor(ds, trained["model"])}
+            | {key: statistics.median(r[key] for r in runs) for key in keys}
+            | {"repeat_epoch_ratios": [round(r["epoch_ratio"], 3) for r in runs]})
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -199,28 +222,8 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     keep_freed_memory()   # what fit() sets, process-wide: for the reference from its first epoch too
 
-    rows = []
-    for name in args.datasets:
-        ds = data.load(name, side_info=False)
-        trained, repeats = {}, []
-        for rep in range(args.repeats):  # alternating order: a drift in the machine's speed hits both sides
-            side = {}
-            for who in (("ours", "reference") if rep % 2 == 0 else ("reference", "ours")):
-                torch.set_num_threads(args.threads)
-                if who == "ours":
-                    hist, share = run_timed(run_ours, ds, args.epochs, args.seed, args.threads, trained)
-                else:
-                    hist, share = run_timed(run_reference, ds, args.epochs, args.seed)
-                side[who] = summarise(hist) | {"cpu_share": share}
-            repeats.append({"ours": side["ours"], "reference": side["reference"]}
-                           | ratios(side["reference"], side["ours"]))
-        median = sorted(repeats, key=lambda r: r["epoch_ratio"])[len(repeats) // 2]
-        rows.append({"dataset": name, "users": ds.n_users, "items": ds.n_items, "train_pairs": len(ds.train),
-                     "ours": median["ours"], "reference": median["reference"],
-                     "floor": floor(ds, trained["model"])}
-                    | {key: statistics.median(r[key] for r in repeats) for key in ratios(median["reference"],
-                                                                                        median["ours"])}
-                    | {"repeat_epoch_ratios": [round(r["epoch_ratio"], 3) for r in repeats]})
+    rows = [compare(data.load(name, side_info=False), args.epochs, args.seed, args.threads, args.repeats)
+            for name in args.datasets]
 
     threads = torch.get_num_threads()
     timed = "epochs 2.." if args.epochs > 2 else "all epochs"
