@@ -11,12 +11,13 @@ Both run in this process, on the CPU, with the same number of torch threads (def
 times (default 3) in alternating order; each ratio is the median over the repeats, and ``ours`` /
 ``reference`` are the repeat with the median epoch ratio (``repeat_epoch_ratios`` lists them all: on a
 shared host one run's ratio moved between 2.7x and 3.1x). Reported: mean seconds per training epoch (the
-first epoch is left out as warm-up when ``--epochs`` > 2), seconds of one full validation evaluation after the last epoch (ours: the one ``fit`` times), the
-ratio reference / ours for each, validation Recall@20 / NDCG@20 of both after the last epoch, and each
-side's CPU share (process CPU time / wall time; below 1 means other processes took the core and the
-wall-clock numbers are inflated), the same ratios in CPU seconds, and the ``floor``: the CPU seconds of the
-propagations (the sparse products, restricted to each batch's rows as ours does), score product and top-k
-alone (:func:`floor`). Numbers go to ``benchmarks/results/bench_train.json``.
+first epoch is left out as warm-up when ``--epochs`` > 2), seconds of one full validation evaluation after
+the last epoch (ours: the one ``fit`` times), the ratio reference / ours for each, validation Recall@20 /
+NDCG@20 of both after the last epoch, and each side's CPU share (process CPU time / wall time; below 1
+means other processes took the core and the wall-clock numbers are inflated), the same ratios in CPU
+seconds, and the ``floor``: the CPU seconds of the propagations (the sparse products, restricted to each
+batch's rows as ours does), score product and top-k alone (:func:`floor`). Numbers go to
+``benchmarks/results/bench_train.json``.
 
     .venv/bin/python benchmarks/bench_train.py                 # baby + clothing, 5 epochs, 1 thread
     .venv/bin/python benchmarks/bench_train.py --datasets baby --epochs 3
