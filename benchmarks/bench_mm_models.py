@@ -38,6 +38,8 @@ the last epoch, and each side's CPU share. Numbers go to ``benchmarks/results/be
 
     .venv/bin/python benchmarks/bench_mm_models.py --mmrec ~/src/MMRec            # baby, text, 3 epochs
     .venv/bin/python benchmarks/bench_mm_models.py --models bm3 lgmrec --epochs 2  # ours only (no --mmrec)
+    .venv/bin/python benchmarks/bench_mm_models.py --models diffmm --modalities vt --random-visual 4096 \
+        --diffmm ~/src/DiffMM --update                                             # V&T without image files
 """
 from __future__ import annotations
 
@@ -403,12 +405,24 @@ def random_features(n_items: int, features, seed: int = 0) -> ItemFeatures:
                         {m: "random (equivalence check)" for m in widths})
 
 
+def with_random_visual(text: ItemFeatures, dim: int, seed: int) -> ItemFeatures:
+    """``text`` plus visual features drawn uniformly from ``[0, 1)`` (non-negative, like a CNN's pooled
+    activations), ``dim`` wide, for every item: timing needs the second modality's shapes, not its signal."""
+    g = torch.Generator().manual_seed(seed)
+    v = torch.rand(text.n_items, dim, generator=g)
+    return ItemFeatures({"v": v, **text.feats}, {"v": torch.ones(text.n_items, dtype=torch.bool), **text.masks},
+                        {"v": f"random uniform [0, 1), {dim}-d, seed {seed}", **text.sources})
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     p.add_argument("--dataset", default="baby", choices=data.DATASETS)
     p.add_argument("--modalities", default="t", help="t, v or vt (v needs --features-dir)")
     p.add_argument("--features-dir", default=None, help="folder with MMRec image_feat.npy / text_feat.npy")
+    p.add_argument("--random-visual", type=int, default=None, metavar="DIM",
+                   help="add random DIM-wide visual features (seeded by --seed) to the offline text: the V&T setting "
+                        "that DiffMM's and MMRec's LGMRec references need, without image files")
     p.add_argument("--mmrec", default=None, help="a checkout of enoche/MMRec (its src/ is imported); none: ours only")
     p.add_argument("--diffmm", default=None, help="a checkout of HKUDS/DiffMM, DiffMM's reference (needs V&T)")
     p.add_argument("--epochs", type=int, default=3)
@@ -426,7 +440,13 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     commit = git_commit()  # the code that runs, not the checkout when the (long) run ends
     ds = data.load(args.dataset)
-    features = load_features(ds, args.modalities, args.features_dir, device="cpu")
+    if args.random_visual is not None:
+        if args.random_visual < 1 or args.features_dir is not None or args.modalities != "vt":
+            p.error("--random-visual DIM needs DIM >= 1, --modalities vt and no --features-dir")
+        text = load_features(ds, "t", None, device="cpu")
+        features = with_random_visual(text, args.random_visual, args.seed)
+    else:
+        features = load_features(ds, args.modalities, args.features_dir, device="cpu")
 
     rows = []
     for name in args.models:

@@ -57,3 +57,26 @@ def test_summaries_carry_cpu_seconds_and_their_ratios():
     sum(i * i for i in range(200_000))
     wall, cpu = reference.since(start)
     assert wall > 0 and cpu > 0
+
+
+def test_random_visual_features_are_seeded_and_keep_the_text():
+    """``--random-visual DIM``: the benchmark's V&T setting without image files. Every item gets a non-negative
+    visual row of width DIM, the same for the same seed; the text modality is the one passed in, untouched."""
+    from neggen_lite.core.features import ItemFeatures
+
+    text = ItemFeatures({"t": torch.randn(5, 3)}, {"t": torch.tensor([True, False, True, True, False])}, {"t": "x"})
+    a, b = bench.with_random_visual(text, 8, 7), bench.with_random_visual(text, 8, 7)
+    assert a.modalities == ("v", "t") and a.feats["v"].shape == (5, 8) and bool(a.masks["v"].all())
+    assert torch.equal(a.feats["v"], b.feats["v"]) and float(a.feats["v"].min()) >= 0
+    assert not torch.equal(a.feats["v"], bench.with_random_visual(text, 8, 8).feats["v"])
+    assert a.feats["t"] is text.feats["t"] and torch.equal(a.masks["t"], text.masks["t"])
+    assert "seed 7" in a.sources["v"]
+
+
+def test_random_visual_flag_is_validated():
+    import pytest
+
+    for argv in (["--random-visual", "0", "--modalities", "vt"], ["--random-visual", "16"],
+                 ["--random-visual", "16", "--modalities", "vt", "--features-dir", "x"]):
+        with pytest.raises(SystemExit):
+            bench.main(["--models", "bm3", *argv])
