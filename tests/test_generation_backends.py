@@ -84,6 +84,7 @@ def test_runtime_phrase_reads_the_generator_or_cache_name():
     assert runtime_phrase("smollm2-135m-instruct") == "in fp32 with transformers"   # no suffix: the CPU default
     assert runtime_phrase("smollm2-135m-instruct-fp16") == "in fp16 with transformers"
     assert runtime_phrase("http://localhost:8000/v1") == ""
+    assert runtime_phrase("http://host:8080/v1/qwen-llamacpp") == ""  # a served model, whatever its name ends with
     # the three-step caches' variants too, from a stem or a path
     assert runtime_phrase("qwen2.5-coder-1.5b-instruct-q4_k_m-llamacpp.text-rulemask") == "through llama.cpp"
     assert runtime_phrase("results/generations/baby/qwen2.5-coder-1.5b-instruct-q4_k_m-bf16.text-rulemask.jsonl.gz"

@@ -520,11 +520,11 @@ def runtime_phrase(generator_name: str) -> str:
     no suffix is the CPU default, fp32); "" for a served model (a URL). A cache's variant part (``.direct``,
     ``.text-rulemask``, ...) is ignored."""
     name = str(generator_name)
-    name = name if "://" in name else cache_generator(name)
-    if ran_on_llamacpp(name):
-        return "through llama.cpp"
     if "://" in name:
         return ""
+    name = cache_generator(name)
+    if ran_on_llamacpp(name):
+        return "through llama.cpp"
     short = next((s for s in DTYPES.values() if name.endswith(f"-{s}")), "fp32")
     return f"in {short} with transformers"
 
