@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import papermill as pm
@@ -58,9 +58,11 @@ def main(argv=None) -> int:
     paths = [n for n in NOTEBOOKS if args.chapters is None or n.stem in args.chapters]
     if not paths:
         p.error(f"--chapters {args.chapters}: none of {[n.stem for n in NOTEBOOKS]}")
+    rows = []
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        rows = list(pool.map(lambda n: run_one(n, out, params), paths))
-    (out / "notebooks.json").write_text(json.dumps({"parameters": params, "results": rows}, indent=1) + "\n")
+        for row in as_completed([pool.submit(run_one, n, out, params) for n in paths]):
+            rows.append(row.result())  # written as each chapter ends: a run cut short keeps the finished ones
+            (out / "notebooks.json").write_text(json.dumps({"parameters": params, "results": rows}, indent=1) + "\n")
     return 0 if all(r["ok"] for r in rows) else 1
 
 
