@@ -21,6 +21,6 @@ fi
 timeout "${2:-200}" python3 benchmarks/run_notebooks.py --out /tmp/notebooks-out --jobs 4 -p mode smoke -p device cuda \
     -p threads 4 2>&1 | grep -v WARNING | tee "$OUT/notebooks.log"
 cp /tmp/notebooks-out/notebooks.json "$OUT/" 2>/dev/null  # the chapters that finished in time
-timeout 60 python3 -m pytest -q -p no:cacheprovider tests/test_mm_baselines.py -k "device" 2>&1 | tail -5 | tee "$OUT/pytest.log"
-timeout "${3:-270}" python3 benchmarks/bench_device.py --epochs 3 --cpu-epochs 1 --out "$OUT/bench_device.json" 2>&1 \
+timeout 60 python3 -m pytest -q -p no:cacheprovider tests/test_mm_baselines.py -k "device" --tb=short 2>&1 | tail -60 | tee "$OUT/pytest.log"
+timeout "${3:-270}" python3 benchmarks/bench_device.py --epochs 3 --cpu-epochs 3 --out "$OUT/bench_device.json" 2>&1 \
     | grep -v "^\w*/baby epoch" | tee "$OUT/bench.log"

@@ -136,3 +136,31 @@ def test_toc_pages_reads_chapters_and_parts(tmp_path):
                                         "    chapters:\n      - file: book/running\n")
     assert check_browser.toc_pages(tmp_path / "flat.yml") == ["book/intro", "a", "b"]
     assert check_browser.toc_pages(tmp_path / "parts.yml") == ["book/intro", "a", "book/running"]
+
+
+def test_record_without_jupyter_book_writes_what_myst_nb_glue_writes(monkeypatch):
+    """A chapter run with papermill alone (no jupyter-book, e.g. on a GPU machine's image) records its values in
+    the same outputs as myst-nb's glue, so read_records reads them back alike."""
+    import sys
+
+    import IPython.display
+    import numpy as np
+    from myst_nb import glue
+
+    from neggen_lite.results import notebook
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append((a, k)))
+    import myst_nb.ext.glue as glue_module
+    monkeypatch.setattr(glue_module, "ipy_display", lambda *a, **k: shown.append((a, k)))
+    for display in (False, True):
+        shown.clear()
+        glue("recall", 0.0931, display=display)
+        notebook.glue_output("recall", 0.0931, display=display)
+        assert len(shown) == 2 and shown[0] == shown[1]
+    shown.clear()
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import myst_nb -> ImportError
+    notebook.record("n_users", np.int64(19445))
+    (bundle,), meta = shown[0][0], shown[0][1]
+    cell = {"outputs": [{"output_type": "display_data", "data": bundle, "metadata": meta["metadata"]}]}
+    assert notebook.read_records({"cells": [cell]}) == {"n_users": 19445}

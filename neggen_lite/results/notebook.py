@@ -39,10 +39,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def record(name: str, value: Any, display: bool = False) -> None:
-    """Glue ``value`` under ``name`` into the executing notebook (shown only with ``display=True``)."""
-    from myst_nb import glue
+def glue_output(name: str, value: Any, display: bool = False) -> None:
+    """The output myst-nb's ``glue`` writes, for a kernel without the book's build tools (a chapter run with
+    papermill alone): ``value``'s display bundle, its MIME types under :data:`GLUE_PREFIX` unless ``display``,
+    and ``scrapbook`` metadata naming it."""
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display as ipy_display
 
+    bundle, metadata = format_display_data(value)
+    prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
+    ipy_display({prefix + k: v for k, v in bundle.items()}, raw=True, metadata=metadata)
+
+
+def record(name: str, value: Any, display: bool = False) -> None:
+    """Glue ``value`` under ``name`` into the executing notebook (shown only with ``display=True``): myst-nb's
+    ``glue`` where jupyter-book is installed, else :func:`glue_output`, the same output."""
+    try:
+        from myst_nb import glue
+    except ImportError:
+        glue = glue_output
     glue(name, _plain(value), display=display)
 
 
