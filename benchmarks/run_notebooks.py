@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import papermill as pm
@@ -59,7 +59,8 @@ def main(argv=None) -> int:
     if not paths:
         p.error(f"--chapters {args.chapters}: none of {[n.stem for n in NOTEBOOKS]}")
     rows = []
-    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+    # processes, not threads: papermill's ``cwd`` changes the process's working directory while a chapter runs
+    with ProcessPoolExecutor(max(1, args.jobs)) as pool:
         for row in as_completed([pool.submit(run_one, n, out, params) for n in paths]):
             rows.append(row.result())  # written as each chapter ends: a run cut short keeps the finished ones
             (out / "notebooks.json").write_text(json.dumps({"parameters": params, "results": rows}, indent=1) + "\n")

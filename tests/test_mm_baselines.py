@@ -32,16 +32,17 @@ def feats(ds, mods="vt", dims=(12, 6), seed=0):
     return core_features.ItemFeatures(f, masks, {"v": "random", "t": "random"}).select(tuple(mods))
 
 
-def build(name, ds, f, seed=7, settings=None, **cfg_kw):
+def build(name, ds, f, seed=7, settings=None, device=None, **cfg_kw):
     """``name`` through :func:`multimodal.build` with its published settings (small DiffMM denoisers) updated
-    with ``settings``; ``cfg_kw``: trainer settings."""
+    with ``settings``, on ``device`` (default: CUDA where there is one, as the trainer); ``cfg_kw``: trainer
+    settings."""
     bcfg = multimodal.baseline_config(name, ds)
     for k, v in {**SMALL.get(name, {}), **(settings or {})}.items():
         setattr(bcfg, k, v)
     kw = dict(model=name, epochs=3, patience=50, batch_size=64, lr=0.01, seed=seed, checkpoint_every=1,
               n_layers=bcfg.n_layers, reg=bcfg.reg)
     cfg = TrainConfig(**{**kw, **cfg_kw})
-    return multimodal.build(name, ds, f, cfg, settings=bcfg), cfg
+    return multimodal.build(name, ds, f, cfg, settings=bcfg, device=device), cfg
 
 
 def batch(ds, n=16, seed=0):
@@ -208,12 +209,12 @@ def tensors_of(model):
 def test_device_follows_the_model(name):
     ds = random_dataset(n_users=20, n_items=15, seed=2)
     f = feats(ds)
-    model, cfg = build(name, ds, f)
+    model, cfg = build(name, ds, f, device="cpu")  # explicitly: on a GPU machine the default is CUDA
     assert {t.device.type for t in tensors_of(model)} == {"cpu"}
     model.double()  # a conversion reaches the sparse graphs too
     assert all(t.dtype == torch.float64 for t in tensors_of(model) if t.is_floating_point())
     if torch.cuda.is_available():
-        model, cfg = build(name, ds, f)
+        model, cfg = build(name, ds, f, device="cpu")
         model = model.to("cuda")
         assert {t.device.type for t in tensors_of(model)} == {"cuda"}
         r = fit(ds, cfg, device="cuda", progress=False, threads=1, model=model)
