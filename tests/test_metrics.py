@@ -94,3 +94,13 @@ def test_per_user_values_average_to_the_mean():
     for k, v in r["per_user"].items():
         assert v.mean() == pytest.approx(r[k])
         assert ((v >= 0) & (v <= 1)).all()
+
+
+def test_a_cutoff_beyond_the_item_count_is_a_clear_error():
+    """Found on a GPU: a 15-item dataset evaluated at K=20 failed inside torch.topk ("selected index k out of
+    range"); the evaluator now says which K and how many items."""
+    ds = random_dataset(n_users=10, n_items=15, seed=1)
+    u, i = torch.randn(ds.n_users, 4), torch.randn(ds.n_items, 4)
+    with pytest.raises(ValueError, match=r"K=20 larger than the number of items \(15\)"):
+        evaluate_embeddings(u, i, ds, "valid", ks=(10, 20))
+    assert set(evaluate_embeddings(u, i, ds, "valid", ks=(5, 15))) == {"recall@5", "recall@15", "ndcg@5", "ndcg@15"}

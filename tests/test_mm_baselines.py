@@ -207,7 +207,7 @@ def tensors_of(model):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_device_follows_the_model(name):
-    ds = random_dataset(n_users=20, n_items=15, seed=2)
+    ds = random_dataset(n_users=20, n_items=30, seed=2)  # more items than the largest K (20) the fit evaluates
     f = feats(ds)
     model, cfg = build(name, ds, f, device="cpu")  # explicitly: on a GPU machine the default is CUDA
     assert {t.device.type for t in tensors_of(model)} == {"cpu"}

@@ -99,6 +99,8 @@ def evaluate_embeddings(user_emb: torch.Tensor, item_emb: torch.Tensor, dataset,
     maxk = max(ks)
     device = user_emb.device
     n_items = dataset.n_items
+    if maxk > n_items:
+        raise ValueError(f"K={maxk} larger than the number of items ({n_items}): pass smaller ks")
     sums = {f"{m}@{k}": 0.0 for m in ("recall", "ndcg") for k in ks}
     collected = {name: [] for name in sums}
     for start in range(0, len(users), batch_size):
