@@ -619,3 +619,24 @@ def test_runtime_span_reads_the_shortest_and_longest_bpr_and_lightgcn_runs():
             {"model": "freedom", "dataset": "baby", "sampler": "uniform", "seconds": 1.0}]      # another model
     assert report.runtime_span(recs) == "between 39 s (baby bpr) and 52 min (clothing lightgcn)"
     assert report.runtime_span(recs[2:]) == "_no timed runs yet_"
+
+
+def test_bench_device_markdown_reads_the_device_files_and_each_chapters_latest_run(tmp_path):
+    assert "not measured yet" in report.bench_device_markdown(tmp_path / "none.json")
+    summary = lambda e, v, r: {"epoch_s": e, "eval_s": v, "recall@20": r}  # noqa: E731
+    bench = {"dataset": "baby", "device_name": "GPU X", "threads": 16, "cpu_count": 16, "epochs": 3, "seed": 1,
+             "torch": "2", "commit": "abcdef0123", "results": [
+                 {"model": "lightgcn", "device": summary(0.5, 0.1, 0.06), "cpu": summary(2.0, 0.3, 0.061),
+                  "epoch_ratio": 4.0, "eval_ratio": 3.0},
+                 {"model": "bm3", "device": summary(1.0, 0.1, 0.05), "cpu": summary(1.5, 0.2, 0.047),
+                  "epoch_ratio": 1.5, "eval_ratio": 2.0}]}
+    runs = {"runs": [{"commit": "a", "results": [{"chapter": "01_data", "ok": False, "error": "x\nKeyError: 'k'\n"},
+                                                 {"chapter": "02_naive", "ok": False, "error": "ImportError: no | pkg"}]},
+                     {"commit": "b", "results": [{"chapter": "01_data", "ok": True}]}]}
+    (tmp_path / "b.json").write_text(json.dumps(bench))
+    (tmp_path / "n.json").write_text(json.dumps(runs))
+    md = report.bench_device_markdown(tmp_path / "b.json", tmp_path / "n.json")
+    assert "| lightgcn | 0.50 | 2.00 | 4.0x | 0.100 | 0.300 | 3.0x | 0.0600 / 0.0610 |" in md
+    assert "at most 0.0030 (bm3)" in md and "GPU X" in md and "commit abcdef012" in md
+    assert "1 of 2 ran through (01_data)" in md                      # the later run of 01_data counts
+    assert "* 02_naive: ImportError: no / pkg" in md and "KeyError" not in md  # a cell's pipe would split the row

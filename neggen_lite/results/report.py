@@ -151,6 +151,47 @@ def bench_mm_markdown(path: str | Path | None = None) -> str:
     return "\n".join(lines + [""] + notes) + "\n"
 
 
+def _last_line(error: str) -> str:
+    """The last non-empty line of a chapter's error (its exception), for a table cell."""
+    lines = [ln.strip() for ln in error.splitlines() if ln.strip()]
+    return (lines[-1] if lines else error).replace("|", "/")[:160]
+
+
+def bench_device_markdown(path: str | Path | None = None, notebooks: str | Path | None = None) -> str:
+    """``benchmarks/results/bench_device.json`` (``benchmarks/bench_device.py``) and ``device_notebooks.json``
+    (``benchmarks/run_notebooks.py`` on the accelerator) as Markdown: per model seconds per epoch and per
+    evaluation on the device and on the same machine's CPU, their ratios and validation Recall@20 of both; per
+    chapter whether its latest smoke run with ``device=cuda`` went through (else the error's last line)."""
+    path = Path(path) if path else benchmark_path("bench_device")
+    if not path.exists():
+        return f"_not measured yet (`benchmarks/device_check.sh` on a GPU machine writes {path.name})_\n"
+    b = json.loads(path.read_text())
+    lines = [f"{b['dataset']}, text features, {b['device_name']} against its machine's CPU ({b['threads']} torch "
+             f"threads, {b['cpu_count']} cores), {b['epochs']} epochs on each (epochs 2.. timed), seed {b['seed']}, "
+             f"torch {b['torch']}, commit {str(b['commit'])[:9]}.", "",
+             "| model | s/epoch GPU | CPU | CPU / GPU | s/eval GPU | CPU | CPU / GPU | valid R@20 GPU / CPU |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in b["results"]:
+        d, c = r["device"], r["cpu"]
+        lines.append(f"| {r['model']} | {d['epoch_s']:.2f} | {c['epoch_s']:.2f} | {r['epoch_ratio']:.1f}x | "
+                     f"{d['eval_s']:.3f} | {c['eval_s']:.3f} | {r['eval_ratio']:.1f}x | "
+                     f"{d['recall@20']:.4f} / {c['recall@20']:.4f} |")
+    gap = max(b["results"], key=lambda r: abs(r["device"]["recall@20"] - r["cpu"]["recall@20"]))
+    lines += ["", f"Validation R@20 differs between the devices by at most "
+                  f"{abs(gap['device']['recall@20'] - gap['cpu']['recall@20']):.4f} ({gap['model']})."]
+    nb_path = Path(notebooks) if notebooks else benchmark_path("device_notebooks")
+    if nb_path.exists():
+        latest: dict[str, dict] = {}
+        for run in json.loads(nb_path.read_text())["runs"]:
+            for row in run["results"]:
+                latest[row["chapter"]] = row | {"commit": run["commit"]}
+        ok = [c for c, r in sorted(latest.items()) if r["ok"]]
+        lines += ["", f"Chapters in smoke mode with `device=cuda` (the latest run of each): {len(ok)} of "
+                      f"{len(latest)} ran through ({', '.join(ok) or 'none'}).", ""]
+        lines += [f"* {c}: {_last_line(r['error'])}" for c, r in sorted(latest.items()) if not r["ok"]]
+    return "\n".join(lines) + "\n"
+
+
 #: the trainer's aims against the plain reference LightGCN (issue 21): per training epoch, per full evaluation
 TRAIN_GOALS = {"epoch": 3.0, "eval": 5.0}
 
@@ -429,7 +470,7 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
     Placeholders: ``{TABLE2}`` (:func:`markdown_table`), ``{NEGGEN:<dataset>}`` (:func:`neggen_markdown`),
     ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`),
     ``{SAMPLERS}`` (:func:`sampler_markdown`), ``{FIG2}`` (:func:`fig2_markdown`) and
-    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{BENCHTRAIN}`` (:func:`bench_train_markdown`), ``{RUNTIMES}`` (:func:`runtime_span`), ``{GENERATIONS}`` (:func:`generations_markdown`), ``{EXPERIMENT:<dataset>}``, ``{FINDINGS:<dataset>}`` and
+    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{BENCHTRAIN}`` (:func:`bench_train_markdown`), ``{BENCHDEVICE}`` (:func:`bench_device_markdown`), ``{RUNTIMES}`` (:func:`runtime_span`), ``{GENERATIONS}`` (:func:`generations_markdown`), ``{EXPERIMENT:<dataset>}``, ``{FINDINGS:<dataset>}`` and
     ``{ABLATIONS:<dataset>}`` (:func:`neggen_lite.results.experiment.experiment_markdown`,
     ``experiment_findings``, ``ablations_markdown``), ``{SAMPLER:<dataset>}`` (``sampler_findings``). An unknown placeholder is a ``ValueError`` naming it and its line."""
 
@@ -471,6 +512,8 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
             return bench_mm_markdown()
         if key == "BENCHTRAIN" and not arg:
             return bench_train_markdown()
+        if key == "BENCHDEVICE" and not arg:
+            return bench_device_markdown()
         if key == "RUNTIMES" and not arg:
             return runtime_span(recs)
         if key == "NEGGEN" and arg:
