@@ -440,6 +440,12 @@ def test_fig2_pairs_direct_with_uniform_freedom_runs():
     md2 = report.fig2_markdown(recs + heavy)
     assert "| baby | T | 1 | direct | 1 | 0.0300 |" in md2 and "With text-term weight 1, Direct Generation" in md2
     assert records.table_row(heavy[0]) is None and records.table_row(recs[0]) == "freedom (T)"
+    # a uniform seed without its direct run stays in the uniform row but not in the change (Beauty: uniform
+    # seeds 2025 and 2026, direct 2025 only, read +0.6 % against the mean of both; same seed, +0.0 %)
+    extra = recs + [fr("baby", "uniform", 3, 0.20)]
+    t3 = tables.fig2_table(extra)
+    assert t3.iloc[0]["seeds"] == 3 and t3.iloc[0]["recall@20"] == pytest.approx(0.14)
+    assert t3.iloc[1]["recall@20 vs uniform"] == pytest.approx(0.095 / 0.11 - 1)
 
 
 def test_fig2_significance_pairs_each_direct_run_with_its_seeds_uniform_run(tmp_path):

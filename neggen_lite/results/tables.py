@@ -304,7 +304,7 @@ def fig2_table(records: list[dict]) -> pd.DataFrame:
     weight of FREEDOM's per-modality BPR terms (:func:`modality_weight`; MMRec's 1e-4 unless a run changed
     it). Test :data:`METRICS` as the mean (and ``<metric> std``) over seeds, ``seeds``, and for the direct
     rows the generator, the share of training positives that had a generated negative and the change of
-    each metric against the uniform row."""
+    each metric against uniform sampling, over the seeds both arms ran."""
     rows = []
     for rec in records:
         run_key = _fig2_key(rec)
@@ -331,10 +331,17 @@ def fig2_table(records: list[dict]) -> pd.DataFrame:
     out["generator"] = g["generator"].agg(lambda x: ", ".join(sorted({str(v) for v in x if v})) or None)
     out["generated share"] = g["generated share"].mean()
     out = out.reset_index()
+    # the change against uniform over the seeds both arms ran (a uniform seed without its direct run, or the
+    # reverse, would otherwise mix seed-to-seed spread into the change)
+    paired = {}
+    for k, grp in df.groupby(key, sort=False):
+        by_neg = {n: grp[grp["negatives"] == n].set_index("seed") for n in ("uniform", "direct")}
+        seeds = sorted(set(by_neg["uniform"].index) & set(by_neg["direct"].index))
+        paired[k] = {m: (by_neg["direct"].loc[seeds, m].mean() / by_neg["uniform"].loc[seeds, m].mean() - 1
+                         if seeds else np.nan) for m in METRICS}
     for m in METRICS:
-        base = out[out["negatives"] == "uniform"].set_index(key)[m]
-        ref = out.set_index(key).index.map(base)
-        out[f"{m} vs uniform"] = np.where(out["negatives"] == "direct", out[m].to_numpy() / np.asarray(ref) - 1, np.nan)
+        change = [paired[tuple(r)][m] for r in out[key].itertuples(index=False)]
+        out[f"{m} vs uniform"] = np.where(out["negatives"] == "direct", change, np.nan)
     order = {"uniform": 0, "direct": 1}
     out = out.sort_values([*key, "negatives"], key=lambda c: c.map(order) if c.name == "negatives" else c)
     return out[cols].reset_index(drop=True)
