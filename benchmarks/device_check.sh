@@ -1,8 +1,9 @@
 #!/bin/bash
 # The GPU check (DEVELOPERS.md), as one command for a fresh accelerator machine whose image has torch,
 # transformers and sentence-transformers but not the notebook stack: every chapter in smoke mode with
-# device=cuda (benchmarks/run_notebooks.py; executed copies in /tmp/notebooks-out), the models' CUDA test, then seconds per epoch and per evaluation
-# on the GPU against the same machine's CPU (benchmarks/bench_device.py). Everything lands in OUT.
+# device=cuda (benchmarks/run_notebooks.py; executed copies in /tmp/notebooks-out), the models' CUDA test,
+# then seconds per epoch and per evaluation on the GPU against the same machine's CPU
+# (benchmarks/bench_device.py). Everything else lands in OUT.
 #   bash benchmarks/device_check.sh OUT [NOTEBOOK_SECONDS] [BENCH_SECONDS]
 # Optional, beside the repository: .whl/ (wheels of the missing packages, installed into /tmp/site) and
 # .devcache/ (encodings and bases copied into .cache/, so no encoder model is needed for them).

@@ -184,7 +184,7 @@ def bench_device_markdown(path: str | Path | None = None, notebooks: str | Path 
         latest: dict[str, dict] = {}
         for run in json.loads(nb_path.read_text())["runs"]:
             for row in run["results"]:
-                latest[row["chapter"]] = row | {"commit": run["commit"]}
+                latest[row["chapter"]] = row
         ok = [c for c, r in sorted(latest.items()) if r["ok"]]
         lines += ["", f"Chapters in smoke mode with `device=cuda` (the latest run of each): {len(ok)} of "
                       f"{len(latest)} ran through ({', '.join(ok) or 'none'}).", ""]
