@@ -52,7 +52,7 @@ def timed_run(name: str, ds, features, epochs: int, seed: int, device: str, thre
 
 def write(args, rows: list[dict]) -> dict:
     record = {"benchmark": "bench_device", "dataset": args.dataset, "modalities": "t", "device": args.device,
-              "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device,
+              "device_name": torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else args.device,
               "epochs": args.epochs, "cpu_epochs": args.cpu_epochs, "threads": args.threads, "seed": args.seed,
               "torch": torch.__version__, "python": platform.python_version(), "cpu_count": os.cpu_count(),
               "commit": os.environ.get("NEGGEN_COMMIT") or git_commit(), "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
