@@ -1,11 +1,12 @@
 """Every committed file under results/ loads unchanged, and every run record sits where the one naming rule
 (:func:`neggen_lite.experiments.runs.path`) puts it."""
 import json
+import re
 
 import pytest
 
 from neggen_lite.core.metrics import METRICS, load_per_user
-from neggen_lite.core.paths import RESULTS_DIR, per_user_path
+from neggen_lite.core.paths import REPO_ROOT, RESULTS_DIR, per_user_path
 from neggen_lite.experiments import runs
 from neggen_lite.generation.pipeline import GenerationCache
 from neggen_lite.results.records import load_results
@@ -37,6 +38,17 @@ def test_every_run_record_is_complete_and_where_its_spec_says(path):
     if per_user_path(path).exists():
         pu = load_per_user(per_user_path(path))
         assert len(pu["users"]) > 0 and set(METRICS) <= set(pu["per_user"])
+
+
+@pytest.mark.parametrize("path", JSONS, ids=lambda p: str(p.relative_to(RESULTS_DIR)))
+def test_every_record_names_its_files_relative_to_the_repository(path):
+    # records are read on every checkout: an absolute path (the machine that wrote it) names nothing elsewhere
+    text = path.read_text()
+    assert not re.search(r'"(/work|/home|/tmp|/Users|[A-Za-z]:\\\\)[^"]*"', text), path
+    negatives = json.loads(text).get("negatives")
+    cache = negatives.get("cache") if isinstance(negatives, dict) else None
+    if cache and "/" in cache:
+        assert (REPO_ROOT / cache).exists(), cache
 
 
 def test_load_results_reads_every_run_record():
