@@ -646,3 +646,17 @@ def test_bench_device_markdown_reads_the_device_files_and_each_chapters_latest_r
     assert "at most 0.0030 (bm3)" in md and "GPU X" in md and "commit abcdef012" in md
     assert "1 of 2 ran through (01_data)" in md                      # the later run of 01_data counts
     assert "* 02_naive: ImportError: no / pkg" in md and "KeyError" not in md  # a cell's pipe would split the row
+
+
+def test_bench_neggen_markdown_reads_the_benchmark(tmp_path):
+    assert "not measured yet" in report.bench_neggen_markdown(tmp_path / "none.json")
+    side = {"epoch_s": 7.0, "eval_s": 0.7, "recall@20": 0.0197, "cpu_share": 0.67}
+    bench = {"objective": "joint", "dataset": "baby", "features": "real", "epochs": 3, "threads": 1, "cpu_count": 2,
+             "commit": "abcdef1234567", "load_average": [3.2, 3.0, 3.0], "repeats": 3,
+             "repeat_epoch_ratios": [2.4, 1.8, 2.0], "ours": side,
+             "reference": {**side, "epoch_s": 14.0, "eval_s": 0.84, "recall@20": 0.0198},
+             "epoch_ratio": 2.0, "eval_ratio": 1.2}
+    (tmp_path / "b.json").write_text(json.dumps(bench))
+    md = report.bench_neggen_markdown(tmp_path / "b.json")
+    assert "| baby | 14.00 | 7.00 | 2.00x | 0.84 | 0.70 | 1.20x | 0.0198 / 0.0197 | 0.67 / 0.67 |" in md
+    assert "NegGen (`joint`) on baby, real features, 3 epochs" in md and "2.40x, 1.80x, 2.00x" in md

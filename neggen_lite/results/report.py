@@ -237,6 +237,23 @@ def bench_train_markdown(path: str | Path | None = None) -> str:
     return "\n".join(lines + [""] + notes) + "\n"
 
 
+def bench_neggen_markdown(path: str | Path | None = None) -> str:
+    """``benchmarks/results/bench_neggen.json`` (``benchmarks/bench_neggen.py``) as Markdown: seconds per NegGen
+    epoch and per evaluation with the causal module computed as printed and as ours, their ratios, validation
+    Recall@20 and CPU shares; or a line saying it is not measured."""
+    path = Path(path) if path else benchmark_path("bench_neggen")
+    if not path.exists():
+        return f"_not measured yet (`benchmarks/bench_neggen.py` writes {path.name})_\n"
+    b = json.loads(path.read_text())
+    head = (f"NegGen (`{b['objective']}`) on {b['dataset']}, {b['features']} features, {b['epochs']} epochs, "
+            f"{b['threads']} thread, {b['cpu_count']} cores; commit {str(b['commit'])[:9]}, load average "
+            f"{b['load_average'][0]:.1f}; each ratio the median of {b['repeats']} runs of both, in alternating order "
+            f"(each repeat's epoch ratio: {', '.join(f'{x:.2f}x' for x in b['repeat_epoch_ratios'])}).")
+    return "\n".join([head, "", "| dataset | s/epoch printed | ours | printed / ours | s/eval printed | ours | "
+                      "printed / ours | valid R@20 printed / ours | CPU share printed / ours |",
+                      "|---|---|---|---|---|---|---|---|---|", f"| {b['dataset']} | {_timing_cells(b)} |"]) + "\n"
+
+
 def neggen_markdown(df: pd.DataFrame, dataset: str) -> str:
     """NegGen's runs of Eq. 19-21 as printed on ``dataset`` (a :func:`load_neggen` frame) as markdown: the
     variants (mean ± std over seeds beside Table 5, the same-seed base, the stored t-test per seed), runs with
@@ -470,7 +487,7 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
     Placeholders: ``{TABLE2}`` (:func:`markdown_table`), ``{NEGGEN:<dataset>}`` (:func:`neggen_markdown`),
     ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`),
     ``{SAMPLERS}`` (:func:`sampler_markdown`), ``{FIG2}`` (:func:`fig2_markdown`) and
-    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{BENCHTRAIN}`` (:func:`bench_train_markdown`), ``{BENCHDEVICE}`` (:func:`bench_device_markdown`), ``{RUNTIMES}`` (:func:`runtime_span`), ``{GENERATIONS}`` (:func:`generations_markdown`), ``{EXPERIMENT:<dataset>}``, ``{FINDINGS:<dataset>}`` and
+    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{BENCHTRAIN}`` (:func:`bench_train_markdown`), ``{BENCHDEVICE}`` (:func:`bench_device_markdown`), ``{BENCHNEGGEN}`` (:func:`bench_neggen_markdown`), ``{RUNTIMES}`` (:func:`runtime_span`), ``{GENERATIONS}`` (:func:`generations_markdown`), ``{EXPERIMENT:<dataset>}``, ``{FINDINGS:<dataset>}`` and
     ``{ABLATIONS:<dataset>}`` (:func:`neggen_lite.results.experiment.experiment_markdown`,
     ``experiment_findings``, ``ablations_markdown``), ``{SAMPLER:<dataset>}`` (``sampler_findings``). An unknown placeholder is a ``ValueError`` naming it and its line."""
 
@@ -514,6 +531,8 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
             return bench_train_markdown()
         if key == "BENCHDEVICE" and not arg:
             return bench_device_markdown()
+        if key == "BENCHNEGGEN" and not arg:
+            return bench_neggen_markdown()
         if key == "RUNTIMES" and not arg:
             return runtime_span(recs)
         if key == "NEGGEN" and arg:
