@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.features import ItemFeatures
+from ..core.graph import gather_rows
 from ..core.safety import SettingsError, check_settings
 from ..models.objectives import bpr
 from .objectives import OBJECTIVES, PICKS, counterfactual_loss, scores
@@ -229,7 +230,9 @@ class NegGen(nn.Module):
 
     def token_pair(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(e_m, e_m*)`` tokens of ``items``; *w/o NEG*: ``e_m*`` is a fixed other item's ``e_m``."""
-        return self.orig[items], (self.neg[items] if self.cfg.generated else self.orig[self.other[items]])
+        other = self.neg if self.cfg.generated else self.orig
+        return (gather_rows(self.orig, items),
+                gather_rows(other, items if self.cfg.generated else gather_rows(self.other, items)))
 
     def causal_embeddings(self, items: torch.Tensor):
         """``(e_c, e_c*)`` for ``items`` (Eq. 16-18)."""
