@@ -8,7 +8,7 @@ runs ``--epochs`` epochs with its published settings on ``--device`` (default ``
 Recall@20 after the last epoch, and the ratios CPU / device. The trainer synchronises every batch (its loss is
 read back for the epoch's mean), so wall seconds are the device's. Needs Baby's text encodings in the encoding
 cache (``NEGGEN_ENCODING_CACHE``) or the offline encoder. ``NEGGEN_COMMIT`` names the commit where the copy
-that runs has no git history.
+that runs has no git history (:func:`~neggen_lite.core.runtime.git_commit`).
 
     .venv/bin/python benchmarks/bench_device.py --models lightgcn bm3 --epochs 3 --cpu-epochs 2
 """
@@ -55,7 +55,7 @@ def write(args, rows: list[dict]) -> dict:
               "device_name": torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else args.device,
               "epochs": args.epochs, "cpu_epochs": args.cpu_epochs, "threads": args.threads, "seed": args.seed,
               "torch": torch.__version__, "python": platform.python_version(), "cpu_count": os.cpu_count(),
-              "commit": os.environ.get("NEGGEN_COMMIT") or git_commit(), "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
+              "commit": git_commit(), "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
               "results": rows}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

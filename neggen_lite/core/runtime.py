@@ -142,7 +142,8 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
 
 
 def git_commit() -> str:
-    """The repository's HEAD commit (with ``-dirty`` when the work tree differs), or ``unknown``."""
+    """The repository's HEAD commit (with ``-dirty`` when the work tree differs); where git cannot answer (a copy
+    without history, as on a lent accelerator machine), ``NEGGEN_COMMIT`` or ``unknown``."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                               text=True, timeout=10, check=True).stdout.strip()
@@ -150,4 +151,4 @@ def git_commit() -> str:
                                cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
         return head + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return os.environ.get("NEGGEN_COMMIT") or "unknown"
