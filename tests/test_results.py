@@ -557,6 +557,20 @@ def test_best_baseline_compares_rows_on_their_shared_seeds():
     # no seed in common: each row's own mean decides
     row, _ = tables.best_baseline([_rec("baby", "lightgcn", 1, 0.080), dict(dns[1], seed=5)], "baby")
     assert row == "dns"
+    # two rows on three seeds are compared on all three, whatever row has one seed: DNS is ahead of LightGCN
+    # on seeds 1-3 (0.0767 vs 0.0733) though LightGCN wins seed 1, the one seed BPR shares with both
+    dns3 = [dict(_rec("baby", "lightgcn", s, v), sampler="dns") for s, v in ((1, 0.075), (2, 0.078), (3, 0.077))]
+    bpr = [dict(_rec("baby", "lightgcn", 1, 0.050), model="bpr")]
+    assert tables.table_row(bpr[0]) == "bpr"
+    row, runs = tables.best_baseline(lightgcn + dns3 + bpr, "baby")
+    assert row == "dns" and [r["seed"] for r in runs] == [1, 2, 3]
+    # a cycle (A ahead of B on seed 1, B ahead of C on seed 2, C ahead of A on seed 3): the seeds all share
+    # decide -- none here, so each row's own mean
+    a = [dict(_rec("baby", "lightgcn", 1, 0.09)), dict(_rec("baby", "lightgcn", 3, 0.05))]
+    b = [dict(_rec("baby", "lightgcn", s, v), sampler="dns") for s, v in ((1, 0.08), (2, 0.09))]
+    c = [dict(_rec("baby", "lightgcn", s, v), sampler="mixgcf") for s, v in ((2, 0.08), (3, 0.06))]
+    row, _ = tables.best_baseline(a + b + c, "baby")
+    assert row == "dns"  # own means: lightgcn 0.070, dns 0.085, mixgcf 0.070
 
 
 def test_generation_speed_reads_the_manifest_hardness(tmp_path):

@@ -154,9 +154,11 @@ def best_baseline(records: list[dict], dataset: str, metric: str = "recall@20") 
     """The baseline we ran with the highest mean test ``metric`` on ``dataset`` and its runs.
 
     A baseline is any Table 2 row other than NegGen (:func:`table_row`): BPR, LightGCN, the hard samplers,
-    FREEDOM, VBPR, the other multi-modal models. Rows are compared on the seeds they all have, so that a
-    row run on one lucky seed does not outrank a row run on three; where no seed is shared, on each row's
-    own seeds. Returns ``(row, records)``, or ``(None, [])`` when there is none."""
+    FREEDOM, VBPR, the other multi-modal models. Two rows are compared on the seeds the two share, so that a
+    row run on one lucky seed does not outrank a row run on three, and two rows run on three seeds are
+    compared on all three (where they share none, on each row's own seeds). The best row is the one ahead
+    of every other row so compared; where there is none (a cycle), every row is compared on the seeds all
+    of them share. Returns ``(row, records)``, or ``(None, [])`` when there is none."""
     groups: dict[str, list[dict]] = {}
     for r in records:
         row = table_row(r)
@@ -164,13 +166,21 @@ def best_baseline(records: list[dict], dataset: str, metric: str = "recall@20") 
             groups.setdefault(row, []).append(r)
     if not groups:
         return None, []
-    shared = set.intersection(*({r["seed"] for r in runs} for runs in groups.values()))
 
-    def mean(runs: list[dict]) -> float:
-        compared = [r for r in runs if r["seed"] in shared] or runs
+    def mean(runs: list[dict], seeds: set) -> float:
+        compared = [r for r in runs if r["seed"] in seeds] or runs
         return sum(r["test"][metric] for r in compared) / len(compared)
 
-    best = max(groups, key=lambda k: mean(groups[k]))
+    def ahead(a: str, b: str) -> bool:
+        shared = {r["seed"] for r in groups[a]} & {r["seed"] for r in groups[b]}
+        return mean(groups[a], shared) > mean(groups[b], shared)
+
+    winners = [a for a in sorted(groups) if all(ahead(a, b) for b in groups if b != a)]
+    if winners:
+        best = winners[0]
+    else:
+        shared = set.intersection(*({r["seed"] for r in runs} for runs in groups.values()))
+        best = max(groups, key=lambda k: mean(groups[k], shared))
     return best, sorted(groups[best], key=lambda r: r["seed"])
 
 
