@@ -1,6 +1,6 @@
 #!/bin/bash
 # A full training run on a lent accelerator machine, for the runs a 2-core CPU session cannot hold (DiffMM on
-# Sports: ~5 min per epoch on one CPU thread, a checkpoint of ~160 MB that cannot be committed between
+# Sports: ~5 min per epoch on one CPU thread, a checkpoint of ~190 MB that cannot be committed between
 # sessions). One `python -m neggen_lite train` on --device cuda (DEVICE overrides) under a time limit; the
 # record and its per-user file, written under results/ by the usual naming rule, are copied to
 # OUT/results/ for landing (copy them into the repository's results/). A run cut by the limit leaves its

@@ -7,8 +7,8 @@ comparisons over test users.
   direction.
 * **vs rule**: against the rule-based arm of the same objective, and **vs the best baseline**: against the
   baseline with the highest mean test metric among every Table 2 row we ran (:func:`.tables.best_baseline`:
-  each pair of rows compared on the seeds the two share). Both pool the seeds the two sides share: each user's metric is
-  averaged over those seeds on each side, then one paired t-test over users
+  each pair of rows compared on the seeds the two share). Both pool the seeds the two sides share: each
+  user's metric is averaged over those seeds on each side, then one paired t-test over users
   (:func:`neggen_lite.core.metrics.paired_ttest`); an arm without a seed in common with the baseline gets
   NaN. Needs the runs' ``.per_user.npz`` files.
 * **vs rule over seeds**: the same comparison with the seed as the unit (what a retrained model keeps,

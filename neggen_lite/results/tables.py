@@ -175,10 +175,8 @@ def best_baseline(records: list[dict], dataset: str, metric: str = "recall@20") 
         shared = {r["seed"] for r in groups[a]} & {r["seed"] for r in groups[b]}
         return mean(groups[a], shared) > mean(groups[b], shared)
 
-    winners = [a for a in sorted(groups) if all(ahead(a, b) for b in groups if b != a)]
-    if winners:
-        best = winners[0]
-    else:
+    best = next((a for a in groups if all(ahead(a, b) for b in groups if b != a)), None)  # at most one
+    if best is None:
         shared = set.intersection(*({r["seed"] for r in runs} for runs in groups.values()))
         best = max(groups, key=lambda k: mean(groups[k], shared))
     return best, sorted(groups[best], key=lambda r: r["seed"])
