@@ -566,7 +566,7 @@ def test_best_baseline_compares_rows_on_their_shared_seeds():
     assert row == "dns" and [r["seed"] for r in runs] == [1, 2, 3]
     # a cycle (A ahead of B on seed 1, B ahead of C on seed 2, C ahead of A on seed 3): the seeds all share
     # decide -- none here, so each row's own mean
-    a = [dict(_rec("baby", "lightgcn", 1, 0.09)), dict(_rec("baby", "lightgcn", 3, 0.05))]
+    a = [_rec("baby", "lightgcn", 1, 0.09), _rec("baby", "lightgcn", 3, 0.05)]
     b = [dict(_rec("baby", "lightgcn", s, v), sampler="dns") for s, v in ((1, 0.08), (2, 0.09))]
     c = [dict(_rec("baby", "lightgcn", s, v), sampler="mixgcf") for s, v in ((2, 0.08), (3, 0.06))]
     row, _ = tables.best_baseline(a + b + c, "baby")
