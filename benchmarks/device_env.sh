@@ -9,6 +9,10 @@ if compgen -G ".whl/*.whl" > /dev/null; then
         || exit 1
     export PYTHONPATH=/tmp/site:$PWD
 fi
-[ -d .devcache ] && mkdir -p .cache && cp -r .devcache/. .cache/
+# A file there may be gzipped (NAME.npy.gz): the working tree and what it carries travel within 64 MiB, and
+# Sports' text encodings (28 MB) beside the repository's ~38 MiB do not fit as they are (26 MB gzipped).
+if [ -d .devcache ]; then
+    mkdir -p .cache && cp -r .devcache/. .cache/ && find .cache -name '*.npy.gz' -exec gunzip -f {} + || exit 1
+fi
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
   python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"; } | tee "$OUT/machine.txt"

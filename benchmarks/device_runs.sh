@@ -9,7 +9,8 @@
 #   bash benchmarks/device_runs.sh OUT SECONDS TRAIN_ARGS...
 #   e.g. NEGGEN_COMMIT=<sha> bash benchmarks/device_runs.sh "$OUT" 540 --dataset sports --model diffmm --modalities t --seed 2025
 # Set-up (wheels, cached encodings, the machine's name): benchmarks/device_env.sh; the run needs the
-# dataset's text encodings in .devcache/encodings/ where the machine has no offline encoder.
+# dataset's text encodings in .devcache/encodings/ (gzipped where the tree would pass 64 MiB, as Sports') where the
+# machine has no offline encoder.
 set -u
 OUT=${1:?usage: device_runs.sh OUT SECONDS TRAIN_ARGS...}
 SECONDS_LIMIT=${2:?usage: device_runs.sh OUT SECONDS TRAIN_ARGS...}

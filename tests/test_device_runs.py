@@ -53,3 +53,28 @@ def test_device_runs_cut_by_its_limit_exits_124_and_lands_nothing(tmp_path):
     assert got.returncode == 124
     assert not (tmp_path / "out" / "results").exists()
     assert "device_runs: exit 124" in got.stdout
+
+
+def test_device_env_copies_the_carried_cache_and_unzips_its_encodings(tmp_path):
+    """A carried ``.devcache/encodings/NAME.npy.gz`` (how Sports' encodings fit the 64 MiB a call carries) lands
+    as ``.cache/encodings/NAME.npy``, byte for byte; the carried copy is left as it was."""
+    import gzip
+
+    import numpy as np
+
+    enc = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    carried = tmp_path / ".devcache" / "encodings"
+    carried.mkdir(parents=True)
+    np.save(carried / "plain.npy", enc)
+    (carried / "zipped.npy.gz").write_bytes(gzip.compress((carried / "plain.npy").read_bytes()))
+    before = (carried / "zipped.npy.gz").read_bytes()
+    env = dict(os.environ, OUT=str(tmp_path / "out"), PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "out").mkdir()
+    got = subprocess.run(["bash", "-c", f"source {ROOT / 'benchmarks' / 'device_env.sh'}"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert got.returncode == 0, got.stderr[-2000:]
+    for name in ("plain.npy", "zipped.npy"):
+        assert np.array_equal(np.load(tmp_path / ".cache" / "encodings" / name), enc)
+    assert not (tmp_path / ".cache" / "encodings" / "zipped.npy.gz").exists()
+    assert (carried / "zipped.npy.gz").read_bytes() == before
+    assert "torch" in (tmp_path / "out" / "machine.txt").read_text()

@@ -48,7 +48,8 @@ BASELINE_DATASETS = ("baby", "beauty", "sports")
 def baselines_markdown(records: list[dict]) -> str:
     """The text-only runs of the baselines with published settings (MMGCN, BM3, DRAGON, LGMRec, DiffMM; their
     Table 2 rows ``<model> (T)``) per dataset: seeds, test Recall@20 (mean ± std), the paper's two-modality
-    number, best epochs and minutes per run (1 thread) -- or "not run"."""
+    number, best epochs and minutes per run (1 CPU thread; a run on another device, such as a lent GPU, is marked
+    with it) -- or "not run"."""
     lines = ["| model | dataset | seeds | test recall@20 (T) | paper (V&T) | best epochs | minutes per run |",
              "|---|---|---|---|---|---|---|"]
     for model in BASELINES:
@@ -63,7 +64,8 @@ def baselines_markdown(records: list[dict]) -> str:
             r20 = np.array([r["test"]["recall@20"] for r in runs])
             ours = fmt_mean_std(float(r20.mean()), float(r20.std(ddof=1)) if len(r20) > 1 else float("nan"),
                                 len(r20), show_n=False)
-            minutes = ", ".join(f"{r.get('seconds', float('nan')) / 60:.0f}" for r in runs)
+            minutes = ", ".join(f"{r.get('seconds', float('nan')) / 60:.0f}"
+                                + ("" if r.get("device", "cpu") == "cpu" else f" ({r['device']})") for r in runs)
             lines.append(f"| {model} | {dataset} | {', '.join(str(r['seed']) for r in runs)} | {ours} | {pr} | "
                          f"{', '.join(str(r['best_epoch']) for r in runs)} | {minutes} |")
     return "\n".join(lines) + "\n"
