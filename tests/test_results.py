@@ -341,6 +341,28 @@ def test_generations_table_reads_each_manifest(tmp_path):
     assert report.render_readme("{GENERATIONS}\n", tmp_path) == md + "\n"
 
 
+def test_revalidated_table_counts_what_todays_validator_rejects_in_each_cache(tmp_path):
+    from conftest import random_dataset
+    from neggen_lite.generation import pipeline
+
+    ds = random_dataset(n_items=12, per_user=(4, 8))
+    ds.side = {"title": ["red ball toy", "blue car toy", "green [2 pack] cup"] + [f"item {k}" for k in range(9)]}
+    gen = tmp_path / "generations" / "baby"
+    gen.mkdir(parents=True)
+    cache = gen / "m-bf16.direct.jsonl.gz"
+    ok = {"step": "direct_generation", "status": "ok", "attempt": 0}
+    pipeline.GenerationCache(cache).append([
+        {**ok, "item": 0, "output": "None"}, {**ok, "item": 1, "output": "Title: grey [UNKNOWN] toy"},
+        {**ok, "item": 2, "output": "Title: white [2 pack] mug"}])  # a bracket its text holds is no fill
+    (gen / "m-bf16.direct.manifest.json").write_text("{}")
+    (gen / "other-bf16.direct.jsonl.gz").write_bytes(b"")  # no manifest: not listed
+    before = cache.read_bytes()
+    md = report.revalidated_markdown(tmp_path, load_dataset=lambda name: ds)
+    assert md.splitlines()[2:] == ["| baby | `m-bf16.direct` | 3 | 2 (66.7 %) "
+                                   "| a bracketed fill 1; a refusal or placeholder 1 |"]
+    assert cache.read_bytes() == before
+
+
 def test_committed_results_readme_is_up_to_date():
     # results/README.md is generated: committing results without `make results-readme` fails here
     expected = report.render_readme(report.README_TEMPLATE.read_text())

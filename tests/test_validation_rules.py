@@ -57,3 +57,12 @@ def test_revalidate_counts_what_the_validator_now_rejects_and_reads_only(tmp_pat
     assert r["checked"] == {"direct_generation": 2}
     assert r["rejected"] == {"direct_generation": {"a refusal or placeholder": 1}} and r["rejected_total"] == 1
     assert path.read_bytes() == before
+
+
+def test_a_bracketed_fill_is_rejected_unless_the_masked_text_holds_it():
+    for fill in ("[UNKNOWN]", "[PRODUCT_NAME]", "[BLACK]", "[insert suitable word here]"):
+        c = check_completion(f"Soft {fill} blanket for babies", "Soft [MASK] blanket for babies",
+                             "Soft white blanket for babies")
+        assert not c.ok and c.reason == f"a bracketed fill ({fill})"
+    assert check_completion("Soft black blanket [2 Pack]", "Soft [MASK] blanket [2 Pack]",
+                            "Soft white blanket [2 Pack]").ok

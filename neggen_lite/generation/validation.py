@@ -10,7 +10,9 @@ A step's output is accepted only if it does what the step asks:
   one of them a word that is not a stop word (a mask appended to the text, or one on "a", is no mask);
 * completion: no ``[MASK]`` and no leftover of one (``MASK``, ``<mask>``, ``[MASK`` ...), differs from the
   original description, fills the masks (not the masked text with the masks deleted), is no refusal or
-  placeholder ("None", "N/A", "...", "I cannot ...", a JSON null), has no token over ``MAX_TOKEN_CHARS``
+  placeholder ("None", "N/A", "...", "I cannot ...", a JSON null), has no bracketed fill the masked text
+  does not hold ("[UNKNOWN]", "[PRODUCT_NAME]", "[BLACK]": a placeholder, or a word left in a mask's
+  brackets), has no token over ``MAX_TOKEN_CHARS``
   characters, is not an echo of the prompt, not empty, at most twice as long as the masked input plus 20
   words.
 
@@ -42,6 +44,8 @@ _REFUSAL_RE = re.compile(
     r"(?: (?:found|available|generated))?|\.{2,}|…+|-+)\W*$"
     r"|^\W*(?:i\s*(?:cannot|can't|can not|am unable|'m unable|am sorry|'m sorry|apologi[sz]e|do not|don't)"
     r"|sorry\b|as an ai\b|unfortunately\b)", re.IGNORECASE)
+#: a bracketed span: a fill such as "[UNKNOWN]" or "[BLACK]" where the masked text has none
+_BRACKETED_RE = re.compile(r"\[[^\]]*\]")
 _WORD_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'&\-\.]*[A-Za-z0-9])?")
 _PREFIX_RE = re.compile(r"^\s*(?:output|answer|masked description|completed description|generated description|"
                         r"description|negative attributes|result)\s*(?:\([^)]*\))?\s*:\s*", re.IGNORECASE)
@@ -205,6 +209,10 @@ def check_completion(output: str, masked: str, original: str) -> Check:
         return Check(False, "more lines than the masked text", t)
     if is_refusal(t):
         return Check(False, "a refusal or placeholder", t)
+    held = set(_BRACKETED_RE.findall(normalize_masks(masked)))
+    bracketed = [b for b in _BRACKETED_RE.findall(t) if b not in held]
+    if bracketed:
+        return Check(False, f"a bracketed fill ({bracketed[0]})", t)
     if _echoes_prompt(t):
         return Check(False, "echoes the prompt", t)
     longest = max((len(x) for x in t.split()), default=0)

@@ -483,13 +483,40 @@ def generations_markdown(results_dir: str | Path = RESULTS_DIR) -> str:
     return "\n".join(lines)
 
 
+def revalidated_markdown(results_dir: str | Path = RESULTS_DIR, load_dataset=None) -> str:
+    """Every generation cache with a manifest re-checked by today's validator
+    (:func:`neggen_lite.generation.pipeline.revalidate`, which reads only): the model outputs the validator of
+    the day accepted, and how many of them today's would reject, by reason. The manifests, and the runs that
+    read a cache, count what was accepted when it was written. ``load_dataset(name)`` (default
+    :func:`neggen_lite.core.data.load`) gives each cache's dataset."""
+    from ..core import data
+    from ..generation import pipeline
+
+    load_dataset = load_dataset or data.load
+    datasets: dict = {}
+    lines = ["| dataset | cache | outputs accepted | rejected today | why |", "|---|---|---|---|---|"]
+    for cache in sorted((Path(results_dir) / "generations").glob(f"*/*{CACHE_SUFFIX}")):
+        if not manifest_path(cache).is_file():
+            continue
+        name = cache.parent.name
+        if name not in datasets:
+            datasets[name] = load_dataset(name)
+        r = pipeline.revalidate(cache, datasets[name])
+        checked, rejected = sum(r["checked"].values()), r["rejected_total"]
+        why = "; ".join(f"{reason} {n:,}" for step in r["rejected"].values()
+                        for reason, n in sorted(step.items(), key=lambda kv: (-kv[1], kv[0])))
+        lines.append(f"| {name} | `{cache_stem(cache)}` | {checked:,} | {rejected:,} "
+                     f"({100 * rejected / max(1, checked):.1f} %) | {why or '–'} |")
+    return "\n".join(lines)
+
+
 def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
     """Fill ``results/README.template.md``'s placeholders with tables computed from the result files.
 
     Placeholders: ``{TABLE2}`` (:func:`markdown_table`), ``{NEGGEN:<dataset>}`` (:func:`neggen_markdown`),
     ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`),
     ``{SAMPLERS}`` (:func:`sampler_markdown`), ``{FIG2}`` (:func:`fig2_markdown`) and
-    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{BENCHTRAIN}`` (:func:`bench_train_markdown`), ``{BENCHDEVICE}`` (:func:`bench_device_markdown`), ``{BENCHNEGGEN}`` (:func:`bench_neggen_markdown`), ``{RUNTIMES}`` (:func:`runtime_span`), ``{GENERATIONS}`` (:func:`generations_markdown`), ``{EXPERIMENT:<dataset>}``, ``{FINDINGS:<dataset>}`` and
+    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{BENCHTRAIN}`` (:func:`bench_train_markdown`), ``{BENCHDEVICE}`` (:func:`bench_device_markdown`), ``{BENCHNEGGEN}`` (:func:`bench_neggen_markdown`), ``{RUNTIMES}`` (:func:`runtime_span`), ``{GENERATIONS}`` (:func:`generations_markdown`), ``{REVALIDATED}`` (:func:`revalidated_markdown`), ``{EXPERIMENT:<dataset>}``, ``{FINDINGS:<dataset>}`` and
     ``{ABLATIONS:<dataset>}`` (:func:`neggen_lite.results.experiment.experiment_markdown`,
     ``experiment_findings``, ``ablations_markdown``), ``{SAMPLER:<dataset>}`` (``sampler_findings``). An unknown placeholder is a ``ValueError`` naming it and its line."""
 
@@ -515,6 +542,8 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
             return experiment_markdown(arg, recs)
         if key == "GENERATIONS" and not arg:
             return generations_markdown(results_dir)
+        if key == "REVALIDATED" and not arg:
+            return revalidated_markdown(results_dir)
         if key == "FINDINGS" and arg:
             return experiment_findings(arg, recs, results_dir=results_dir)
         if key == "SAMPLER" and arg:
