@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..core import data
 from ..core.paper import PAPER_TABLE2, PAPER_TABLE5
 from ..core.paths import CACHE_SUFFIX, RESULTS_DIR, benchmark_path, cache_stem, manifest_path
 from ..core.runtime import atomic_write_bytes, atomic_write_json
@@ -16,6 +17,7 @@ from ..models.objectives import probe_key, probe_line
 from ..neggen.causal import NEGGEN_VARIANTS
 from ..samplers.hard import HARD_SAMPLERS
 from ..experiments.multimodal import BASELINES
+from ..generation import pipeline
 from ..generation.backends import ran_on_llamacpp
 from .experiment import (ablations_markdown, experiment_findings, experiment_markdown, experiment_table,
                          sampler_audits, sampler_controls, sampler_controls_markdown, sampler_findings)
@@ -489,9 +491,6 @@ def revalidated_markdown(results_dir: str | Path = RESULTS_DIR, load_dataset=Non
     the day accepted, and how many of them today's would reject, by reason. The manifests, and the runs that
     read a cache, count what was accepted when it was written. ``load_dataset(name)`` (default
     :func:`neggen_lite.core.data.load`) gives each cache's dataset."""
-    from ..core import data
-    from ..generation import pipeline
-
     load_dataset = load_dataset or data.load
     datasets: dict = {}
     lines = ["| dataset | cache | outputs accepted | rejected today | why |", "|---|---|---|---|---|"]
