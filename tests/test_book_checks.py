@@ -1,6 +1,8 @@
 """The checks that `make book` runs on the built pages catch what they are meant to catch."""
 import base64
 import importlib.util
+import json
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -164,3 +166,76 @@ def test_record_without_jupyter_book_writes_what_myst_nb_glue_writes(monkeypatch
     (bundle,), meta = shown[0][0], shown[0][1]
     cell = {"outputs": [{"output_type": "display_data", "data": bundle, "metadata": meta["metadata"]}]}
     assert notebook.read_records({"cells": [cell]}) == {"n_users": 19445}
+
+
+#: code cells with one of these tags show no input in the book
+HIDDEN_INPUT = {"remove-input", "remove-cell", "hide-input", "hide-cell"}
+#: MyST directives whose fenced body is code; other fenced directives (admonitions) hold Markdown
+CODE_DIRECTIVES = {"code-cell", "code", "code-block", "sourcecode"}
+
+
+def fenced_code(text):
+    """``(line number, line)`` of every line of Markdown ``text`` inside a fenced code block (``` or ~~~, plain
+    or a code directive such as ```{code-cell}); a fenced admonition's body is Markdown, searched for fences."""
+    fences = []  # the open fences, innermost last: (character, length, holds code)
+    for n, line in enumerate(text.splitlines(), 1):
+        m = re.match(r"\s*(`{3,}|~{3,})(.*)", line)
+        closes = bool(m and fences and m.group(1)[0] == fences[-1][0] and len(m.group(1)) >= fences[-1][1]
+                      and not m.group(2).strip())
+        if fences and fences[-1][2]:
+            if closes:
+                fences.pop()
+            else:
+                yield n, line
+        elif closes:
+            fences.pop()
+        elif m:
+            info = m.group(2).strip()
+            fences.append((m.group(1)[0], len(m.group(1)),
+                           not info.startswith("{") or info[1:].split("}")[0] in CODE_DIRECTIVES))
+
+
+def visible_code_lines(paths):
+    """``(where, line number, line)`` of every code line the book shows: the code cells of notebooks without a
+    tag that hides their input, and the fenced code blocks of Markdown (notebook cells and ``.md`` pages)."""
+    for path in paths:
+        name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        if path.suffix != ".ipynb":
+            for n, line in fenced_code(path.read_text()):
+                yield f"{name}", n, line
+            continue
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            src = "".join(cell["source"])
+            if cell["cell_type"] == "code" and not HIDDEN_INPUT & set(cell.get("metadata", {}).get("tags", [])):
+                lines = enumerate(src.splitlines(), 1)
+            elif cell["cell_type"] == "markdown":
+                lines = fenced_code(src)
+            else:
+                continue
+            for n, line in lines:
+                yield f"{name} cell {i}", n, line
+
+
+def test_every_visible_code_line_fits_the_column():
+    """A code cell's input wider than the text column scrolls sideways: every line the book shows fits."""
+    from neggen_lite.results import layout
+
+    paths = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "book").glob("*.md"))
+    long = [f"{where}, line {n}: {len(line)} > {layout.CODE_CHARS} characters: {line.strip()[:50]}"
+            for where, n, line in visible_code_lines(paths) if len(line) > layout.CODE_CHARS]
+    assert not long, "\n".join(long)
+
+
+def test_code_line_check_reads_only_what_the_book_shows(tmp_path):
+    wide = "x = " + "1 + " * 30 + "1"
+    cells = [{"cell_type": "code", "metadata": {"tags": [tag]}, "source": [wide]}
+             for tag in sorted(HIDDEN_INPUT) + ["remove-output"]]
+    cells.append({"cell_type": "markdown", "metadata": {}, "source": [
+        "```{admonition} Note\n", wide + "\n", "```\n", "~~~python\n", "short\n", wide + "\n", "~~~\n",
+        "````{admonition} Solution\n", "```{code-cell} ipython3\n", wide + "\n", "```\n", "````\n", wide]})
+    (tmp_path / "chapter.ipynb").write_text(json.dumps({"cells": cells}))
+    (tmp_path / "page.md").write_text(f"{wide}\n\n```bash\n{wide}\n```\n{wide}\n")
+    found = [(where, n) for where, n, line in visible_code_lines([tmp_path / "chapter.ipynb", tmp_path / "page.md"])
+             if line == wide]
+    assert found == [(f"{tmp_path / 'chapter.ipynb'} cell 4", 1), (f"{tmp_path / 'chapter.ipynb'} cell 5", 6),
+                     (f"{tmp_path / 'chapter.ipynb'} cell 5", 10), (f"{tmp_path / 'page.md'}", 4)]

@@ -17,6 +17,8 @@ COLUMN_PX = 688
 FIG_WIDTH = 6.8
 #: printed lines of at most this many characters fit the column in the book's monospace font
 LINE_CHARS = 80
+#: the longest code-cell input line that fits the column at a 1280-px window (652 px, 8.43 px a character)
+CODE_CHARS = 77
 
 
 def subplots(n: int, ncols: int = 2, height: float = 2.6, **kw):
