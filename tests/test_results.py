@@ -468,6 +468,7 @@ def test_fig2_pairs_direct_with_uniform_freedom_runs():
     t3 = tables.fig2_table(extra)
     assert t3.iloc[0]["seeds"] == 3 and t3.iloc[0]["recall@20"] == pytest.approx(0.14)
     assert t3.iloc[1]["recall@20 vs uniform"] == pytest.approx(0.095 / 0.11 - 1)
+    assert t3.iloc[1]["paired seeds"] == 2 and np.isnan(t3.iloc[0]["paired seeds"])
 
 
 def test_fig2_significance_pairs_each_direct_run_with_its_seeds_uniform_run(tmp_path):

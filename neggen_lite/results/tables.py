@@ -312,7 +312,7 @@ def fig2_table(records: list[dict]) -> pd.DataFrame:
     weight of FREEDOM's per-modality BPR terms (:func:`modality_weight`; MMRec's 1e-4 unless a run changed
     it). Test :data:`METRICS` as the mean (and ``<metric> std``) over seeds, ``seeds``, and for the direct
     rows the generator, the share of training positives that had a generated negative and the change of
-    each metric against uniform sampling, over the seeds both arms ran."""
+    each metric against uniform sampling, over the seeds both arms ran (``paired seeds`` of them)."""
     rows = []
     for rec in records:
         run_key = _fig2_key(rec)
@@ -323,7 +323,7 @@ def fig2_table(records: list[dict]) -> pd.DataFrame:
                      "generator": neg.get("generator"), "generated share": neg.get("share_of_train_positives"),
                      "best_epoch": rec["best_epoch"], **{m: rec["test"][m] for m in METRICS}})
     cols = ["dataset", "variant", "text weight", "negatives", "seeds", *METRICS, *(f"{m} std" for m in METRICS),
-            "best_epoch", "generator", "generated share", *(f"{m} vs uniform" for m in METRICS)]
+            "best_epoch", "generator", "generated share", *(f"{m} vs uniform" for m in METRICS), "paired seeds"]
     if not rows:
         return pd.DataFrame(columns=cols)
     df = pd.DataFrame(rows)
@@ -347,9 +347,11 @@ def fig2_table(records: list[dict]) -> pd.DataFrame:
         seeds = sorted(set(by_neg["uniform"].index) & set(by_neg["direct"].index))
         paired[k] = {m: (by_neg["direct"].loc[seeds, m].mean() / by_neg["uniform"].loc[seeds, m].mean() - 1
                          if seeds else np.nan) for m in METRICS}
-    for m in METRICS:
+        paired[k]["paired seeds"] = len(seeds)
+    direct_rows = out["negatives"] == "direct"
+    for m in [*METRICS, "paired seeds"]:
         change = [paired[tuple(r)][m] for r in out[key].itertuples(index=False)]
-        out[f"{m} vs uniform"] = np.where(out["negatives"] == "direct", change, np.nan)
+        out[m if m == "paired seeds" else f"{m} vs uniform"] = np.where(direct_rows, change, np.nan)
     order = {"uniform": 0, "direct": 1}
     out = out.sort_values([*key, "negatives"], key=lambda c: c.map(order) if c.name == "negatives" else c)
     return out[cols].reset_index(drop=True)
