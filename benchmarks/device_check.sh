@@ -6,6 +6,10 @@
 # (benchmarks/bench_device.py). Everything else lands in OUT.
 #   bash benchmarks/device_check.sh OUT [NOTEBOOK_SECONDS] [BENCH_SECONDS]
 # Set-up (wheels, cached encodings, the machine's name): benchmarks/device_env.sh.
+# Chapters 2, 4 and 5 encode texts; on a machine without the encoder's package they run from carried
+# encodings, never loading the encoder (encoding.LazyEncoder): run the chapters here in smoke mode first
+# (python benchmarks/run_notebooks.py -p mode smoke) and carry the .cache/encodings/ files they wrote
+# (baby-300u-*, baby-mmrec-text-*, the Baby caches' fields) in .devcache/encodings/.
 set -u
 OUT=${1:?usage: device_check.sh OUT [NOTEBOOK_SECONDS] [BENCH_SECONDS]}
 mkdir -p "$OUT"

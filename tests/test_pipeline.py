@@ -306,3 +306,42 @@ def test_snapshot_command_writes_the_manifest_of_a_cache_as_it_stands(tmp_path, 
     m_path.write_text("[1, 2]")
     assert cli.main(["snapshot", "--dataset", "baby", "--cache", str(cache)]) == 2
     assert "a JSON list, not an object" in capsys.readouterr().err and m_path.read_text() == "[1, 2]"
+
+
+def test_cached_encodings_need_no_encoder_and_a_miss_loads_it_once(tmp_path, monkeypatch):
+    """A machine without the encoder's package (the GPU check) runs from carried encodings: the encoder is
+    loaded at the first cache miss, never on a hit."""
+    from types import SimpleNamespace
+
+    from neggen_lite.generation import encoding
+
+    loads = []
+
+    class Fake:
+        def encode(self, texts, **kw):
+            return np.arange(3 * len(texts), dtype=np.float32).reshape(len(texts), 3)
+
+    def load(name, device=None):
+        loads.append(name)
+        return Fake()
+
+    monkeypatch.setattr(encoding, "load_encoder", load)
+    texts = ["a red ball", "a blue car"]
+    lazy = encoding.LazyEncoder("m")
+    first = encoding.encode_cached("k", texts, "m", cache_dir=tmp_path, encoder=lazy)
+    encoding.encode_cached("k2", texts[:1], "m", cache_dir=tmp_path, encoder=lazy)
+    assert loads == ["m"]  # two misses, one load
+    again = encoding.encode_cached("k", texts, "m", cache_dir=tmp_path, encoder=encoding.LazyEncoder("m"))
+    assert loads == ["m"] and np.array_equal(first, again)  # a hit loads nothing
+
+    def unavailable(name, device=None):
+        raise ImportError("no encoder package here")
+
+    monkeypatch.setattr(encoding, "load_encoder", unavailable)
+    monkeypatch.setattr(encoding, "encode_cached",
+                        lambda key, texts, *a, **kw: np.zeros((len(texts), 3), dtype=np.float32))  # every field a hit
+    negs = {0: {"original": "red ball", "negative": "red car"}, 1: {"original": "blue car", "negative": "blue ball"}}
+    out = encoding.encode_negatives(SimpleNamespace(name="toy"), negs, "gen")
+    assert out["original"].shape == out["negative"].shape == (2, 3)
+    with pytest.raises(ImportError):  # a miss still says what is missing
+        encoding.LazyEncoder("m").encode(texts)

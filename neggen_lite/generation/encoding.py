@@ -41,6 +41,20 @@ def load_encoder(name: str = DEFAULT_ENCODER, device=None):
     return SentenceTransformer(path, device=str(resolve_device(device)), local_files_only=local)
 
 
+class LazyEncoder:
+    """The encoder ``name`` on ``device``, loaded at its first :meth:`encode`: a run whose encodings are all
+    in the on-disk cache never loads it (a machine without the encoder's package runs from carried
+    encodings, e.g. ``benchmarks/device_check.sh``)."""
+
+    def __init__(self, name: str = DEFAULT_ENCODER, device=None):
+        self.name, self.device, self._model = name, device, None
+
+    def encode(self, texts, **kw):
+        if self._model is None:
+            self._model = load_encoder(self.name, self.device)
+        return self._model.encode(texts, **kw)
+
+
 def encode(texts: list[str], encoder=None, batch_size: int = 64, progress: bool = False) -> np.ndarray:
     """Encode ``texts`` to a float32 array ``[len(texts), dim]`` (L2-normalised by the default model)."""
     if any(t is None or not str(t).strip() for t in texts):
@@ -85,7 +99,7 @@ def encode_negatives(ds, negatives: dict[int, dict], generator_name: str, encode
     ``negative_text`` (``e_m*``: the completion in the same metadata), each ``[len(items), dim]``.
     """
     items = np.array(sorted(negatives), dtype=np.int64)
-    enc = load_encoder(encoder_name, device)
+    enc = LazyEncoder(encoder_name, device)
     out, by_texts = {"items": items}, {}
     for field in ("original", "description", "negative", "original_text", "negative_text"):
         if not all(negatives[int(i)].get(field) for i in items):

@@ -26,7 +26,8 @@ from ..core.metrics import evaluate_embeddings, paired_ttest
 from ..core.paths import CACHE_SUFFIX, base_path, cache_stem, checkpoint_path, generation_cache_path
 from ..core.runtime import atomic_torch_save, resolve_device, seed_everything, set_threads
 from ..core.safety import load_checkpoint, wait_unlocked
-from ..generation.encoding import DEFAULT_ENCODER, encode, encode_cached, encode_negatives, hardness, load_encoder
+from ..generation.encoding import (DEFAULT_ENCODER, LazyEncoder, encode, encode_cached, encode_negatives, hardness,
+                                   load_encoder)
 from ..generation.features import direct_cache_path
 from ..generation.offline_models import cache_name
 from ..generation.pipeline import GenerationCache, negatives, summarize
@@ -130,7 +131,7 @@ def build_features(ds, generator: str = "auto", encoder: str = DEFAULT_ENCODER, 
     check_modalities(modalities)
     original, neg, counts = negative_texts(ds, generator, seed)
     idx = [i for i, t in enumerate(original) if t is not None]
-    enc = load_encoder(encoder, device)
+    enc = LazyEncoder(encoder, device)
     e_o = encode_cached(f"{ds.name}-original", [original[i] for i in idx], encoder, device, progress=progress,
                         encoder=enc)
     e_n = encode_cached(f"{ds.name}-{counts['generator']}-negative-s{seed}", [neg[i] for i in idx], encoder,
