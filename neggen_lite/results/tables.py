@@ -341,17 +341,18 @@ def fig2_table(records: list[dict]) -> pd.DataFrame:
     out = out.reset_index()
     # the change against uniform over the seeds both arms ran (a uniform seed without its direct run, or the
     # reverse, would otherwise mix seed-to-seed spread into the change)
-    paired = {}
+    paired, n_paired = {}, {}
     for k, grp in df.groupby(key, sort=False):
         by_neg = {n: grp[grp["negatives"] == n].set_index("seed") for n in ("uniform", "direct")}
         seeds = sorted(set(by_neg["uniform"].index) & set(by_neg["direct"].index))
         paired[k] = {m: (by_neg["direct"].loc[seeds, m].mean() / by_neg["uniform"].loc[seeds, m].mean() - 1
                          if seeds else np.nan) for m in METRICS}
-        paired[k]["paired seeds"] = len(seeds)
+        n_paired[k] = len(seeds)
+    keys = [tuple(r) for r in out[key].itertuples(index=False)]
     direct_rows = out["negatives"] == "direct"
-    for m in [*METRICS, "paired seeds"]:
-        change = [paired[tuple(r)][m] for r in out[key].itertuples(index=False)]
-        out[m if m == "paired seeds" else f"{m} vs uniform"] = np.where(direct_rows, change, np.nan)
+    for m in METRICS:
+        out[f"{m} vs uniform"] = np.where(direct_rows, [paired[k][m] for k in keys], np.nan)
+    out["paired seeds"] = np.where(direct_rows, [n_paired[k] for k in keys], np.nan)
     order = {"uniform": 0, "direct": 1}
     out = out.sort_values([*key, "negatives"], key=lambda c: c.map(order) if c.name == "negatives" else c)
     return out[cols].reset_index(drop=True)
