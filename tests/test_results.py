@@ -697,3 +697,24 @@ def test_bench_neggen_markdown_reads_the_benchmark(tmp_path):
     md = report.bench_neggen_markdown(tmp_path / "b.json")
     assert "| baby | 14.00 | 7.00 | 2.00x | 0.84 | 0.70 | 1.20x | 0.0198 / 0.0197 | 0.67 / 0.67 |" in md
     assert "NegGen (`joint`) on baby, real features, 3 epochs" in md and "2.40x, 1.80x, 2.00x" in md
+
+
+def test_printed_reading_is_written_from_the_runs(tmp_path):
+    from neggen_lite.results import readings
+
+    _neggen_dir(tmp_path)
+    hist = [{"epoch": 1, "loss": 0.02}, {"epoch": 2, "loss": 0.004}]
+    for seed, r20, p in ((1, 0.080, 0.01), (2, 0.070, 0.02)):
+        rec = _neggen_rec(seed, r20, p=p)
+        rec["history"] = hist
+        _write(tmp_path, f"neggen-generated-full-seed{seed}.json", rec)
+    recs = records.load_results(tmp_path)
+    text = readings.printed_reading(tables.load_neggen(records=recs), recs)
+    # seed 1 above its base at p = 0.01: the headline counts it; seed 2 is below at p = 0.02
+    assert "**NegGen improves on its same-seed LightGCN in 1 of 2 runs (p < 0.05)" in text
+    assert "Baby, two seeds: the full model's test Recall@20 is 0.0750 ± 0.0071 against 0.0770" in text
+    assert "p between 0.01 and 0.02 per seed, and 1 of the 2 seeds below 0.05 are *below* their base" in text
+    assert "training loss falls below 0.005 by epoch 2 in every run" in text
+    assert "collapses**: seed 1, test Recall@20 0.0500 against the frozen base's 0.0770 (-0.0270, p = 0.03)" in text
+    assert "λ (values 0-0.2): best at 0.2 (0.0750)" in text
+    assert "{PRINTED}" not in report.render_readme("{PRINTED}\n{READING}\n{SEEDS}\n{BEST:baby}\n", tmp_path)

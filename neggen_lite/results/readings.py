@@ -9,6 +9,7 @@ import numpy as np
 
 from ..core.data import PAPER_TABLE3
 from ..core.paper import PAPER_ROW_NAMES, PAPER_TABLE2
+from .quantities import fmt_p
 from .records import METRICS, table_row
 from .tables import OTHER_SETTING, best_baseline, comparison_table, fmt_mean_std, sampler_vs_uniform
 
@@ -196,6 +197,18 @@ def sampler_reading(records: list[dict], metric: str = "recall@20") -> str:
         out.append("* The lowest sampler differs by dataset: " + "; ".join(
             f"{_name(d)} {PAPER_ROW_NAMES.get(r['sampler'], r['sampler'])} ({_spct(r['vs uniform'])})"
             for d, r in lowest.items()) + ".")
+    several = hard[hard["seeds"] > 1]
+    if len(several):
+        dist = (several["vs uniform"].abs() * several[metric] / (1 + several["vs uniform"]))  # |ours - uniform|
+        clear = dist > 3 * several[f"{metric} std"]
+        odd = [f"{_name(r.dataset)} {PAPER_ROW_NAMES.get(r.sampler, r.sampler)}" for _, r in several[~clear].iterrows()]
+        uni = sv[sv["sampler"] == "uniform"]
+        one = [_name(d) for d, n in zip(uni["dataset"], uni["seeds"]) if n == 1]
+        out.append(f"* Seeds: the ± is the sample standard deviation over seeds. In {int(clear.sum())} of "
+                   f"{len(several)} cells with several seeds a sampler's distance from uniform is more than three "
+                   "times its seed-to-seed standard deviation" + (f" (not: {_join(odd)})" if odd else "") + "."
+                   + (f" Uniform sampling has one seed on {_join(one)}, so the \"vs our uniform\" column rests on "
+                      "that single run there." if one else " Uniform sampling has several seeds on every dataset."))
     return "\n".join(out) + "\n"
 
 
@@ -244,3 +257,138 @@ def best_baseline_phrase(records: list[dict], dataset: str, metric: str = "recal
         text += (f", is above {'all' if below == len(sig) else f'{below} of the'} {len(sig)} NegGen runs of the table above"
                  + (f" (paired t-tests over users, every p <= {tested['p'].max():.0e})" if len(tested) else ""))
     return text
+
+
+#: the Fig. 7 hyper-parameters by their record names
+SWEEP_NAMES = {"lam": "λ", "alpha": "α", "tau": "τ"}
+
+#: the training loss under which a NegGen run's causal branch has learned its task (:func:`printed_reading`)
+LOSS_LEARNED = 0.005
+
+
+def _history_epoch_below(path: str, threshold: float) -> int | None:
+    """The first epoch of a record's ``history`` whose training loss is under ``threshold`` (None if none)."""
+    import json
+    hist = json.loads(open(path).read()).get("history") or []
+    return next((h["epoch"] for h in hist if h.get("loss") is not None and h["loss"] < threshold), None)
+
+
+def _seeds_word(n: int) -> str:
+    return {1: "one seed", 2: "two seeds", 3: "three seeds", 4: "four seeds", 5: "five seeds"}.get(n, f"{n} seeds")
+
+
+def printed_reading(df, records: list[dict], sig: dict | None = None) -> str:
+    """The findings of NegGen's runs of Eq. 19-21 as printed (a :func:`neggen_lite.results.tables.load_neggen`
+    frame): the full model against its same-seed bases and the best baseline (``sig``: dataset ->
+    :func:`neggen_lite.results.tables.significance_table`), the Table 5 variants and the variant that moves above
+    its base, how soon the causal branch learns, the printed Eq. 20, the fine-tuned base and the Fig. 7 sweeps."""
+    from ..core.paper import PAPER_TABLE5
+    d = df[df["objective"] == "printed"] if len(df) else df
+    if d.empty:
+        return "_no runs of the printed objective yet_\n"
+    main = d[(d["setting"] == "default") & d["param"].isna()]
+    full = main[main["variant"] == "full"]
+    up = full[(full["diff recall@20"] > 0) & (full["p recall@20"] < 0.05)]
+    head = ("does not improve on LightGCN here" if up.empty else
+            f"improves on its same-seed LightGCN in {len(up)} of {len(full)} runs (p < 0.05)")
+    out = [f"* **NegGen {head}, and it is well below the best baseline.**"]
+    for ds, x in full.groupby("dataset", sort=True):
+        x = x.sort_values("seed")
+        n = len(x)
+        rule_only = bool((x["model_negatives"] == 0).all())
+        s = (f"  * {_name(ds)}, {_seeds_word(n)}{' with rule-based negatives only' if rule_only else ''}: the full "
+             f"model's test Recall@20 is "
+             f"{fmt_mean_std(x['recall@20'].mean(), x['recall@20'].std(), n, show_n=False)} against "
+             f"{x['base recall@20'].mean():.4f} for its same-seed base{'s' * (n > 1)}; ")
+        ps = x["p recall@20"]
+        if n > 1:
+            sig_seeds = x[ps < 0.05]
+            s += f"the paired t-tests against the base give p between {ps.min():.2g} and {ps.max():.2g} per seed"
+            below = int((sig_seeds["diff recall@20"] < 0).sum())
+            if len(sig_seeds) == 1:
+                s += f", and the one seed below 0.05 is *{'below' if below else 'above'}* its base"
+            elif len(sig_seeds):
+                s += f", and {below} of the {len(sig_seeds)} seeds below 0.05 are *below* their base"
+        else:
+            s += f"paired t-test against the base p = {ps.iloc[0]:.2g}"
+        s += f". {best_baseline_phrase(records, ds, sig=(sig or {}).get(ds))}."
+        out.append(s)
+    pg = PAPER_TABLE2[("neggen", "baby")][1] / PAPER_TABLE2[("lightgcn", "baby")][1] - 1
+    out.append(f"  * The paper reports {pg * 100:+.1f} % over its LightGCN on Baby "
+               f"({PAPER_TABLE2[('neggen', 'baby')][1]:.4f} against {PAPER_TABLE2[('lightgcn', 'baby')][1]:.4f}) and "
+               "significance against its best baseline at p < 0.01.")
+    # Table 5's variants
+    parts = []
+    for ds, x in main.groupby("dataset", sort=True):
+        g = x.groupby("variant")["recall@20"]
+        if g.size().min() > 1 and g.ngroups > 1:
+            parts.append(f"on {_name(ds)} all {g.ngroups} variants are within {g.mean().max() - g.mean().min():.4f} of "
+                         f"each other (standard deviations over seeds {g.std().min():.4f}-{g.std().max():.4f})")
+    movers = main[(main["diff recall@20"] > 0) & (main["p recall@20"] < 0.05)]
+    joined = "; ".join(parts)
+    text = "* **The ablations of Table 5 do not order as in the paper.** " + (joined[:1].upper() + joined[1:] + "."
+                                                                             if parts else "")
+    if len(movers):
+        names = sorted(set(movers["variant"]))
+        where = _join([f"{_name(r.dataset)} seed {r.seed} ({r['diff recall@20']:+.4f} Recall@20, "
+                       f"p = {r['p recall@20']:.1g}, best epoch {r.best_epoch})" for _, r in movers.iterrows()])
+        if names == ["w/o both"]:
+            text += (" The one variant that ever moves above its base (p < 0.05) is *w/o both* -- uniform negatives "
+                     f"and a plain MLP over the text embedding, i.e. a text-feature term added to LightGCN's score: "
+                     f"{where}.")
+        else:
+            text += f" Variants above their base (p < 0.05): {where}."
+    else:
+        text += " No variant moves above its base at p < 0.05."
+    pb = {v: PAPER_TABLE5[("baby", v)][1] for v in ("full", "w/o NEG", "w/o CF", "w/o both")}
+    cost = [1 - pb[v] / pb["full"] for v in ("w/o NEG", "w/o CF")]
+    worst = min(pb, key=pb.get)
+    text += (f" In the paper *{worst}* is the worst variant on Baby and removing one component costs "
+             f"{min(cost) * 100:.0f}-{max(cost) * 100:.0f} % of Recall@20 there.")
+    if len(movers) and set(movers["variant"]) == {"w/o both"}:
+        text += (" What helps here is text as a feature, as FREEDOM shows far more strongly, not the generated "
+                 "negatives or the causal difference.")
+    out.append(text)
+    # how soon the causal branch learns
+    learned = [_history_epoch_below(p, LOSS_LEARNED) for p in full["path"] if p]
+    text = (f"* **The causal branch learns its task too quickly to matter.** The best validation epoch of the full "
+            f"model is {full['best_epoch'].min()}-{full['best_epoch'].max()}")
+    if learned and all(e is not None for e in learned):
+        text += f" and its training loss falls below {LOSS_LEARNED} by epoch {max(learned)} in every run"
+    out.append(text + ". Eq. 19's negative term involves only the item's own generated negative, never another "
+               "item's score, so the module can separate the two without changing how items rank against each other.")
+    for setting, what in (("align=printed", "**The printed Eq. 20 is unbounded below, and training with it "
+                                            "collapses**"), ("base=finetune", "**Fine-tuning the base instead of "
+                                                                            "freezing it**")):
+        for _, r in d[d["setting"] == setting].sort_values("seed").iterrows():
+            out.append(f"* {what}: seed {r.seed}, test Recall@20 {r['recall@20']:.4f} against the frozen base's "
+                       f"{r['base recall@20']:.4f} ({r['recall@20'] - r['base recall@20']:+.4f}, "
+                       f"{fmt_p(r['p recall@20'])}), best epoch {r.best_epoch}"
+                       + ("; the bounded two-way form is what every other run uses." if setting == "align=printed"
+                          else "."))
+    sw = d[d["setting"] == "sweep"]
+    spread = main.groupby(["dataset", "variant"])["recall@20"].std().dropna()
+    if len(sw):
+        bits = []
+        for param, x in sw.groupby("param", sort=True):
+            x = x.sort_values("value")
+            best = x.loc[x["recall@20"].idxmax()]
+            v = x["value"].to_numpy(float)
+            logs = v.min() > 0 and v.max() / v.min() >= 100  # values over decades (α): correlate with log10
+            rho = float(np.corrcoef(np.log10(v) if logs else v, x["recall@20"])[0, 1]) if len(x) > 2 else float("nan")
+            flat = len(spread) and x["recall@20"].max() - x["recall@20"].min() <= spread.max()
+            trend = ("stays within the seed-to-seed spread" if flat else "falls as it grows" if rho < -0.5
+                     else "rises as it grows" if rho > 0.5 else "shows no trend")
+            bits.append(f"{SWEEP_NAMES.get(param, param)} (values {x['value'].min():g}-{x['value'].max():g}): best at {best.value:g} "
+                        f"({best['recall@20']:.4f}), spread {x['recall@20'].max() - x['recall@20'].min():.4f}, "
+                        f"Recall@20 {trend} (correlation{' with log10' if logs else ''} {rho:+.2f})")
+        seeds = sorted(set(sw["seed"]))
+        text = (f"* **Sweeps (Fig. 7, seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}):** "
+                + "; ".join(bits) + ".")
+        if "lam" in set(sw["param"]) and sw[sw["param"] == "lam"].sort_values("recall@20").iloc[-1].value == 0:
+            text += " λ = 0 is the base itself; the paper's optimum is 0.4-0.6."
+        if len(spread):
+            text += (f" Single runs: the seed-to-seed standard deviation of the variants above is "
+                     f"{spread.min():.4f}-{spread.max():.4f}.")
+        out.append(text)
+    return "\n".join(out) + "\n"
