@@ -266,11 +266,10 @@ SWEEP_NAMES = {"lam": "λ", "alpha": "α", "tau": "τ"}
 LOSS_LEARNED = 0.005
 
 
-def _history_epoch_below(path: str, threshold: float) -> int | None:
+def _epoch_below(rec: dict, threshold: float) -> int | None:
     """The first epoch of a record's ``history`` whose training loss is under ``threshold`` (None if none)."""
-    import json
-    hist = json.loads(open(path).read()).get("history") or []
-    return next((h["epoch"] for h in hist if h.get("loss") is not None and h["loss"] < threshold), None)
+    return next((h["epoch"] for h in rec.get("history") or [] if h.get("loss") is not None and h["loss"] < threshold),
+                None)
 
 
 def _seeds_word(n: int) -> str:
@@ -350,7 +349,8 @@ def printed_reading(df, records: list[dict], sig: dict | None = None) -> str:
                  "negatives or the causal difference.")
     out.append(text)
     # how soon the causal branch learns
-    learned = [_history_epoch_below(p, LOSS_LEARNED) for p in full["path"] if p]
+    by_path = {str(r.get("_path")): r for r in records}
+    learned = [_epoch_below(by_path[str(p)], LOSS_LEARNED) for p in full["path"] if str(p) in by_path]
     text = (f"* **The causal branch learns its task too quickly to matter.** The best validation epoch of the full "
             f"model is {full['best_epoch'].min()}-{full['best_epoch'].max()}")
     if learned and all(e is not None for e in learned):
