@@ -82,3 +82,18 @@ def test_freedom_reading_sets_other_settings_apart():
     assert "Baby 0.0913 / 0.0304 over 1 seed (best epoch 10) against the paper's Table 1 (T) row, 0.0991" in text
     assert "(-8 % in Recall@20)" in text
     assert "Sports 0.0977 / 0.0326 over 1 seed (best epoch 10) (the paper has no text-only row here" in text
+
+
+def test_the_results_template_types_no_result_of_ours():
+    # every four-decimal metric typed into results/README.template.md must be one of the paper's printed
+    # numbers: ours are computed from the records (a typed one goes stale when a seed lands)
+    import re
+    from pathlib import Path
+
+    from neggen_lite.core import paper
+
+    printed = {f"{v:.4f}" for table in (paper.PAPER_TABLE1, paper.PAPER_TABLE2, paper.PAPER_TABLE5)
+               for row in table.values() for v in row}
+    text = (Path(__file__).resolve().parents[1] / "results" / "README.template.md").read_text()
+    typed = set(re.findall(r"(?<![\w.])0\.\d{4}(?!\d)", text))  # not a name such as reg0.0001
+    assert typed and typed <= printed, sorted(typed - printed)
