@@ -97,3 +97,33 @@ def test_the_results_template_types_no_result_of_ours():
     text = (Path(__file__).resolve().parents[1] / "results" / "README.template.md").read_text()
     typed = set(re.findall(r"(?<![\w.])0\.\d{4}(?!\d)", text))  # not a name such as reg0.0001
     assert typed and typed <= printed, sorted(typed - printed)
+
+
+def _freedom(dataset, seed, r20, negatives="uniform", reg=1e-4, best_epoch=10, bpr=0.5, grad=1.0):
+    r = _rec(dataset, "freedom", seed, r20, best_epoch=best_epoch, modalities=["t"])
+    r["config"] = {"reg": reg}
+    r["variant"] = "T"
+    r["history"] = [{"epoch": e, "bpr_t": bpr, "neg_grad_norm_t": grad} for e in range(1, 21)]
+    if negatives == "direct":
+        r["negatives"] = {"source": "direct", "cache": "results/generations/none/x.jsonl.gz"}
+    return r
+
+
+def test_fig2_reading_follows_the_paired_runs():
+    recs = [_freedom("baby", s, 0.0913) for s in (1, 2)]
+    recs += [_freedom("baby", s, 0.0913, "direct", bpr=0.05, grad=0.1) for s in (1, 2)]
+    text = readings.fig2_reading(recs, "mmrec")
+    assert "change almost nothing:** On Baby, over two seeds, Direct Generation ends +0.0 % in mean test" in text
+    assert "at the same best epoch in 2 of 2" in text and "We do not reproduce that." in text
+    easy = readings.fig2_reading(recs, "easy")
+    assert "a text BPR loss 0.10 times and an Eq. 3 gradient 0.10 times those of uniformly sampled items" in easy
+    # a direct arm 5 % below uniform moves the headline, and the paper's finding is no longer denied
+    low = [_freedom("baby", 1, 0.1000), _freedom("baby", 1, 0.0950, "direct")]
+    text = readings.fig2_reading(low, "mmrec")
+    assert "move the result" in text and "-5.0 %" in text and "We do not reproduce" not in text
+    heavy = [_freedom("baby", 1, 0.0900, reg=1), _freedom("baby", 1, 0.0918, "direct", reg=1, bpr=0.001),
+             _freedom("baby", 1, 0.0920)]
+    text = readings.fig2_reading(heavy, "heavy")
+    assert "ends above uniform, not below:** On Baby with the text term weighted 1, Direct Generation ends +2.0 %" in text
+    assert "higher in 1 of 1 seeds" in text and "end -2.2 % against MMRec's weight on the same seeds" in text
+    assert readings.fig2_reading(recs, "heavy") == "_no paired Fig. 2 runs yet_"

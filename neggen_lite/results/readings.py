@@ -2,16 +2,22 @@
 from the run records so that a new seed or run can never leave a stale number in the prose: the BPR and
 LightGCN rows against the paper (:func:`table2_reading`), their seeds (:func:`seeds_markdown`), the hard
 samplers against uniform sampling (:func:`sampler_reading`), FREEDOM's text-only rows against Table 1
-(:func:`freedom_reading`) and the best baseline we ran on a dataset (:func:`best_baseline_phrase`)."""
+(:func:`freedom_reading`), the best baseline we ran on a dataset (:func:`best_baseline_phrase`), the runs of
+NegGen's printed objective (:func:`printed_reading`) and Fig. 2's FREEDOM runs (:func:`fig2_reading`)."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 
 from ..core.data import PAPER_TABLE3
-from ..core.paper import PAPER_ROW_NAMES, PAPER_TABLE2
-from .quantities import fmt_p
-from .records import METRICS, table_row
-from .tables import OTHER_SETTING, best_baseline, comparison_table, fmt_mean_std, sampler_vs_uniform
+from ..core.paper import PAPER_ROW_NAMES, PAPER_TABLE2, PAPER_TABLE5
+from ..core.paths import REPO_ROOT
+from .quantities import fmt_p, fmt_pct
+from .records import METRICS, is_mmrec_weight, modality_weight, table_row
+from .tables import (OTHER_SETTING, _fig2_key, best_baseline, comparison_table, fig2_significance, fmt_mean_std,
+                     sampler_vs_uniform)
 
 #: |ours / paper - 1| up to which a row is "close to the paper"; above :data:`FAR`, a dataset is an exception
 CLOSE, FAR = 0.05, 0.10
@@ -254,7 +260,8 @@ def best_baseline_phrase(records: list[dict], dataset: str, metric: str = "recal
     if sig is not None and len(sig):
         tested = sig[sig["p"].notna()]
         below = int((tested["mean_diff"] < 0).sum())
-        text += (f", is above {'all' if below == len(sig) else f'{below} of the'} {len(sig)} NegGen runs of the table above"
+        share = "all" if below == len(sig) else f"{below} of the"
+        text += (f", is above {share} {len(sig)} NegGen runs of the table above"
                  + (f" (paired t-tests over users, every p <= {tested['p'].max():.0e})" if len(tested) else ""))
     return text
 
@@ -281,7 +288,6 @@ def printed_reading(df, records: list[dict], sig: dict | None = None) -> str:
     frame): the full model against its same-seed bases and the best baseline (``sig``: dataset ->
     :func:`neggen_lite.results.tables.significance_table`), the Table 5 variants and the variant that moves above
     its base, how soon the causal branch learns, the printed Eq. 20, the fine-tuned base and the Fig. 7 sweeps."""
-    from ..core.paper import PAPER_TABLE5
     d = df[df["objective"] == "printed"] if len(df) else df
     if d.empty:
         return "_no runs of the printed objective yet_\n"
@@ -379,7 +385,8 @@ def printed_reading(df, records: list[dict], sig: dict | None = None) -> str:
             flat = len(spread) and x["recall@20"].max() - x["recall@20"].min() <= spread.max()
             trend = ("stays within the seed-to-seed spread" if flat else "falls as it grows" if rho < -0.5
                      else "rises as it grows" if rho > 0.5 else "shows no trend")
-            bits.append(f"{SWEEP_NAMES.get(param, param)} (values {x['value'].min():g}-{x['value'].max():g}): best at {best.value:g} "
+            bits.append(f"{SWEEP_NAMES.get(param, param)} (values {x['value'].min():g}-{x['value'].max():g}): "
+                        f"best at {best.value:g} "
                         f"({best['recall@20']:.4f}), spread {x['recall@20'].max() - x['recall@20'].min():.4f}, "
                         f"Recall@20 {trend} (correlation{' with log10' if logs else ''} {rho:+.2f})")
         seeds = sorted(set(sw["seed"]))
@@ -392,3 +399,107 @@ def printed_reading(df, records: list[dict], sig: dict | None = None) -> str:
                      f"{spread.min():.4f}-{spread.max():.4f}.")
         out.append(text)
     return "\n".join(out) + "\n"
+
+
+#: the change against uniform sampling under which Fig. 2's two arms count as level
+FIG2_LEVEL = 0.01
+#: the last epochs of a run whose text-term diagnostics are averaged (chapter 2 does the same)
+LAST_EPOCHS = 10
+
+
+def _fig2_pairs(records: list[dict], mmrec: bool):
+    """``{dataset: [(direct, uniform), ...]}``: the seed pairs of Fig. 2's FREEDOM runs at MMRec's text-term
+    weight (``mmrec``) or at any other weight."""
+    runs = {(*k, r["seed"]): r for r in records if (k := _fig2_key(r)) is not None
+            and bool(is_mmrec_weight(modality_weight(r))) == mmrec}
+    pairs: dict[str, list] = {}
+    for (d, var, w, neg, seed), rec in sorted(runs.items(), key=lambda kv: (kv[0][0], kv[0][4])):
+        uni = runs.get((d, var, w, "uniform", seed))
+        if neg == "direct" and uni is not None:
+            pairs.setdefault(d, []).append((rec, uni))
+    return pairs
+
+
+def _last(rec: dict, key: str) -> float:
+    hist = [h[key] for h in rec.get("history") or [] if h.get(key) is not None]
+    return float(np.mean(hist[-LAST_EPOCHS:])) if hist else float("nan")
+
+
+def fig2_reading(records: list[dict], part: str) -> str:
+    """Fig. 2's readings, from the FREEDOM runs' records and their caches' manifests. ``part``: ``"mmrec"``
+    (at MMRec's text-term weight: the change against uniform over paired seeds, the best epochs, the paired
+    t-tests), ``"easy"`` (how close the negatives sit to their positives, refusals, and the text term's loss and
+    Eq. 3 gradient over the last :data:`LAST_EPOCHS` epochs against uniform negatives) or ``"heavy"`` (the
+    runs with another text-term weight)."""
+    sig = fig2_significance(records)
+    pairs = _fig2_pairs(records, mmrec=part != "heavy")
+    if not pairs:
+        return "_no paired Fig. 2 runs yet_"
+    if part == "mmrec":
+        parts, level, below = [], True, False
+        for d, ps in pairs.items():
+            ch = np.mean([a["test"]["recall@20"] for a, _ in ps]) / np.mean([b["test"]["recall@20"] for _, b in ps]) - 1
+            same_epoch = sum(a["best_epoch"] == b["best_epoch"] for a, b in ps)
+            s = sig[(sig["dataset"] == d) & sig["n_users"].gt(0)]
+            s = s[s["text weight"].map(is_mmrec_weight).astype(bool)]
+            ident = int((~np.isfinite(s["p"])).sum())
+            ps_ = s["p"][np.isfinite(s["p"])]
+            level &= abs(ch) < FIG2_LEVEL and not (ps_ < 0.05).any()
+            below |= ch <= -FIG2_LEVEL
+            tests = ([f"the users' values are identical in {ident} of {len(s)} seeds"] if ident else []) + (
+                [f"the paired t-tests give p between {ps_.min():.2g} and {ps_.max():.2g}"] if len(ps_) > 1 else
+                [f"the paired t-test gives p = {ps_.iloc[0]:.2g}"] if len(ps_) else [])
+            parts.append(f"on {_name(d)}, over {_seeds_word(len(ps))}, Direct Generation ends {fmt_pct(ch)} in "
+                         f"mean test Recall@20 against uniform sampling, at the same best epoch in {same_epoch} of {len(ps)}"
+                         + (f"; {' and '.join(tests)}" if tests else ""))
+        head = ("With MMRec's settings, Direct Generation negatives change almost nothing" if level else
+                "With MMRec's settings, Direct Generation negatives move the result")
+        text = "; ".join(parts)
+        return (f"* **{head}:** {text[:1].upper() + text[1:]}. The paper shows Direct Generation below uniform "
+                "sampling on Baby and Beauty (Fig. 2, bars without numbers)." + ("" if below else " We do not reproduce that."))
+    if part == "easy":
+        parts = []
+        for d, ps in pairs.items():
+            cache = (ps[0][0].get("negatives") or {}).get("cache")
+            man = Path(REPO_ROOT) / str(cache).replace(".jsonl.gz", ".manifest.json") if cache else None
+            m = json.loads(man.read_text()) if man and man.exists() else {}
+            hard = m.get("hardness_model") or {}
+            grad = np.mean([_last(a, "neg_grad_norm_t") / _last(b, "neg_grad_norm_t") for a, b in ps])
+            loss = np.mean([_last(a, "bpr_t") / _last(b, "bpr_t") for a, b in ps])
+            s = f"{_name(d)}: "
+            if hard:
+                s += (f"cosine {hard['cos_original_generated']:.2f} to the positive against "
+                      f"{hard['cos_original_random_item']:.2f} for a random item, ")
+            if m.get("refusals_share") is not None:
+                s += f"{m['refusals_share'] * 100:.1f} % refusals (\"None\"), "
+            s += (f"and over the last {LAST_EPOCHS} epochs a text BPR loss {loss:.2f} times and an Eq. 3 gradient "
+                  f"{grad:.2f} times those of uniformly sampled items (mean of {len(ps)} seed pair"
+                  f"{'s' * (len(ps) > 1)})")
+            parts.append(s)
+        return "; ".join(parts)
+    parts, above = [], True
+    for d, ps in pairs.items():
+        w = ps[0][0]["config"].get("reg")
+        ch = np.mean([a["test"]["recall@20"] for a, _ in ps]) / np.mean([b["test"]["recall@20"] for _, b in ps]) - 1
+        up = sum(a["test"]["recall@20"] > b["test"]["recall@20"] for a, b in ps)
+        s = sig[(sig["dataset"] == d) & sig["text weight"].map(lambda x: abs(x - float(w)) < 1e-12).astype(bool)
+                & sig["n_users"].gt(0)]
+        mm = {(r["seed"]): r for r in records if r.get("model") == "freedom" and r["dataset"] == d
+              and (r.get("negatives") or {}).get("source", "uniform") == "uniform" and table_row(r) == "freedom (T)"}
+        base = [(b, mm[b["seed"]]) for _, b in ps if b["seed"] in mm]
+        cost = (np.mean([b["test"]["recall@20"] for b, _ in base]) / np.mean([m["test"]["recall@20"] for _, m in base])
+                - 1) if base else float("nan")
+        end = np.mean([_last(a, "bpr_t") for a, _ in ps])
+        above &= ch > 0
+        parts.append(f"on {_name(d)} with the text term weighted {float(w):g}, Direct Generation ends {fmt_pct(ch)} in "
+                     f"test Recall@20 against uniform sampling, higher in {up} of {len(ps)} seeds"
+                     + (f" (paired t-tests p between {s['p'].min():.2g} and {s['p'].max():.2g})" if len(s) > 1 else
+                        f" (paired t-test p = {s['p'].iloc[0]:.2g})" if len(s) else "")
+                     + (f"; uniformly sampled text negatives at this weight end {fmt_pct(cost)} against MMRec's weight "
+                        f"on the same seeds" if base else "")
+                     + f"; the text BPR loss on the generated negatives averages {end:.4f} over the last "
+                       f"{LAST_EPOCHS} epochs")
+    text = "; ".join(parts)
+    head = ("Direct Generation ends above uniform, not below" if above else
+            "Direct Generation does not end above uniform everywhere")
+    return f"* **With a heavier text term, {head}:** {text[:1].upper() + text[1:]}."

@@ -23,7 +23,7 @@ from .experiment import (ablations_markdown, experiment_findings, experiment_mar
                          sampler_audits, sampler_controls, sampler_controls_markdown, sampler_findings)
 from .records import METRICS, is_mmrec_weight, load_results, table_row
 from .quantities import manifest_hardness
-from .readings import best_baseline_phrase, freedom_reading, printed_reading, sampler_reading, seeds_markdown, table2_reading
+from .readings import best_baseline_phrase, fig2_reading, freedom_reading, printed_reading, sampler_reading, seeds_markdown, table2_reading
 from .tables import (comparison_table, fig2_significance, fig2_table, fig6_frame, fmt_mean_std, load_neggen,
                      sampler_vs_uniform, significance_table)
 
@@ -516,7 +516,7 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
     Placeholders: ``{TABLE2}`` (:func:`markdown_table`), ``{NEGGEN:<dataset>}`` (:func:`neggen_markdown`),
     ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`),
     ``{SAMPLERS}`` (:func:`sampler_markdown`), ``{FIG2}`` (:func:`fig2_markdown`) and
-    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{BENCHTRAIN}`` (:func:`bench_train_markdown`), ``{BENCHDEVICE}`` (:func:`bench_device_markdown`), ``{BENCHNEGGEN}`` (:func:`bench_neggen_markdown`), ``{RUNTIMES}`` (:func:`runtime_span`), ``{GENERATIONS}`` (:func:`generations_markdown`), ``{REVALIDATED}`` (:func:`revalidated_markdown`), ``{READING}``, ``{SEEDS}``, ``{SAMPLERREADING}``, ``{FREEDOM}``, ``{PRINTED}`` and ``{BEST:<dataset>}`` (:mod:`neggen_lite.results.readings`), ``{EXPERIMENT:<dataset>}``, ``{FINDINGS:<dataset>}`` and
+    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{BENCHTRAIN}`` (:func:`bench_train_markdown`), ``{BENCHDEVICE}`` (:func:`bench_device_markdown`), ``{BENCHNEGGEN}`` (:func:`bench_neggen_markdown`), ``{RUNTIMES}`` (:func:`runtime_span`), ``{GENERATIONS}`` (:func:`generations_markdown`), ``{REVALIDATED}`` (:func:`revalidated_markdown`), ``{READING}``, ``{SEEDS}``, ``{SAMPLERREADING}``, ``{FREEDOM}``, ``{PRINTED}``, ``{FIG2READING:mmrec|easy|heavy}`` and ``{BEST:<dataset>}`` (:mod:`neggen_lite.results.readings`), ``{EXPERIMENT:<dataset>}``, ``{FINDINGS:<dataset>}`` and
     ``{ABLATIONS:<dataset>}`` (:func:`neggen_lite.results.experiment.experiment_markdown`,
     ``experiment_findings``, ``ablations_markdown``), ``{SAMPLER:<dataset>}`` (``sampler_findings``). An unknown placeholder is a ``ValueError`` naming it and its line."""
 
@@ -576,6 +576,8 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
             neg = load_neggen(records=recs) if neg is None else neg
             sig = {d: significance_table(d, recs, results_dir=results_dir) for d in sorted(set(neg["dataset"]))}
             return printed_reading(neg, recs, sig)
+        if key == "FIG2READING" and arg:
+            return fig2_reading(recs, arg)
         if key == "BEST" and arg:
             return best_baseline_phrase(recs, arg, sig=significance_table(arg, recs, results_dir=results_dir))
         if key == "RUNTIMES" and not arg:
