@@ -33,8 +33,10 @@ def test_lightgcn_reading_follows_the_records():
 def test_bpr_reading_names_the_far_datasets_and_the_paper_ratio_outlier():
     recs = [_rec(d, "bpr", 1, PAPER_TABLE2[("bpr", d)][1] * f, best_epoch=e)
             for d, f, e in (("baby", 1.01, 15), ("beauty", 0.99, 72), ("clothing", 0.8, 20))]
+    recs[0]["history"] = [{"epoch": e, "loss": 1 / e} for e in range(1, 31)]   # still falling at epoch 30
     text = readings.table2_reading(recs)
     assert "within 5 % of the paper on Baby and Beauty and 20 % below on Clothing" in text
+    assert "in 1 of the 3 runs the training loss keeps falling after the best epoch" in text
     assert "best epochs 15-72" in text
     assert "Clothing, the sparsest dataset" in text
     assert "whose NDCG@20 / Recall@20 ratio (0.33) is unlike every other row" in text   # the paper's Beauty BPR
