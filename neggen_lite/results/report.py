@@ -511,80 +511,58 @@ def revalidated_markdown(results_dir: str | Path = RESULTS_DIR, load_dataset=Non
 
 
 def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
-    """Fill ``results/README.template.md``'s placeholders with tables computed from the result files.
+    """Fill ``results/README.template.md``'s placeholders with tables and readings computed from the result files.
 
-    Placeholders: ``{TABLE2}`` (:func:`markdown_table`), ``{NEGGEN:<dataset>}`` (:func:`neggen_markdown`),
-    ``{SIG:<dataset>}`` (:func:`significance_markdown`), ``{FIG6}`` (:func:`fig6_markdown`),
-    ``{SAMPLERS}`` (:func:`sampler_markdown`), ``{FIG2}`` (:func:`fig2_markdown`) and
-    ``{TUNING}`` (:func:`tuning_markdown`), ``{BASELINES}`` (:func:`baselines_markdown`), ``{BENCHMM}`` (:func:`bench_mm_markdown`), ``{BENCHTRAIN}`` (:func:`bench_train_markdown`), ``{BENCHDEVICE}`` (:func:`bench_device_markdown`), ``{BENCHNEGGEN}`` (:func:`bench_neggen_markdown`), ``{RUNTIMES}`` (:func:`runtime_span`), ``{GENERATIONS}`` (:func:`generations_markdown`), ``{REVALIDATED}`` (:func:`revalidated_markdown`), ``{READING}``, ``{SEEDS}``, ``{SAMPLERREADING}``, ``{FREEDOM}``, ``{PRINTED}``, ``{FIG2READING:mmrec|easy|heavy}`` and ``{BEST:<dataset>}`` (:mod:`neggen_lite.results.readings`), ``{EXPERIMENT:<dataset>}``, ``{FINDINGS:<dataset>}`` and
-    ``{ABLATIONS:<dataset>}`` (:func:`neggen_lite.results.experiment.experiment_markdown`,
-    ``experiment_findings``, ``ablations_markdown``), ``{SAMPLER:<dataset>}`` (``sampler_findings``). An unknown placeholder is a ``ValueError`` naming it and its line."""
+    A placeholder is ``{KEY}`` or ``{KEY:<arg>}`` (a dataset, or a part of a reading); the two tables below map
+    each key to the function that writes it (``{TABLE2}``: :func:`markdown_table`, ``{SIG:baby}``:
+    :func:`significance_markdown`, the readings: :mod:`neggen_lite.results.readings`, the controlled experiment:
+    :mod:`neggen_lite.results.experiment`, ...). An unknown placeholder is a ``ValueError`` naming it and its line."""
 
     recs = load_results(results_dir, mode="full")
-    neg = None
+    cache: dict = {}
+
+    def neggen_frame():
+        if "neg" not in cache:
+            cache["neg"] = load_neggen(records=recs)
+        return cache["neg"]
+
+    def sig(dataset: str):
+        return significance_table(dataset, recs, results_dir=results_dir)
+
+    def sampler_box(dataset: str) -> str:
+        controls = sampler_controls(dataset, recs)
+        text = (sampler_findings(dataset, experiment_table(dataset, recs), sampler_audits(dataset, results_dir),
+                                 controls) or f"No audit of the sampler objective's negatives on {dataset} yet.")
+        return text + (f"\n\nThe sampler objective by pick (generated arm; `--pick`):\n\n"
+                       f"{sampler_controls_markdown(controls)}" if len(controls) > 1 else "")
+
+    plain = {
+        "TABLE2": lambda: markdown_table(recs), "FIG6": lambda: fig6_markdown(recs),
+        "SAMPLERS": lambda: sampler_markdown(recs), "FIG2": lambda: fig2_markdown(recs),
+        "TUNING": lambda: tuning_markdown(load_results(results_dir, mode="full", tuning=True), recs),
+        "GENERATIONS": lambda: generations_markdown(results_dir),
+        "REVALIDATED": lambda: revalidated_markdown(results_dir), "BASELINES": lambda: baselines_markdown(recs),
+        "BENCHMM": bench_mm_markdown, "BENCHTRAIN": bench_train_markdown, "BENCHDEVICE": bench_device_markdown,
+        "BENCHNEGGEN": bench_neggen_markdown, "RUNTIMES": lambda: runtime_span(recs),
+        "READING": lambda: table2_reading(recs), "SEEDS": lambda: seeds_markdown(recs),
+        "SAMPLERREADING": lambda: sampler_reading(recs), "FREEDOM": lambda: freedom_reading(recs),
+        "PRINTED": lambda: printed_reading(neggen_frame(), recs,
+                                           {d: sig(d) for d in sorted(set(neggen_frame()["dataset"]))}),
+    }
+    with_arg = {
+        "SIG": lambda d: significance_markdown(d, recs), "EXPERIMENT": lambda d: experiment_markdown(d, recs),
+        "FINDINGS": lambda d: experiment_findings(d, recs, results_dir=results_dir), "SAMPLER": sampler_box,
+        "ABLATIONS": lambda d: ablations_markdown(d, recs), "FIG2READING": lambda part: fig2_reading(recs, part),
+        "BEST": lambda d: best_baseline_phrase(recs, d, sig=sig(d)),
+        "NEGGEN": lambda d: neggen_markdown(neggen_frame(), d),
+    }
 
     def fill(m: re.Match) -> str:
-        nonlocal neg
         key, _, arg = m.group(1).partition(":")
-        if key == "TABLE2" and not arg:
-            return markdown_table(recs)
-        if key == "FIG6" and not arg:
-            return fig6_markdown(recs)
-        if key == "SAMPLERS" and not arg:
-            return sampler_markdown(recs)
-        if key == "FIG2" and not arg:
-            return fig2_markdown(recs)
-        if key == "TUNING" and not arg:
-            return tuning_markdown(load_results(results_dir, mode="full", tuning=True), recs)
-        if key == "SIG" and arg:
-            return significance_markdown(arg, recs)
-        if key == "EXPERIMENT" and arg:
-            return experiment_markdown(arg, recs)
-        if key == "GENERATIONS" and not arg:
-            return generations_markdown(results_dir)
-        if key == "REVALIDATED" and not arg:
-            return revalidated_markdown(results_dir)
-        if key == "FINDINGS" and arg:
-            return experiment_findings(arg, recs, results_dir=results_dir)
-        if key == "SAMPLER" and arg:
-            controls = sampler_controls(arg, recs)
-            text = (sampler_findings(arg, experiment_table(arg, recs), sampler_audits(arg, results_dir), controls)
-                    or f"No audit of the sampler objective's negatives on {arg} yet.")
-            return text + (f"\n\nThe sampler objective by pick (generated arm; `--pick`):\n\n"
-                           f"{sampler_controls_markdown(controls)}" if len(controls) > 1 else "")
-        if key == "ABLATIONS" and arg:
-            return ablations_markdown(arg, recs)
-        if key == "BASELINES" and not arg:
-            return baselines_markdown(recs)
-        if key == "BENCHMM" and not arg:
-            return bench_mm_markdown()
-        if key == "BENCHTRAIN" and not arg:
-            return bench_train_markdown()
-        if key == "BENCHDEVICE" and not arg:
-            return bench_device_markdown()
-        if key == "BENCHNEGGEN" and not arg:
-            return bench_neggen_markdown()
-        if key == "READING" and not arg:
-            return table2_reading(recs)
-        if key == "SEEDS" and not arg:
-            return seeds_markdown(recs)
-        if key == "SAMPLERREADING" and not arg:
-            return sampler_reading(recs)
-        if key == "FREEDOM" and not arg:
-            return freedom_reading(recs)
-        if key == "PRINTED" and not arg:
-            neg = load_neggen(records=recs) if neg is None else neg
-            sig = {d: significance_table(d, recs, results_dir=results_dir) for d in sorted(set(neg["dataset"]))}
-            return printed_reading(neg, recs, sig)
-        if key == "FIG2READING" and arg:
-            return fig2_reading(recs, arg)
-        if key == "BEST" and arg:
-            return best_baseline_phrase(recs, arg, sig=significance_table(arg, recs, results_dir=results_dir))
-        if key == "RUNTIMES" and not arg:
-            return runtime_span(recs)
-        if key == "NEGGEN" and arg:
-            neg = load_neggen(records=recs) if neg is None else neg
-            return neggen_markdown(neg, arg)
+        if arg and key in with_arg:
+            return with_arg[key](arg)
+        if not arg and key in plain:
+            return plain[key]()
         line = template.count("\n", 0, m.start()) + 1
         raise ValueError(f"README template, line {line}: unknown placeholder {m.group(0)!r}")
 
