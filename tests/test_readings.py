@@ -129,3 +129,16 @@ def test_fig2_reading_follows_the_paired_runs():
     assert "ends above uniform, not below:** On Baby with the text term weighted 1, Direct Generation ends +2.0 %" in text
     assert "higher in 1 of 1 seeds" in text and "end -2.2 % against MMRec's weight on the same seeds" in text
     assert readings.fig2_reading(recs, "heavy") == "_no paired Fig. 2 runs yet_"
+
+
+def test_same_seed_reading_compares_the_standalone_run_with_the_neggen_base():
+    lg = [_rec("baby", "lightgcn", 1, 0.0771), _rec("baby", "lightgcn", 2, 0.0773)]
+    ng = []
+    for seed, base in ((1, 0.0771), (2, 0.0772), (3, 0.0700)):   # seed 3 has no standalone run
+        r = _rec("baby", "neggen", seed, 0.0770)
+        r["base"] = {"test": {"recall@20": base}}
+        ng.append(r)
+    text = readings.same_seed_reading(lg + ng)
+    assert "Of the 2 (dataset, seed) pairs" in text and ", 1 agree in test recall@20" in text
+    assert "these differ: Baby seed 2." in text
+    assert readings.same_seed_reading(lg).startswith("No standalone LightGCN run")

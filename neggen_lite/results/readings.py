@@ -512,3 +512,25 @@ def fig2_reading(records: list[dict], part: str) -> str:
     head = ("Direct Generation ends above uniform, not below" if above else
             "Direct Generation does not end above uniform everywhere")
     return f"* **With a heavier text term, {head}:** {text[:1].upper() + text[1:]}."
+
+
+def same_seed_reading(records: list[dict], metric: str = "recall@20") -> str:
+    """Whether a standalone LightGCN run (Table 2's row) and the pre-trained base that a NegGen run of the same
+    dataset and seed trained for itself, in its own process and often at another commit, reach the same test
+    ``metric`` to the last digit: the "same seed, same numbers" rule checked across the records."""
+    lightgcn = {(r["dataset"], r["seed"]): r for r in records if table_row(r) == "lightgcn"}
+    bases: dict[tuple, set] = {}
+    for r in records:
+        base = (r.get("base") or {}).get("test", {}).get(metric)
+        if str(r.get("model")).lower() == "neggen" and base is not None and (r["dataset"], r["seed"]) in lightgcn:
+            bases.setdefault((r["dataset"], r["seed"]), set()).add(base)
+    if not bases:
+        return "No standalone LightGCN run shares a dataset and seed with a NegGen run's base yet."
+    same = [k for k, v in bases.items() if v == {lightgcn[k]["test"][metric]}]
+    commits = {k: lightgcn[k].get("commit", "")[:7] for k in bases}
+    differ = [f"{_name(d)} seed {s}" for (d, s) in sorted(set(bases) - set(same))]
+    return (f"Of the {len(bases)} (dataset, seed) pairs where a standalone LightGCN run and the bases that NegGen "
+            f"runs pre-trained for themselves share a seed, {len(same)} agree in test {metric} to the last digit "
+            f"({', '.join(f'{_name(d)} {s}' for d, s in sorted(same))}; the standalone runs at commits "
+            f"{', '.join(sorted(set(commits.values())))})" + (f"; these differ: {_join(differ)}" if differ else "")
+            + ".")

@@ -23,7 +23,8 @@ from .experiment import (ablations_markdown, experiment_findings, experiment_mar
                          sampler_audits, sampler_controls, sampler_controls_markdown, sampler_findings)
 from .records import METRICS, is_mmrec_weight, load_results, table_row
 from .quantities import manifest_hardness
-from .readings import best_baseline_phrase, fig2_reading, freedom_reading, printed_reading, sampler_reading, seeds_markdown, table2_reading
+from .readings import (best_baseline_phrase, fig2_reading, freedom_reading, printed_reading, same_seed_reading,
+                       sampler_reading, seeds_markdown, table2_reading)
 from .tables import (comparison_table, fig2_significance, fig2_table, fig6_frame, fmt_mean_std, load_neggen,
                      sampler_vs_uniform, significance_table)
 
@@ -546,6 +547,7 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
         "BENCHNEGGEN": bench_neggen_markdown, "RUNTIMES": lambda: runtime_span(recs),
         "READING": lambda: table2_reading(recs), "SEEDS": lambda: seeds_markdown(recs),
         "SAMPLERREADING": lambda: sampler_reading(recs), "FREEDOM": lambda: freedom_reading(recs),
+        "SAMESEED": lambda: same_seed_reading(recs),
         "PRINTED": lambda: printed_reading(neggen_frame(), recs,
                                            {d: sig(d) for d in sorted(set(neggen_frame()["dataset"]))}),
     }
