@@ -717,4 +717,4 @@ def test_printed_reading_is_written_from_the_runs(tmp_path):
     assert "training loss falls below 0.005 by epoch 2 in every run" in text
     assert "collapses**: seed 1, test Recall@20 0.0500 against the frozen base's 0.0770 (-0.0270, p = 0.03)" in text
     assert "λ (values 0-0.2): best at 0.2 (0.0750)" in text
-    assert "{PRINTED}" not in report.render_readme("{PRINTED}\n{READING}\n{SEEDS}\n{BEST:baby}\n", tmp_path)
+    assert "{PRINTED}" not in report.render_readme("{PRINTED}\n{READING}\n{SEEDS}\n{SIG:baby}\n", tmp_path)

@@ -15,8 +15,8 @@ from ..core.data import PAPER_TABLE3
 from ..core.paper import PAPER_ROW_NAMES, PAPER_TABLE2, PAPER_TABLE5
 from ..core.paths import REPO_ROOT
 from .quantities import fmt_p, fmt_pct
-from .records import METRICS, is_mmrec_weight, modality_weight, table_row
-from .tables import (OTHER_SETTING, _fig2_key, best_baseline, comparison_table, fig2_significance, fmt_mean_std,
+from .records import METRICS, is_mmrec_weight, table_row
+from .tables import (OTHER_SETTING, best_baseline, comparison_table, fig2_pairs, fig2_significance, fmt_mean_std,
                      sampler_vs_uniform)
 
 #: |ours / paper - 1| up to which a row is "close to the paper"; above :data:`FAR`, a dataset is an exception
@@ -82,8 +82,7 @@ def table2_reading(records: list[dict]) -> str:
         cells = []
         for d, r in lg:
             seeds = int(r["seeds"])
-            runs = sorted(x["test"]["recall@20"] for x in records if x["dataset"] == d and x["model"] == "lightgcn"
-                          and x.get("sampler", "uniform") == "uniform" and not x.get("variant"))
+            runs = sorted(x["test"]["recall@20"] for x in records if x["dataset"] == d and table_row(x) == "lightgcn")
             extra = f" (mean of {seeds} seeds; every seed >= {runs[0]:.4f})" if seeds > 1 else " (one seed)"
             cells.append(f"{_name(d)} {r['ours recall@20']:.4f}{extra} against {r['paper recall@20']:.4f} "
                          f"({_spct(rel[d])})")
@@ -113,7 +112,7 @@ def table2_reading(records: list[dict]) -> str:
         far = [f"{_pct(rel[d])} {'below' if rel[d] < 0 else 'above'} on {_name(d)} "
                f"({r['ours recall@20']:.4f} vs {r['paper recall@20']:.4f})" for d, r in bpr if abs(rel[d]) > CLOSE]
         head = _join(([f"within {_pct(CLOSE)} of the paper on {_join(close)}"] if close else []) + far)
-        runs = [x for x in records if x["model"] == "bpr" and x.get("sampler", "uniform") == "uniform"]
+        runs = [x for x in records if table_row(x) == "bpr"]
         epochs = [x["best_epoch"] for x in runs]
         falling = sum(_loss_falls_after_best(x) for x in runs)
         text = (f"* **BPR-MF's test Recall@20 is {head}.** With learning rate 1e-3 and L2 weight 1e-4, matrix "
@@ -148,9 +147,7 @@ def seeds_markdown(records: list[dict], models=("bpr", "lightgcn")) -> str:
     stds, gaps = [], []
     for d in sorted({r["dataset"] for r in records}):
         for m in models:
-            runs = sorted((r for r in records if r["dataset"] == d and r["model"] == m and not r.get("variant")
-                           and r.get("sampler", "uniform") == "uniform" and r.get("modalities") is None),
-                          key=lambda r: r["seed"])
+            runs = sorted((r for r in records if r["dataset"] == d and table_row(r) == m), key=lambda r: r["seed"])
             if len(runs) < 2:
                 continue
             for r in runs:
@@ -417,16 +414,18 @@ LAST_EPOCHS = 10
 
 
 def _fig2_pairs(records: list[dict], mmrec: bool):
-    """``{dataset: [(direct, uniform), ...]}``: the seed pairs of Fig. 2's FREEDOM runs at MMRec's text-term
+    """``{dataset: [(direct, uniform), ...]}``: :func:`neggen_lite.results.tables.fig2_pairs` at MMRec's text-term
     weight (``mmrec``) or at any other weight."""
-    runs = {(*k, r["seed"]): r for r in records if (k := _fig2_key(r)) is not None
-            and bool(is_mmrec_weight(modality_weight(r))) == mmrec}
     pairs: dict[str, list] = {}
-    for (d, var, w, neg, seed), rec in sorted(runs.items(), key=lambda kv: (kv[0][0], kv[0][4])):
-        uni = runs.get((d, var, w, "uniform", seed))
-        if neg == "direct" and uni is not None:
+    for (d, _, w), _, rec, uni in fig2_pairs(records):
+        if bool(is_mmrec_weight(w)) == mmrec:
             pairs.setdefault(d, []).append((rec, uni))
     return pairs
+
+
+def _change(pairs: list[tuple], metric: str = "recall@20") -> float:
+    """The relative change of the direct runs' mean ``metric`` against their uniform twins' mean."""
+    return float(np.mean([a["test"][metric] for a, _ in pairs]) / np.mean([b["test"][metric] for _, b in pairs]) - 1)
 
 
 def _last(rec: dict, key: str) -> float:
@@ -447,7 +446,7 @@ def fig2_reading(records: list[dict], part: str) -> str:
     if part == "mmrec":
         parts, level, below = [], True, False
         for d, ps in pairs.items():
-            ch = np.mean([a["test"]["recall@20"] for a, _ in ps]) / np.mean([b["test"]["recall@20"] for _, b in ps]) - 1
+            ch = _change(ps)
             same_epoch = sum(a["best_epoch"] == b["best_epoch"] for a, b in ps)
             s = sig[(sig["dataset"] == d) & sig["n_users"].gt(0)]
             s = s[s["text weight"].map(is_mmrec_weight).astype(bool)]
@@ -489,12 +488,11 @@ def fig2_reading(records: list[dict], part: str) -> str:
     parts, above = [], True
     for d, ps in pairs.items():
         w = ps[0][0]["config"].get("reg")
-        ch = np.mean([a["test"]["recall@20"] for a, _ in ps]) / np.mean([b["test"]["recall@20"] for _, b in ps]) - 1
+        ch = _change(ps)
         up = sum(a["test"]["recall@20"] > b["test"]["recall@20"] for a, b in ps)
         s = sig[(sig["dataset"] == d) & sig["text weight"].map(lambda x: abs(x - float(w)) < 1e-12).astype(bool)
                 & sig["n_users"].gt(0)]
-        mm = {(r["seed"]): r for r in records if r.get("model") == "freedom" and r["dataset"] == d
-              and (r.get("negatives") or {}).get("source", "uniform") == "uniform" and table_row(r) == "freedom (T)"}
+        mm = {r["seed"]: r for r in records if r["dataset"] == d and table_row(r) == "freedom (T)"}
         base = [(b, mm[b["seed"]]) for _, b in ps if b["seed"] in mm]
         cost = (np.mean([b["test"]["recall@20"] for b, _ in base]) / np.mean([m["test"]["recall@20"] for _, m in base])
                 - 1) if base else float("nan")

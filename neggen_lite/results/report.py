@@ -23,7 +23,7 @@ from .experiment import (ablations_markdown, experiment_findings, experiment_mar
                          sampler_audits, sampler_controls, sampler_controls_markdown, sampler_findings)
 from .records import METRICS, is_mmrec_weight, load_results, table_row
 from .quantities import manifest_hardness
-from .readings import (best_baseline_phrase, fig2_reading, freedom_reading, printed_reading, same_seed_reading,
+from .readings import (fig2_reading, freedom_reading, printed_reading, same_seed_reading,
                        sampler_reading, seeds_markdown, table2_reading)
 from .tables import (comparison_table, fig2_significance, fig2_table, fig6_frame, fmt_mean_std, load_neggen,
                      sampler_vs_uniform, significance_table)
@@ -297,9 +297,10 @@ def neggen_markdown(df: pd.DataFrame, dataset: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def significance_markdown(dataset: str, records: list[dict]) -> str:
-    """The tested rows of :func:`significance_table` as markdown (rows without a test are left out)."""
-    df = significance_table(dataset, records)
+def significance_markdown(dataset: str, records: list[dict], table: pd.DataFrame | None = None) -> str:
+    """The tested rows of :func:`significance_table` (``table`` where the caller has it) as markdown (rows without a
+    test are left out)."""
+    df = significance_table(dataset, records) if table is None else table
     lines = ["| dataset | variant | seed | best baseline (seed) | ours R@20 | baseline R@20 | mean difference | t | p |",
              "|---|---|---|---|---|---|---|---|---|"]
     for _, r in df.iterrows():
@@ -527,8 +528,10 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
             cache["neg"] = load_neggen(records=recs)
         return cache["neg"]
 
-    def sig(dataset: str):
-        return significance_table(dataset, recs, results_dir=results_dir)
+    def sig(dataset: str):  # the paired t-tests against the best baseline, read once per dataset
+        if ("sig", dataset) not in cache:
+            cache[("sig", dataset)] = significance_table(dataset, recs, results_dir=results_dir)
+        return cache[("sig", dataset)]
 
     def sampler_box(dataset: str) -> str:
         controls = sampler_controls(dataset, recs)
@@ -552,10 +555,9 @@ def render_readme(template: str, results_dir: str | Path = RESULTS_DIR) -> str:
                                            {d: sig(d) for d in sorted(set(neggen_frame()["dataset"]))}),
     }
     with_arg = {
-        "SIG": lambda d: significance_markdown(d, recs), "EXPERIMENT": lambda d: experiment_markdown(d, recs),
+        "SIG": lambda d: significance_markdown(d, recs, sig(d)), "EXPERIMENT": lambda d: experiment_markdown(d, recs),
         "FINDINGS": lambda d: experiment_findings(d, recs, results_dir=results_dir), "SAMPLER": sampler_box,
         "ABLATIONS": lambda d: ablations_markdown(d, recs), "FIG2READING": lambda part: fig2_reading(recs, part),
-        "BEST": lambda d: best_baseline_phrase(recs, d, sig=sig(d)),
         "NEGGEN": lambda d: neggen_markdown(neggen_frame(), d),
     }
 

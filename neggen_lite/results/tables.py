@@ -358,6 +358,16 @@ def fig2_table(records: list[dict]) -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
+def fig2_pairs(records: list[dict]) -> list[tuple]:
+    """Fig. 2's same-seed pairs: ``((dataset, variant, text weight), seed, direct run, uniform run)`` for every
+    Direct Generation FREEDOM run whose uniform twin (same dataset, variant, text weight and seed) exists,
+    sorted by dataset, variant, weight and seed."""
+    runs = {(*key, rec["seed"]): rec for rec in records if (key := _fig2_key(rec)) is not None}
+    return [((d, var, w), seed, rec, runs[(d, var, w, "uniform", seed)])
+            for (d, var, w, neg, seed), rec in sorted(runs.items(), key=lambda kv: (*kv[0][:3], kv[0][4]))
+            if neg == "direct" and (d, var, w, "uniform", seed) in runs]
+
+
 def fig2_significance(records: list[dict], metric: str = "recall@20") -> pd.DataFrame:
     """Paired t-tests over test users for Fig. 2: each Direct Generation FREEDOM run against the uniform run
     of the same dataset, variant, text weight and seed (both need their ``<stem>.per_user.npz``). Columns:
@@ -365,12 +375,8 @@ def fig2_significance(records: list[dict], metric: str = "recall@20") -> pd.Data
     (``mean_diff`` = direct - uniform)."""
 
     cols = ["dataset", "variant", "text weight", "seed", "direct", "uniform", "mean_diff", "t", "p", "n_users", "note"]
-    runs = {(*key, rec["seed"]): rec for rec in records if (key := _fig2_key(rec)) is not None}
     out = []
-    for (d, var, w, neg, seed), rec in sorted(runs.items(), key=lambda kv: (*kv[0][:3], kv[0][4])):
-        uni = runs.get((d, var, w, "uniform", seed))
-        if neg != "direct" or uni is None:
-            continue
+    for (d, var, w), seed, rec, uni in fig2_pairs(records):
         row = {"dataset": d, "variant": var, "text weight": w, "seed": seed, "direct": rec["test"][metric],
                "uniform": uni["test"][metric], "mean_diff": np.nan, "t": np.nan, "p": np.nan, "n_users": 0, "note": ""}
         paths = [per_user_path(r["_path"]) if "_path" in r else None for r in (rec, uni)]
